@@ -1,0 +1,3 @@
+from anl_stack.cli import main
+
+main()

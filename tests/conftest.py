@@ -1,0 +1,43 @@
+"""Shared test configuration.
+
+Fixture modules live in tests/fixtures/ (one per area) and are loaded here,
+so each area owns its fixtures without editing this file twice.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+pytest_plugins = [
+    name
+    for name in (
+        "tests.fixtures.lab",
+        "tests.fixtures.deploy",
+        "tests.fixtures.verify",
+    )
+    if (PROJECT_ROOT / (name.replace(".", "/") + ".py")).exists()
+]
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point anl-stack's state, cache and config folders into tmp_path."""
+    for name in ("STATE", "CACHE", "CONFIG"):
+        folder = tmp_path / name.lower()
+        folder.mkdir()
+        monkeypatch.setenv(f"ANL_STACK_{name}_DIR", str(folder))
+    return tmp_path
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
