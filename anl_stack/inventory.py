@@ -103,8 +103,8 @@ def create_inventory(
 ) -> InventoryPaths:
     """Write a new commune inventory; refuse to overwrite an existing one.
 
-    ``hosts`` is the body of hosts.yml's ``all.children`` (groups named after
-    plugins). Without ``vault_password_file`` a fresh password is generated
+    ``hosts`` is the body of hosts.yml's ``all`` group (``hosts`` and
+    ``children``, the latter holding groups named after plugins). Without ``vault_password_file`` a fresh password is generated
     under the user's config dir, outside the inventory.
     """
     paths = InventoryPaths(root.resolve())
@@ -117,7 +117,7 @@ def create_inventory(
             write_password_file(vault_password_file)
     paths.settings.parent.mkdir(parents=True, exist_ok=True)
     paths.private.mkdir(parents=True, exist_ok=True)
-    hosts_doc = {"all": {"children": hosts or {}}}
+    hosts_doc = {"all": hosts or {"children": {}}}
     paths.hosts.write_text(yaml.safe_dump(hosts_doc, sort_keys=False))
     settings: dict[str, Any] = {
         "anl_commune": commune,
