@@ -1,0 +1,1 @@
+"""Plugins: the manifest model and discovery."""

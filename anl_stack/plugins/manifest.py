@@ -1,0 +1,621 @@
+"""The plugin manifest (``plugin.yml``): model, loader and located errors.
+
+The model is the single definition of the manifest; ``docs/manifest.md``
+documents every field (a test walks this model to make sure of it).
+:func:`load_manifest` turns every validation problem into an
+:class:`~anl_stack.errors.ErrorRecord` naming the file, the line, the dotted
+key, the message and what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from anl_stack.errors import AnlError, ErrorRecord
+
+SCHEMA_VERSION = 1
+UNKNOWN = "unknown"
+NAME_PATTERN = r"^[a-z][a-z0-9_]{1,14}$"
+PLATFORMS = ("debian-13", "debian-12")
+
+
+def _invalid(message: str, expected: str) -> PydanticCustomError:
+    # The expected text travels in the error context; the loader reads it.
+    return PydanticCustomError("anl_invalid", message.replace("{", "(").replace("}", ")"), {"expected": expected})
+
+
+# --- small value types ---------------------------------------------------
+
+def _number_or_unknown(value: Any) -> Any:
+    if value == UNKNOWN or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        if isinstance(value, (int, float)) and value < 0:
+            raise _invalid("must not be negative", "a number >= 0 or 'unknown'")
+        return value
+    raise _invalid(f"{value!r} is not a number", "a number or 'unknown'")
+
+
+def _text_or_number(value: Any) -> Any:
+    # Costs are often ranges ("15-30"): text or a number, never empty.
+    if isinstance(value, bool) or value in (None, ""):
+        raise _invalid(f"{value!r} is not a usable value", "a number, a range such as '15-30', or 'unknown'")
+    if isinstance(value, (int, float, str)):
+        return value
+    raise _invalid(f"{value!r} is not a number or text", "a number, a range such as '15-30', or 'unknown'")
+
+
+def _identifier(value: Any) -> Any:
+    # Identifiers written without quotes come back from YAML as integers.
+    if isinstance(value, bool):
+        raise _invalid("a boolean is not an identifier", "an identifier or 'unknown'")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value
+    raise _invalid(f"{value!r} is not an identifier", "an identifier or 'unknown'")
+
+
+def _siren(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value:09d}"
+    if isinstance(value, str):
+        compact = value.replace(" ", "")
+        if value == UNKNOWN or re.fullmatch(r"\d{9}", compact):
+            return value if value == UNKNOWN else compact
+    raise _invalid(f"{value!r} is not a SIREN number", "9 digits or 'unknown'")
+
+
+Number = Annotated[Any, BeforeValidator(_number_or_unknown)]
+TextOrNumber = Annotated[Any, BeforeValidator(_text_or_number)]
+Identifier = Annotated[str, BeforeValidator(_identifier)]
+Siren = Annotated[str, BeforeValidator(_siren)]
+PluginName = Annotated[str, Field(pattern=NAME_PATTERN)]
+Source = Annotated[str, Field(min_length=1)]
+
+
+class Model(BaseModel):
+    """Base of every manifest model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Localized(Model):
+    """Text for humans, in French and English."""
+
+    fr: str = Field(min_length=1, description="French text.")
+    en: str = Field(min_length=1, description="English text.")
+
+    def get(self, lang: str) -> str:
+        return self.fr if lang == "fr" else self.en
+
+
+class Sourced(Model):
+    """Where a fact comes from. A fact without a source is shown unverified."""
+
+    source: Source | None = Field(None, description="URL or document reference the fact was taken from.")
+    checked: dt.date | None = Field(None, description="ISO date the source was last checked.")
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.source) and self.checked is not None
+
+
+class NumberFact(Sourced):
+    value: Number = Field(description="A number, or 'unknown'.")
+
+
+class ValueFact(Sourced):
+    value: TextOrNumber = Field(description="A number or text (e.g. a range), or 'unknown'.")
+
+
+class IdFact(Sourced):
+    value: Identifier = Field(description="An identifier, or 'unknown'.")
+
+
+class TextFact(Sourced):
+    value: Localized = Field(description="Bilingual text.")
+
+
+# --- identity -------------------------------------------------------------
+
+class App(Model):
+    """The upstream application the recipe installs."""
+
+    name: str = Field(min_length=1, description="Upstream name of the application.")
+    version: str = Field(min_length=1, description="Version installed by default, or 'unknown'.")
+    licence: str = Field(min_length=1, description="SPDX licence identifier.")
+    homepage: str = Field(min_length=1, description="Upstream home page.")
+    source: str = Field(min_length=1, description="Upstream source code repository.")
+
+
+class Platform(Model):
+    """What the recipe supports on one Debian release."""
+
+    supported: bool = Field(description="Whether the recipe runs on this release.")
+    app_versions: str | None = Field(
+        None, description="PEP 440 specifier of app versions this release can run (required when supported)."
+    )
+    notes: Localized | None = Field(None, description="Remarks for this release.")
+
+    @field_validator("app_versions")
+    @classmethod
+    def _specifier(cls, value: str | None) -> str | None:
+        if value is None or value == UNKNOWN:
+            return value
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            raise _invalid(f"{value!r} is not a version specifier", "a specifier such as '>=33,<36'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _versions_when_supported(self) -> "Platform":
+        if self.supported and not self.app_versions:
+            raise _invalid("a supported release must say which app versions it runs",
+                           "app_versions, e.g. '>=33,<36' or 'unknown'")
+        return self
+
+
+class Platforms(Model):
+    """Debian releases, keyed by their name."""
+
+    debian_13: Platform | None = Field(None, alias="debian-13", description="Debian 13 (trixie).")
+    debian_12: Platform | None = Field(None, alias="debian-12", description="Debian 12 (bookworm).")
+
+    def items(self) -> list[tuple[str, Platform]]:
+        return [(key, p) for key in PLATFORMS if (p := getattr(self, key.replace("-", "_"))) is not None]
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "Platforms":
+        if not self.items():
+            raise _invalid("no platform listed", "at least one of " + ", ".join(PLATFORMS))
+        return self
+
+
+# --- decision facts ---------------------------------------------------------
+
+class Requirements(Model):
+    """Minimum server for the application (upstream figures)."""
+
+    cpu_cores: NumberFact = Field(description="CPU cores.")
+    ram_mb: NumberFact = Field(description="Memory in MB.")
+    disk_gb: NumberFact = Field(description="Disk in GB (system and application, without user data).")
+    notes: TextFact | None = Field(None, description="Remarks on the requirements.")
+
+
+class SizingRow(Sourced):
+    """One recommended size for one audience."""
+
+    audience: Localized = Field(description="Who this size is for (commune size, users).")
+    cpu_cores: Number = Field(description="CPU cores.")
+    ram_mb: Number = Field(description="Memory in MB.")
+    disk_gb: Number = Field(description="Disk in GB, user data included.")
+    notes: Localized | None = Field(None, description="Remarks on this size.")
+
+
+class Cost(Model):
+    """Cost estimate for a commune."""
+
+    hosting_eur_per_month: ValueFact = Field(description="Hosting cost per month in euros (a number or a range).")
+    setup_days: ValueFact = Field(description="Days of work to set it up.")
+    admin_days_per_month: ValueFact = Field(description="Days of administration per month.")
+    notes: TextFact | None = Field(None, description="Remarks on the estimate.")
+
+
+class UpstreamHealth(Sourced):
+    """Is the upstream project alive?"""
+
+    value: Literal["active", "maintained", "unmaintained"] = Field(
+        description="active (new features), maintained (fixes only) or unmaintained."
+    )
+    since: dt.date | None = Field(None, description="Date of the last release or commit; required when unmaintained.")
+    notes: Localized | None = Field(None, description="Remarks on the project's health.")
+    alternatives: list[str] = Field(default_factory=list, description="Replacements; required when unmaintained.")
+
+    @model_validator(mode="after")
+    def _unmaintained_details(self) -> "UpstreamHealth":
+        if self.value == "unmaintained" and (self.since is None or not self.alternatives):
+            raise _invalid("an unmaintained project must give the date it stopped and alternatives",
+                           "since (a date) and alternatives (a non-empty list)")
+        return self
+
+
+class References(Model):
+    """Public catalogues that describe the application."""
+
+    sill_id: IdFact = Field(description="Identifier in the SILL (Socle interministériel de logiciels libres).")
+    comptoir_du_libre_id: IdFact = Field(description="Identifier on the Comptoir du Libre.")
+    wikidata: IdFact = Field(description="Wikidata item (Q...).")
+
+
+class Provider(Sourced):
+    """A company offering hosting or support."""
+
+    name: str = Field(min_length=1, description="Company name.")
+    siren: Siren = Field(UNKNOWN, description="French SIREN number (9 digits), or 'unknown'.")
+    site: str | None = Field(None, description="Web site.")
+
+
+class User(Sourced):
+    """A public body known to run the application."""
+
+    name: str = Field(min_length=1, description="Name of the public body.")
+    notes: Localized | None = Field(None, description="What they run, how.")
+
+
+class Facts(Model):
+    """Decision facts for a commune; each carries its source and date."""
+
+    requirements: Requirements = Field(description="Minimum server.")
+    sizing: list[SizingRow] = Field(default_factory=list, description="Sizes by commune size or users.")
+    cost: Cost = Field(description="Cost estimate.")
+    upstream_health: UpstreamHealth = Field(description="Upstream project's health.")
+    references: References = Field(description="Catalogue identifiers.")
+    providers: list[Provider] = Field(default_factory=list, description="Companies offering the service.")
+    users: list[User] = Field(default_factory=list, description="Public bodies known to run it.")
+
+
+# --- deployment -------------------------------------------------------------
+
+class Port(Model):
+    """A port the firewall opens on hosts running the plugin."""
+
+    port: int = Field(ge=1, le=65535, description="Port number.")
+    protocol: Literal["tcp", "udp"] = Field("tcp", description="tcp or udp.")
+    purpose: str = Field(min_length=1, description="What the port is for.")
+    allow_from_setting: str | None = Field(
+        None, description="Settings variable listing the source addresses allowed (default: everyone)."
+    )
+
+
+class Secret(Model):
+    """A secret generated once into the commune's vault."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Variable name, prefixed with the plugin name.")
+    kind: Literal["password", "token", "hex"] = Field("password", description="password, token or hex.")
+    length: int = Field(32, ge=8, le=256, description="Length in characters.")
+    description: str = Field(min_length=1, description="What the secret protects.")
+
+
+class Signature(Model):
+    """An upstream OpenPGP signature and the pinned key that made it."""
+
+    url: str = Field(min_length=1, description="URL of the detached signature.")
+    key_url: str | None = Field(None, description="URL of the signing key (accepted only if its fingerprint matches).")
+    key_file: str | None = Field(None, description="Signing key shipped in the plugin (path relative to it).")
+    fingerprint: str = Field(description="Pinned fingerprint of the signing key (40 hex digits).")
+
+    @field_validator("fingerprint", mode="before")
+    @classmethod
+    def _fingerprint(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            compact = value.replace(" ", "").upper()
+            if re.fullmatch(r"[0-9A-F]{40}", compact):
+                return compact
+        raise _invalid(f"{value!r} is not a key fingerprint", "40 hexadecimal digits")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> "Signature":
+        if not self.key_url and not self.key_file:
+            raise _invalid("no signing key given", "key_url or key_file")
+        return self
+
+
+class Artifact(Model):
+    """A release Debian does not package, downloaded and checked."""
+
+    name: str = Field(min_length=1, description="Artifact name.")
+    version: str = Field(min_length=1, description="Pinned version.")
+    url: str | None = Field(None, description="Download URL.")
+    npm: str | None = Field(None, description="npm package spec (name@version), fetched with npm pack.")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="Pinned SHA-256 checksum.")
+    sha512: str | None = Field(None, pattern=r"^[0-9a-f]{128}$", description="Pinned SHA-512 checksum.")
+    signature: Signature | None = Field(None, description="Upstream signature and pinned key.")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> "Artifact":
+        if bool(self.url) == bool(self.npm):
+            raise _invalid("an artifact comes from exactly one place", "either url or npm")
+        return self
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.sha256 or self.sha512 or self.signature)
+
+
+class Deployment(Model):
+    """How the recipe lands on a server."""
+
+    subdomain: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+                           description="Default web name: <subdomain>.<anl_domain>.")
+    ports: list[Port] = Field(default_factory=list, description="Ports the firewall opens.")
+    depends_on: list[PluginName] = Field(default_factory=list, description="Other plugins this one needs.")
+    secrets: list[Secret] = Field(default_factory=list, description="Secrets generated into the vault.")
+    artifacts: list[Artifact] = Field(default_factory=list, description="Releases downloaded and checked.")
+
+
+# --- the manifest -----------------------------------------------------------
+
+class Manifest(Model):
+    """A plugin's ``plugin.yml``."""
+
+    schema_version: Literal[1] = Field(description="Manifest format version (1).")
+    name: PluginName = Field(description="Plugin name; also its folder and inventory group.")
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$", description="Recipe version (semver).")
+    category: Literal["collaboration", "video", "social", "survey", "streaming", "other"] = Field(
+        description="Kind of tool."
+    )
+    title: Localized = Field(description="Display name.")
+    summary: Localized = Field(description="One or two sentences for a decision-maker.")
+    app: App = Field(description="Upstream application.")
+    platforms: Platforms = Field(description="Debian releases.")
+    facts: Facts = Field(description="Decision facts.")
+    deployment: Deployment = Field(description="Deployment.")
+
+
+
+def cross_checks(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
+    """Rules spanning several fields, as (location, message, expected)."""
+    found: list[tuple[tuple[Any, ...], str, str]] = []
+    prefix = manifest.name + "_"
+    expected = f"a name starting with {prefix!r}"
+    for index, secret in enumerate(manifest.deployment.secrets):
+        if not secret.name.startswith(prefix):
+            found.append((("deployment", "secrets", index, "name"),
+                          f"secret {secret.name!r} is not prefixed with the plugin name", expected))
+    for index, port in enumerate(manifest.deployment.ports):
+        if port.allow_from_setting and not port.allow_from_setting.startswith(prefix):
+            found.append((("deployment", "ports", index, "allow_from_setting"),
+                          f"setting {port.allow_from_setting!r} is not prefixed with the plugin name", expected))
+    if manifest.name in manifest.deployment.depends_on:
+        found.append((("deployment", "depends_on"), "a plugin cannot depend on itself", "other plugin names"))
+    found += _default_version_allowed(manifest)
+    return found
+
+
+def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
+    """The default app version must run on at least one supported release."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        version = Version(manifest.app.version)
+    except InvalidVersion:
+        return []  # 'unknown' or a non-PEP 440 version: nothing to compare
+    specs = [p.app_versions for _, p in manifest.platforms.items()
+             if p.supported and p.app_versions and p.app_versions != UNKNOWN]
+    if not specs or any(version in SpecifierSet(spec) for spec in specs):
+        return []
+    return [(("app", "version"), f"version {manifest.app.version} is outside every supported platform's app_versions",
+             "a version allowed by platforms.<release>.app_versions")]
+
+
+# --- loading ------------------------------------------------------------------
+
+MANIFEST_FILE = "plugin.yml"
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loader that leaves dates as text, so the model reports a bad date with its key and line."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
+
+
+def _yaml_loader() -> type:
+    return _Loader
+
+
+def _parse(text: str, file: str) -> tuple[Any, yaml.Node | None]:
+    """YAML data and its node tree (for line numbers), from one parse."""
+    loader = _yaml_loader()(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        raise AnlError(
+            f"not valid YAML: {error.problem or error}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            expected="a YAML mapping",
+        ) from None
+    except yaml.YAMLError as error:
+        raise AnlError(f"not valid YAML: {error}", file=file, expected="a YAML mapping") from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def _duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> list[tuple[str, int]]:
+    """YAML silently keeps the last of two equal keys; we refuse them."""
+    found: list[tuple[str, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    found.append((".".join(path + (key.value,)), key.start_mark.line + 1))
+                seen.add(key.value)
+            found += _duplicate_keys(value, path + (str(getattr(key, "value", "?")),))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _duplicate_keys(item, path + (str(index),))
+    return found
+
+
+def locate(node: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int | None, tuple[Any, ...]]:
+    """Line (1-based) of the deepest node reached along ``loc``, and the part of ``loc`` that matched.
+
+    For a key that is missing, this is the line of its parent mapping; for a
+    forbidden key, the line of that key.
+    """
+    line = node.start_mark.line + 1 if node is not None else None
+    matched: list[Any] = []
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    # Point at the key line for a value that starts on the next line.
+                    line = key.start_mark.line + 1
+                    node = value
+                    break
+            else:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+        matched.append(part)
+    return line, tuple(matched)
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The model classes an annotation may hold (through Optional, list, Annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType, list, dict, tuple):
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            out += _unwrap(arg)
+        return out
+    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def field_key(info: Any, name: str) -> str:
+    return info.alias or name
+
+
+def model_at(loc: tuple[Any, ...], root: type[BaseModel] = None) -> type[BaseModel] | None:  # type: ignore[assignment]
+    """The model class found at ``loc`` (list indexes skipped), or None."""
+    current: type[BaseModel] | None = root or Manifest
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        for name, info in current.model_fields.items():
+            if field_key(info, name) == part:
+                models = _unwrap(info.annotation)
+                current = models[0] if models else None
+                break
+        else:
+            return None
+    return current
+
+
+def _expected(error: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if "expected" in ctx:
+        return str(ctx["expected"])
+    if kind == "extra_forbidden":
+        parent = model_at(loc[:-1])
+        if parent is not None:
+            return "one of: " + ", ".join(field_key(i, n) for n, i in parent.model_fields.items())
+    if kind == "missing":
+        return "this key to be present"
+    if kind == "string_pattern_mismatch":
+        return f"text matching {ctx.get('pattern')}"
+    if kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
+        return "an ISO date such as 2026-11-28"
+    if kind.startswith("int") or kind.startswith("greater") or kind.startswith("less"):
+        bounds = [f"{k.replace('_', ' ')} {v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt")]
+        return "an integer" + (" (" + ", ".join(bounds) + ")" if bounds else "")
+    if kind in ("string_type", "string_too_short"):
+        return "non-empty text (quote values such as versions: \"1.0\")"
+    if kind == "bool_type":
+        return "true or false"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "a mapping"
+    if kind == "list_type":
+        return "a list"
+    return None
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required key is missing"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _dotted(loc: tuple[Any, ...]) -> str | None:
+    """``("facts", "providers", 0, "name")`` -> ``facts.providers[0].name``."""
+    text = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+    return text or None
+
+
+def records_from_validation(error: ValidationError, node: yaml.Node | None, file: str) -> list[ErrorRecord]:
+    """One located record per pydantic error."""
+    records: list[ErrorRecord] = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        line, matched = locate(node, loc)
+        # A missing key is not in the YAML: name it fully anyway.
+        shown = loc if item["type"] == "missing" else matched or loc
+        records.append(ErrorRecord(_message(item), file, line, _dotted(shown), _expected(item, loc)))
+    return records
+
+
+def load_manifest(path: str | Path, *, folder_name: str | None = None) -> Manifest:
+    """Read and validate a ``plugin.yml``.
+
+    ``path`` is the manifest file or the plugin folder holding it. When
+    ``folder_name`` is given, the manifest's ``name`` must equal it.
+    Raises :class:`AnlError` (exit 2) with one located record per problem.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_FILE
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AnlError("manifest not found", file=file, expected=f"a {MANIFEST_FILE} file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise AnlError(f"cannot read manifest: {error}", file=file, expected="a readable UTF-8 file") from None
+
+    data, node = _parse(text, file)
+    if not isinstance(data, dict):
+        raise AnlError("the manifest is not a mapping", file=file, line=1, expected="a YAML mapping of keys")
+
+    duplicates = _duplicate_keys(node)
+    if duplicates:
+        raise AnlError([ErrorRecord("key given twice", file, line, key, "each key once") for key, line in duplicates])
+
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as error:
+        raise AnlError(records_from_validation(error, node, file)) from None
+
+    problems = cross_checks(manifest)
+    if folder_name is not None and manifest.name != folder_name:
+        problems.append((("name",), f"name {manifest.name!r} differs from its folder {folder_name!r}",
+                         f"name: {folder_name}"))
+    if problems:
+        records = []
+        for loc, message, expected in problems:
+            line, _ = locate(node, loc)
+            records.append(ErrorRecord(message, file, line, _dotted(loc), expected))
+        raise AnlError(records)
+    return manifest
