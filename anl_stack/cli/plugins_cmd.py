@@ -1,0 +1,140 @@
+"""``anl-stack plugins``: list, show and compare plugins (the catalog).
+
+Thin: discovery and the catalog do the work. Nothing here imports Ansible;
+``rich`` is imported only when printing a table to a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from anl_stack.cli.output import echo_json
+from anl_stack.errors import AnlError
+from anl_stack.i18n import Lang, detect_language, label
+
+LANG_OPTION = click.option(
+    "--lang", type=click.Choice(["fr", "en"]), default=None,
+    help="Language of the output (default: from the locale, fr for fr_* locales, else en).",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _lang(value: str | None) -> Lang:
+    return value if value in ("fr", "en") else detect_language()  # type: ignore[return-value]
+
+
+def print_table(headers: list[str], rows: list[list[str]], *, title: str | None = None) -> None:
+    """A table: rich on a terminal, aligned plain text otherwise (pipes, files, tests)."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*headers, title=title, show_lines=False)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    if title:
+        click.echo(title)
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
+    for line in [headers] + rows:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+
+
+@click.group("plugins")
+def plugins() -> None:
+    """List, show and compare plugins (the catalog of fiches).
+
+    Plugins are found in the project's plugins/ folder, then in installed
+    Python packages (entry points `anl_stack.plugins`), then in the folders
+    of ANL_STACK_PLUGINS_PATH. The first found under a name wins.
+    """
+
+
+@plugins.command("list")
+@JSON_OPTION
+@LANG_OPTION
+def list_cmd(as_json: bool, lang: str | None) -> None:
+    """Every plugin: versions, platforms, recipe status and where it comes from.
+
+    A plugin that fails to load is listed with its error; the command still succeeds.
+    """
+    from anl_stack.plugins import discover_plugins
+
+    found = discover_plugins()
+    if as_json:
+        echo_json({"plugins": [p.to_dict() for p in found]})
+        return
+    language = _lang(lang)
+    if not found:
+        click.echo(label("no_plugins", language))
+        return
+    headers = [label(k, language) for k in ("name", "recipe_version", "app_version", "platforms", "recipe_status", "source")]
+    rows = []
+    for p in found:
+        m = p.manifest
+        if m is None:
+            rows.append([p.name, "-", "-", "-", label("broken", language), p.source])
+            continue
+        platforms = ", ".join(k for k, plat in m.platforms.items() if plat.supported) or "-"
+        status = label("available" if p.recipe_available else "not_yet_available", language)
+        rows.append([p.name, m.version, m.app.version, platforms, status, p.source])
+    print_table(headers, rows)
+    notes = []
+    for p in found:
+        if p.error:
+            notes += [f"error: {p.name}: {r.format()}" for r in p.error.records]
+        for s in p.shadowed:
+            notes.append(f"shadowed: {p.name} from {s.source} ({s.origin}) is ignored; "
+                         f"{p.source} ({p.origin}) comes first")
+    if notes:
+        click.echo("")
+        for note in notes:
+            click.echo(note)
+
+
+@plugins.command("show")
+@click.argument("name")
+@LANG_OPTION
+@JSON_OPTION
+def show_cmd(name: str, lang: str | None, as_json: bool) -> None:
+    """The fiche of plugin NAME for a decision-maker, each fact with its source."""
+    from anl_stack import catalog
+    from anl_stack.plugins import get_plugin
+
+    plugin = get_plugin(name)
+    if as_json:
+        echo_json(catalog.fiche_data(plugin))
+        return
+    click.echo(catalog.render_fiche(plugin, _lang(lang)), nl=False)
+
+
+@plugins.command("compare")
+@click.argument("names", nargs=-1, required=True)
+@LANG_OPTION
+@JSON_OPTION
+def compare_cmd(names: tuple[str, ...], lang: str | None, as_json: bool) -> None:
+    """The facts of two or more plugins side by side (* = fact without a source)."""
+    from anl_stack import catalog
+    from anl_stack.plugins import discover_plugins, get_plugin
+
+    if len(names) < 2:
+        raise AnlError("compare needs at least two plugins", key="names", expected="NAME NAME...")
+    found = discover_plugins()
+    chosen = [get_plugin(n, found) for n in dict.fromkeys(names)]
+    language = _lang(lang)
+    rows = catalog.compare_rows(chosen, language)
+    if as_json:
+        echo_json({"plugins": [p.name for p in chosen], "lang": language, "rows": rows})
+        return
+
+    def cell(c: dict[str, Any]) -> str:
+        return c["value"] + ("" if c["verified"] else " *")
+
+    headers = [""] + [p.name for p in chosen]
+    print_table(headers, [[r["label"]] + [cell(r["values"][p.name]) for p in chosen] for r in rows])
+    if any(not c["verified"] for r in rows for c in r["values"].values()):
+        click.echo(label("unverified_legend", language))
