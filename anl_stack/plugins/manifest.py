@@ -585,7 +585,7 @@ def load_manifest(path: str | Path, *, folder_name: str | None = None) -> Manife
     Raises :class:`AnlError` (exit 2) with one located record per problem.
     """
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or path.suffix not in (".yml", ".yaml"):
         path = path / MANIFEST_FILE
     file = str(path)
     try:
