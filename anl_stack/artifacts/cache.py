@@ -1,0 +1,103 @@
+"""The content-addressed artifact cache on the controller.
+
+Layout under ``anl_stack.paths.cache_dir()/artifacts/``::
+
+    blobs/<sha256>     file contents, named by their SHA-256 (read-only)
+    index.json         "plugin/name/version" -> entry (filename, hashes, checks...)
+    tmp/               downloads in progress (resumable .part files)
+    .lock              serialises index updates
+
+Only files that passed their checks are ever moved into ``blobs/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from anl_stack.paths import cache_dir
+
+INDEX_FORMAT = 1
+
+
+class Cache:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else cache_dir() / "artifacts"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def index_file(self) -> Path:
+        return self.root / "index.json"
+
+    def blob(self, sha256: str) -> Path:
+        return self.blobs / sha256
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        if not self.index_file.is_file():
+            return {}
+        data = json.loads(self.index_file.read_text(encoding="utf-8"))
+        return dict(data.get("entries", {}))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        entry = self.entries().get(key)
+        if entry is None or not self.blob(entry["sha256"]).is_file():
+            return None
+        return entry
+
+    def put_blob(self, source: Path, sha256: str, *, move: bool = False) -> Path:
+        """Place an already-checked file under its hash (atomic rename)."""
+        target = self.blob(sha256)
+        if target.is_file():
+            if move:
+                source.unlink(missing_ok=True)
+            return target
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        staging = self.blobs / f".{sha256}.{os.getpid()}"
+        if move:
+            shutil.move(str(source), staging)
+        else:
+            shutil.copyfile(source, staging)
+        staging.chmod(0o444)
+        staging.replace(target)
+        return target
+
+    def record(self, key: str, entry: dict[str, Any]) -> dict[str, Any]:
+        entry = dict(entry, added=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        with self._locked():
+            entries = self.entries()
+            entries[key] = entry
+            staging = self.index_file.with_suffix(".json.new")
+            staging.write_text(json.dumps({"format": INDEX_FORMAT, "entries": dict(sorted(entries.items()))},
+                                          indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            staging.replace(self.index_file)
+        return entry
+
+    def workdir(self, name: str) -> Path:
+        """A folder for one download in progress (kept across runs for resuming)."""
+        folder = self.tmp / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder

@@ -1,0 +1,201 @@
+"""What makes an artifact trustworthy, and the checks that prove it.
+
+Trust comes from at least one of: a checksum pinned in the manifest
+(``sha256``/``sha512``), a checksum pinned by the commune in its settings
+(``anl_artifact_pins``), or an upstream OpenPGP signature made by the key
+whose fingerprint the manifest pins. Every check present must pass; an
+artifact with none is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anl_stack.errors import AnlError, ErrorRecord
+
+PINS_SETTING = "anl_artifact_pins"
+VERSIONS_SETTING = "anl_artifact_versions"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One artifact of one plugin at one version."""
+
+    plugin: str
+    plugin_dir: Path
+    spec: Any  # anl_stack.plugins.manifest.Artifact
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    @property
+    def key(self) -> str:
+        """Index key: ``plugin/name/version``."""
+        return f"{self.plugin}/{self.name}/{self.version}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version} (plugin {self.plugin})"
+
+    @property
+    def where(self) -> str:
+        return f"{self.plugin}: deployment.artifacts.{self.name}"
+
+
+@dataclass(frozen=True)
+class Digest:
+    algorithm: str  # sha256 | sha512
+    hex: str
+
+
+@dataclass
+class Digests:
+    sha256: str
+    sha512: str
+    size: int
+
+    def get(self, algorithm: str) -> str:
+        return self.sha256 if algorithm == "sha256" else self.sha512
+
+
+@dataclass
+class Evidence:
+    """The checks a file passed, kept in the cache index."""
+
+    digests: Digests
+    checks: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
+
+
+def hash_file(path: Path) -> Digests:
+    sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            sha256.update(chunk)
+            sha512.update(chunk)
+            size += len(chunk)
+    return Digests(sha256.hexdigest(), sha512.hexdigest(), size)
+
+
+def parse_digest(value: str, *, key: str, file: str | None = None) -> Digest:
+    """``sha256:HEX``, ``sha512:HEX``, npm's ``sha512-BASE64`` (SRI) or bare hex."""
+    text = str(value).strip()
+    sri = re.fullmatch(r"(sha256|sha512)-([A-Za-z0-9+/=]+)", text)
+    if sri:
+        try:
+            return Digest(sri.group(1), base64.b64decode(sri.group(2), validate=True).hex())
+        except binascii.Error:
+            pass
+    algorithm, _, hexpart = text.rpartition(":")
+    hexpart = hexpart.lower()
+    if not algorithm:
+        algorithm = {64: "sha256", 128: "sha512"}.get(len(hexpart), "")
+    if algorithm in ("sha256", "sha512") and re.fullmatch(
+            "[0-9a-f]{%d}" % (64 if algorithm == "sha256" else 128), hexpart):
+        return Digest(algorithm, hexpart)
+    raise AnlError(f"{value!r} is not a checksum", file=file, key=key,
+                   expected="sha256:<64 hex digits>, sha512:<128 hex digits> or sha512-<base64>")
+
+
+def commune_pin(ref: Ref, settings: dict[str, Any] | None) -> Digest | None:
+    """The commune's pin for this artifact: ``name@version`` first, then ``name``."""
+    pins = (settings or {}).get(PINS_SETTING) or {}
+    if not isinstance(pins, dict):
+        raise AnlError("must be a mapping of artifact name to checksum", key=PINS_SETTING,
+                       expected='{name: "sha256:..."}')
+    for key in (f"{ref.name}@{ref.version}", ref.name):
+        if key in pins:
+            return parse_digest(pins[key], key=f"{PINS_SETTING}.{key}")
+    return None
+
+
+def manifest_pins(ref: Ref) -> list[Digest]:
+    pins = []
+    for algorithm in ("sha256", "sha512"):
+        value = getattr(ref.spec, algorithm, None)
+        if value:
+            pins.append(parse_digest(value, key=f"{ref.where}.{algorithm}"))
+    return pins
+
+
+def require_trust(ref: Ref, settings: dict[str, Any] | None) -> None:
+    """Refuse an artifact that nothing pins (before downloading it)."""
+    if manifest_pins(ref) or ref.spec.signature or commune_pin(ref, settings):
+        return
+    raise AnlError(
+        f"artifact {ref.label} has no pinned checksum nor signature: refusing to trust it",
+        key=ref.where,
+        expected=f'a checksum pinned by the commune in group_vars/all/anl.yml: '
+                 f'{PINS_SETTING}: {{{ref.name}: "sha256:<hex>"}}',
+    )
+
+
+def check_failure(ref: Ref, check: str, expected: str, actual: str, filename: str | None = None) -> AnlError:
+    what = f" ({filename})" if filename else ""
+    return AnlError(ErrorRecord(f"artifact {ref.label}{what}: {check} check failed; actual: {actual}",
+                                key=ref.where, expected=expected))
+
+
+def check_digests(ref: Ref, digests: Digests, settings: dict[str, Any] | None, filename: str | None = None) -> list[str]:
+    """Compare the file's digests with every pin; return the checks passed."""
+    passed = []
+    pins = [(d, "manifest") for d in manifest_pins(ref)]
+    if (pin := commune_pin(ref, settings)) is not None:
+        pins.append((pin, f"commune setting {PINS_SETTING}"))
+    for digest, origin in pins:
+        actual = digests.get(digest.algorithm)
+        if actual != digest.hex:
+            raise check_failure(ref, f"{digest.algorithm} ({origin})", f"{digest.algorithm}:{digest.hex}",
+                                f"{digest.algorithm}:{actual}", filename)
+        passed.append(f"{digest.algorithm} pinned in {origin}")
+    return passed
+
+
+def check_file(ref: Ref, path: Path, settings: dict[str, Any] | None, *,
+               signature: Path | None = None, key: Path | None = None) -> Evidence:
+    """Every check that applies to ``path``; raise AnlError naming the one that fails."""
+    require_trust(ref, settings)
+    digests = hash_file(path)
+    evidence = Evidence(digests, check_digests(ref, digests, settings, path.name))
+    sig = ref.spec.signature
+    if sig is not None:
+        from anl_stack.adapters.gpg import GpgError, verify_detached
+
+        if signature is None or not signature.is_file():
+            raise check_failure(ref, "signature", f"a detached signature ({sig.url})", "no signature file", path.name)
+        if key is None or not key.is_file():
+            raise check_failure(ref, "signing key", f"key {sig.fingerprint}", "no key file", path.name)
+        try:
+            result = verify_detached(path, signature, key, sig.fingerprint)
+        except GpgError as error:
+            raise check_failure(ref, error.check, error.expected or sig.fingerprint,
+                                f"{error.message}: {error.actual}", path.name) from None
+        evidence.fingerprint = result.primary_fingerprint
+        evidence.checks.append(f"OpenPGP signature by {result.primary_fingerprint}")
+    return evidence
+
+
+def entry_matches(ref: Ref, entry: dict[str, Any], settings: dict[str, Any] | None) -> list[str]:
+    """Check a cache index entry against today's pins, without reading the file again."""
+    digests = Digests(entry["sha256"], entry.get("sha512", ""), int(entry.get("size", 0)))
+    require_trust(ref, settings)
+    passed = check_digests(ref, digests, settings, entry.get("filename"))
+    sig = ref.spec.signature
+    if sig is not None:
+        if entry.get("fingerprint") != sig.fingerprint:
+            raise check_failure(ref, "signature", f"a good signature by {sig.fingerprint}",
+                                f"cached file was checked against {entry.get('fingerprint') or 'no signature'}",
+                                entry.get("filename"))
+        passed.append(f"OpenPGP signature by {sig.fingerprint} (checked when cached)")
+    return passed
