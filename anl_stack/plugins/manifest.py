@@ -330,6 +330,23 @@ class Artifact(Model):
     sha512: str | None = Field(None, pattern=r"^[0-9a-f]{128}$", description="Pinned SHA-512 checksum.")
     signature: Signature | None = Field(None, description="Upstream signature and pinned key.")
 
+    @field_validator("sha256", "sha512", mode="before")
+    @classmethod
+    def _digest(cls, value: Any) -> Any:
+        # npm publishes SRI integrity ("sha512-<base64>"): accept it as the hex digest it encodes.
+        if isinstance(value, str):
+            import base64
+            import binascii
+
+            match = re.fullmatch(r"(sha256|sha512)-([A-Za-z0-9+/]+=*)", value.strip())
+            if match:
+                try:
+                    return base64.b64decode(match.group(2), validate=True).hex()
+                except binascii.Error:
+                    return value
+            return value.strip().lower()
+        return value
+
     @model_validator(mode="after")
     def _one_origin(self) -> "Artifact":
         if bool(self.url) == bool(self.npm):
