@@ -1,0 +1,233 @@
+"""systemd-nspawn, debootstrap, overlayfs and network namespaces, for lab hosts.
+
+Everything here needs root. Processes are only ever signalled by the PIDs the
+lab recorded, after checking that /proc still shows our own nspawn process.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from anl_stack.errors import WorkFailedError
+
+#: Debian package that provides each command the lab needs.
+TOOLS: dict[str, str] = {
+    "debootstrap": "debootstrap",
+    "systemd-nspawn": "systemd-container",
+    "nft": "nftables",
+    "nsenter": "util-linux",
+    "ip": "iproute2",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+}
+
+
+def run(cmd: list[str], *, check: bool = True, timeout: float | None = 120,
+        input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure raise WorkFailedError with its output."""
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
+    except subprocess.TimeoutExpired as exc:
+        raise WorkFailedError(f"timed out after {timeout}s: {shlex.join(cmd)}") from exc
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise WorkFailedError(f"`{shlex.join(cmd)}` failed ({result.returncode}): " + " | ".join(detail))
+    return result
+
+
+# --- root file systems -------------------------------------------------------
+
+def debootstrap(codename: str, target: Path, mirror: str, include: list[str], log: Path) -> None:
+    """Install a minimal Debian into target (about a minute)."""
+    cmd = ["debootstrap", "--variant=minbase", "--include=" + ",".join(include),
+           codename, str(target), mirror]
+    with log.open("w") as handle:
+        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, timeout=1800)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        raise WorkFailedError(f"debootstrap {codename} failed: " + " | ".join(tail), file=str(log))
+
+
+def chroot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env_cmd = ["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", *args]
+    return run(env_cmd, timeout=600)
+
+
+# --- mounts -----------------------------------------------------------------
+
+def mounted(path: Path) -> bool:
+    target = str(path)
+    with open("/proc/self/mountinfo") as handle:
+        return any(line.split()[4] == target for line in handle)
+
+
+def mount_overlay(lower: Path, upper: Path, work: Path, merged: Path) -> None:
+    for folder in (upper, work, merged):
+        folder.mkdir(parents=True, exist_ok=True)
+    run(["mount", "-t", "overlay", "overlay", "-o",
+         f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged)])
+
+
+def unmount(path: Path) -> None:
+    """Unmount, retrying while the last container processes exit."""
+    for _ in range(20):
+        if not mounted(path):
+            return
+        if run(["umount", str(path)], check=False).returncode == 0:
+            return
+        time.sleep(0.25)
+    run(["umount", "--lazy", str(path)])
+
+
+# --- processes ----------------------------------------------------------------
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def alive(pid: int | None) -> bool:
+    """True if pid runs and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def is_our_nspawn(pid: int | None, machine: str) -> bool:
+    """The recorded PID still is the nspawn process of this lab machine."""
+    if not alive(pid):
+        return False
+    args = cmdline(pid)  # type: ignore[arg-type]
+    return bool(args) and args[0].endswith("systemd-nspawn") and f"--machine={machine}" in args
+
+
+def start_container(root: Path, machine: str, log: Path, extra: list[str]) -> int:
+    """Boot root with systemd-nspawn, detached in its own session; return its PID.
+
+    ``--register=no --keep-unit``: the controller may have no systemd as PID 1
+    and no system bus. The shell's ``$!`` is nspawn itself (setsid does not
+    fork when it is not a group leader), and the shell exits at once, so the
+    container does not die with the calling process.
+    """
+    nspawn = ["systemd-nspawn", "-D", str(root), "--boot", "--network-veth",
+              "--register=no", "--keep-unit", f"--machine={machine}", *extra]
+    script = f"setsid {shlex.join(nspawn)} </dev/null >{shlex.quote(str(log))} 2>&1 & echo $!"
+    out = run(["sh", "-c", script], timeout=30).stdout.strip()
+    return int(out)
+
+
+def find_leader(nspawn_pid: int, timeout: float = 30) -> int:
+    """The container's PID 1 seen from the controller: nspawn's child in a new PID namespace."""
+    own_ns = os.readlink("/proc/self/ns/pid")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(nspawn_pid):
+            raise WorkFailedError("systemd-nspawn exited during start")
+        for pid in _children(nspawn_pid):
+            try:
+                if os.readlink(f"/proc/{pid}/ns/pid") != own_ns:
+                    return pid
+            except OSError:
+                continue
+        time.sleep(0.1)
+    raise WorkFailedError(f"no container leader under nspawn PID {nspawn_pid} after {timeout}s")
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+            kids += [int(x) for x in text.split()]
+    except OSError:
+        pass
+    return kids
+
+
+def nsenter_net(leader: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return run(["nsenter", "-t", str(leader), "-n", *args])
+
+
+def stop_container(nspawn_pid: int | None, leader: int | None, machine: str,
+                   grace: float = 15) -> None:
+    """Power off cleanly (SIGRTMIN+4 to the leader), then TERM, then KILL nspawn."""
+    if not is_our_nspawn(nspawn_pid, machine):
+        return
+    if leader and alive(leader) and leader in _children(nspawn_pid):  # type: ignore[arg-type]
+        try:
+            os.kill(leader, signal.SIGRTMIN + 4)
+        except ProcessLookupError:
+            pass
+        if _wait_gone(nspawn_pid, grace):  # type: ignore[arg-type]
+            return
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        if not is_our_nspawn(nspawn_pid, machine):
+            return
+        try:
+            os.kill(nspawn_pid, sig)  # type: ignore[arg-type]
+        except ProcessLookupError:
+            return
+        if _wait_gone(nspawn_pid, wait):  # type: ignore[arg-type]
+            return
+    raise WorkFailedError(f"systemd-nspawn PID {nspawn_pid} ({machine}) did not stop")
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _reap(pid: int) -> None:
+    # The container is normally not our child; if it is, do not leave a zombie.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+# --- links --------------------------------------------------------------------
+
+def link_exists(name: str) -> bool:
+    return Path(f"/sys/class/net/{name}").exists()
+
+
+def wait_link(name: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if link_exists(name):
+            return
+        time.sleep(0.1)
+    raise WorkFailedError(f"interface {name} did not appear")
+
+
+def delete_link(name: str) -> None:
+    if link_exists(name):
+        run(["ip", "link", "delete", name], check=False)
+
+
+def addresses_in_use() -> set[str]:
+    """Every IPv4 address configured on the controller's interfaces."""
+    out = run(["ip", "-4", "-o", "addr", "show"], check=False).stdout
+    found = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if "inet" in parts:
+            found.add(parts[parts.index("inet") + 1].split("/")[0])
+    return found

@@ -1,0 +1,24 @@
+"""Lab hosts: disposable Debian 13/12 servers booted with systemd-nspawn.
+
+Public API (used by deploy, verify and the test fixtures)::
+
+    host = lab.up("lab13", release="13")   # idempotent
+    host.ssh("systemctl is-system-running")
+    lab.add_names("lab13", ["live.lab13.anl.test"])
+    lab.down("lab13")
+
+Everything needs root; see docs/lab.md.
+"""
+
+from anl_stack.lab.service import (
+    LabHost,
+    add_names,
+    down,
+    down_all,
+    get,
+    list_hosts,
+    preflight,
+    up,
+)
+
+__all__ = ["LabHost", "add_names", "down", "down_all", "get", "list_hosts", "preflight", "up"]

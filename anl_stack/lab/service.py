@@ -1,0 +1,453 @@
+"""Lab hosts: bring up, list, reach and destroy disposable Debian servers.
+
+A host is an overlay on the cached image of its release, booted by
+systemd-nspawn with its own veth link, /30 subnet, nft table, /etc/hosts
+block, SSH key and commune-style inventory. ``down`` removes every one of
+those; a failed ``up`` rolls back the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anl_stack.adapters import netfilter, nspawn
+from anl_stack.errors import AnlError, WorkFailedError
+from anl_stack.lab import hostsfile, image, network, state
+from anl_stack.lab.aptsources import debian_mirrors
+from anl_stack.lab.locks import file_lock
+from anl_stack.lab.names import codename, domain_for, validate_name, validate_release
+from anl_stack.paths import cache_dir
+
+Log = Callable[[str], None]
+SSH_OPTIONS = [
+    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+]
+READY_TIMEOUT = 180.0
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class LabHost:
+    """One lab host as recorded in the lab state."""
+
+    name: str
+    release: str
+    address: str
+    gateway: str
+    ssh_key: Path
+    inventory: Path
+    vault_password_file: Path
+    status: str = "running"
+    system_state: str | None = None
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def domain(self) -> str:
+        return domain_for(self.name)
+
+    @property
+    def codename(self) -> str:
+        return codename(self.release)
+
+    def ssh_command(self, command: str | list[str] | None = None) -> list[str]:
+        cmd = ["ssh", "-i", str(self.ssh_key), *SSH_OPTIONS, f"root@{self.address}"]
+        if command is not None:
+            cmd += ["--", command if isinstance(command, str) else shlex.join(command)]
+        return cmd
+
+    def ssh(self, command: str | list[str], *, timeout: float | None = 600,
+            input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run command on the host as root; text output captured."""
+        return subprocess.run(self.ssh_command(command), capture_output=True, text=True,
+                              timeout=timeout, input=input, check=check)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "release": self.release, "codename": self.codename,
+            "address": self.address, "domain": self.domain, "names": self.names,
+            "status": self.status, "system_state": self.system_state,
+            "ssh_key": str(self.ssh_key), "inventory": str(self.inventory),
+            "vault_password_file": str(self.vault_password_file),
+            "ssh": shlex.join(self.ssh_command()),
+        }
+
+
+# --- preflight ------------------------------------------------------------------
+
+def preflight() -> None:
+    """Refuse (exit 2) before creating anything when the lab cannot work here."""
+    if os.geteuid() != 0:
+        raise AnlError(
+            "lab hosts need root (systemd-nspawn, overlay mounts, veth links, nftables)",
+            expected=f"run it as root, e.g. `sudo {shlex.quote(_program())} lab ...`",
+        )
+    missing = {cmd: pkg for cmd, pkg in nspawn.TOOLS.items() if shutil.which(cmd) is None}
+    if missing:
+        packages = " ".join(sorted(set(missing.values())))
+        raise AnlError(
+            f"missing command(s) {', '.join(sorted(missing))}",
+            expected=f"the Debian packages: apt-get install {packages}",
+        )
+
+
+def _program() -> str:
+    # The full path, so that sudo finds a virtualenv's anl-stack.
+    return shutil.which("anl-stack") or "anl-stack"
+
+
+# --- reading state ----------------------------------------------------------------
+
+def _paths(name: str) -> dict[str, Path]:
+    folder = state.host_dir(name)
+    return {
+        "dir": folder, "key": folder / "id_ed25519", "vault": folder / "vault-password",
+        "inventory": folder / "inventory", "upper": folder / "root" / "upper",
+        "work": folder / "root" / "work", "merged": folder / "root" / "merged",
+        "apt_upper": folder / "apt-upper", "log": folder / "console.log",
+    }
+
+
+def _status(data: dict[str, Any]) -> str:
+    name = data["name"]
+    if data.get("status") == "starting" and nspawn.alive(data.get("creator_pid")):
+        return "starting"
+    if nspawn.is_our_nspawn(data.get("nspawn_pid"), name):
+        return "starting" if data.get("status") == "starting" else "running"
+    if nspawn.mounted(_paths(name)["merged"]):
+        return "stopped"
+    return "stale"
+
+
+def _host(data: dict[str, Any]) -> LabHost:
+    p = _paths(data["name"])
+    return LabHost(
+        name=data["name"], release=data["release"], address=data["address"],
+        gateway=data["gateway"], ssh_key=p["key"], inventory=p["inventory"],
+        vault_password_file=p["vault"], status=_status(data),
+        system_state=data.get("system_state"), names=list(data.get("names", [])),
+    )
+
+
+def get(name: str) -> LabHost | None:
+    """The host if the lab knows it (any status), else None."""
+    data = state.read(validate_name(name))
+    return _host(data) if data else None
+
+
+def list_hosts() -> list[LabHost]:
+    return [_host(d) for d in (state.read(n) for n in state.names()) if d]
+
+
+def shared_archives() -> Path:
+    return cache_dir() / "lab" / "apt-archives"
+
+
+# --- up -------------------------------------------------------------------------
+
+def up(name: str, release: str = "13", *, log: Log | None = _stderr) -> LabHost:
+    """A running host NAME on Debian release; created if needed (idempotent)."""
+    say = log or (lambda _m: None)
+    validate_name(name)
+    release = validate_release(release)
+    preflight()
+    with file_lock(state.host_lock(name)):
+        existing = state.read(name)
+        if existing:
+            status = _status(existing)
+            if status in ("running", "starting"):
+                if existing["release"] != release:
+                    raise AnlError(
+                        f"lab host {name} already exists with Debian {existing['release']}",
+                        key="name",
+                        expected=f"another name, or `anl-stack lab down {name}` first",
+                    )
+                host = _host(existing)
+                say(f"{name} is already up ({host.address}, Debian {release}); nothing changed.")
+                return host
+            say(f"{name} was {status}: cleaning it before a fresh start.")
+            _teardown(name, existing)
+        elif state.host_dir(name).exists():
+            _teardown(name, {"name": name})
+        image.ensure_image(release, log=say)
+        # Everything outside the host is decided before anything is created.
+        mirrors = debian_mirrors()
+        resolvers = network.controller_resolvers()
+        mirror_addresses = network.resolve_ipv4(mirrors.hosts)
+        with file_lock(state.global_lock()):
+            subnet = network.allocate(state.used_subnet_indexes(), nspawn.addresses_in_use())
+            data: dict[str, Any] = {
+                "name": name, "release": release, "codename": codename(release),
+                "subnet_index": subnet.index, "subnet": subnet.cidr,
+                "gateway": subnet.gateway, "address": subnet.address,
+                "resolvers": resolvers, "mirror_hosts": mirrors.hosts,
+                "mirror_addresses": mirror_addresses, "names": [domain_for(name)],
+                "status": "starting", "created": time.time(), "creator_pid": os.getpid(),
+            }
+            state.write(name, data)
+        try:
+            _create(data, say)
+        except BaseException:
+            say(f"{name}: start failed, removing what was created.")
+            try:
+                _teardown(name, state.read(name) or data)
+            except AnlError as cleanup_error:
+                say(f"cleanup: {cleanup_error}")
+            raise
+        return _host(data)
+
+
+def _create(data: dict[str, Any], say: Log) -> None:
+    name = data["name"]
+    p = _paths(name)
+    started = time.monotonic()
+    nspawn.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"anl-stack-lab-{name}",
+                "-f", str(p["key"])])
+    p["key"].chmod(0o600)
+    nspawn.mount_overlay(image.image_path(data["release"]), p["upper"], p["work"], p["merged"])
+    _prepare_root(p["merged"], data)
+    archives = _prepare_archives(p["merged"], p["apt_upper"])
+    pid = nspawn.start_container(p["merged"], name, p["log"],
+                                 [f"--overlay={archives}:{p['apt_upper']}:/var/cache/apt/archives"])
+    data["nspawn_pid"] = pid
+    state.write(name, data)
+    leader = nspawn.find_leader(pid)
+    data["leader_pid"] = leader
+    state.write(name, data)
+    _configure_network(data, leader)
+    with file_lock(state.global_lock()):
+        hostsfile.set_block(name, data["address"], data["names"])
+    _create_inventory(data, p)
+    say(f"{name}: booting Debian {data['release']} at {data['address']}...")
+    data["system_state"], data["failed_units"] = _wait_ready(_host(data), p["log"])
+    data["status"] = "running"
+    data["ready_seconds"] = round(time.monotonic() - started, 2)
+    state.write(name, data)
+    say(f"{name}: ready in {data['ready_seconds']}s (systemd: {data['system_state']}).")
+
+
+def _prepare_root(root: Path, data: dict[str, Any]) -> None:
+    """Per-host files written into the overlay before the first boot."""
+    name = data["name"]
+    nspawn.run(["ssh-keygen", "-A", "-f", str(root)])
+    ssh_dir = root / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    keys = ssh_dir / "authorized_keys"
+    keys.write_text(_paths(name)["key"].with_suffix(".pub").read_text())
+    keys.chmod(0o600)
+    resolv = root / "etc/resolv.conf"
+    if resolv.is_symlink() or resolv.exists():
+        resolv.unlink()
+    resolv.write_text("".join(f"nameserver {r}\n" for r in data["resolvers"]))
+    _write_guest_hosts(root, data)
+
+
+def _write_guest_hosts(root: Path, data: dict[str, Any]) -> None:
+    # The mirror must resolve inside as on the controller: copy its entries.
+    controller = hostsfile.hosts_file().read_text() if hostsfile.hosts_file().exists() else ""
+    mirror_lines = network.hosts_entries(controller, data["mirror_hosts"])
+    text = (
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        f"127.0.1.1\t{data['name']}\n"
+        f"{data['address']}\t{' '.join(data['names'])}\n"
+        + "".join(line + "\n" for line in mirror_lines)
+    )
+    (root / "etc/hosts").write_text(text)
+
+
+def _prepare_archives(root: Path, upper: Path) -> Path:
+    """Shared package folder (read-only lower) + this host's downloads (upper)."""
+    shared = shared_archives()
+    (shared / "partial").mkdir(parents=True, exist_ok=True)
+    upper.mkdir(parents=True, exist_ok=True)
+    partial = upper / "partial"
+    partial.mkdir(mode=0o700, exist_ok=True)
+    apt_uid = _uid(root, "_apt")
+    if apt_uid is not None:
+        # apt downloads as _apt when it owns partial/ (no sandbox warning).
+        os.chown(partial, apt_uid, 0)
+    return shared
+
+
+def _uid(root: Path, user: str) -> int | None:
+    try:
+        for line in (root / "etc/passwd").read_text().splitlines():
+            parts = line.split(":")
+            if parts[0] == user:
+                return int(parts[2])
+    except OSError:
+        pass
+    return None
+
+
+def _configure_network(data: dict[str, Any], leader: int) -> None:
+    veth = f"ve-{data['name']}"
+    nspawn.wait_link(veth)
+    nspawn.run(["ip", "addr", "add", f"{data['gateway']}/{network.PREFIX}", "dev", veth])
+    nspawn.run(["ip", "link", "set", veth, "up"])
+    for _ in range(50):
+        if nspawn.run(["nsenter", "-t", str(leader), "-n", "ip", "link", "show", "host0"],
+                      check=False).returncode == 0:
+            break
+        time.sleep(0.1)
+    nspawn.nsenter_net(leader, "ip", "addr", "add", f"{data['address']}/{network.PREFIX}", "dev", "host0")
+    nspawn.nsenter_net(leader, "ip", "link", "set", "host0", "up")
+    nspawn.nsenter_net(leader, "ip", "route", "add", "default", "via", data["gateway"])
+    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+    netfilter.add_host_table(data["name"], data["subnet"], data["resolvers"], data["mirror_addresses"])
+
+
+def _create_inventory(data: dict[str, Any], p: dict[str, Path]) -> None:
+    from anl_stack.inventory import create_inventory, write_password_file
+
+    name = data["name"]
+    if not p["vault"].exists():
+        write_password_file(p["vault"])
+    create_inventory(
+        p["inventory"], commune=f"lab-{name}", domain=domain_for(name),
+        email=f"admin@{domain_for(name)}", tls_mode="selfsigned",
+        hosts={"hosts": {name: {
+            "ansible_host": data["address"], "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(p["key"]),
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        }}, "children": {}},
+        vault_password_file=p["vault"],
+    )
+
+
+def _wait_ready(host: LabHost, console: Path) -> tuple[str, list[str]]:
+    """Wait for SSH and the end of boot; return systemd's state and failed units."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            result = host.ssh("systemctl is-system-running --wait", timeout=60)
+        except subprocess.TimeoutExpired:
+            continue
+        last = (result.stdout or result.stderr).strip()
+        if result.stdout.strip() in ("running", "degraded"):
+            failed = host.ssh("systemctl --failed --plain --no-legend", timeout=30).stdout
+            return result.stdout.strip(), [line.split()[0] for line in failed.splitlines() if line.split()]
+        time.sleep(0.3)
+    raise WorkFailedError(f"{host.name} not ready after {READY_TIMEOUT:.0f}s (last answer: {last!r})",
+                          file=str(console))
+
+
+# --- names --------------------------------------------------------------------------
+
+def add_names(name: str, names: list[str]) -> LabHost:
+    """Make names (e.g. live.NAME.anl.test) resolve to the host, on the controller and inside it."""
+    validate_name(name)
+    for extra in names:
+        if not _valid_dns(extra):
+            raise AnlError(f"invalid host name {extra!r}", key="names",
+                           expected="a DNS name such as live.NAME.anl.test")
+    with file_lock(state.host_lock(name)):
+        data = state.read(name)
+        if not data:
+            raise AnlError(f"no lab host named {name}", expected="`anl-stack lab list`")
+        data["names"] = list(dict.fromkeys([*data.get("names", []), *names]))
+        state.write(name, data)
+        with file_lock(state.global_lock()):
+            hostsfile.set_block(name, data["address"], data["names"])
+        merged = _paths(name)["merged"]
+        if nspawn.mounted(merged):
+            _write_guest_hosts(merged, data)
+        return _host(data)
+
+
+def _valid_dns(value: str) -> bool:
+    labels = value.split(".")
+    return 0 < len(value) <= 253 and all(
+        0 < len(lab) <= 63 and lab.replace("-", "").isalnum() and lab.isascii()
+        and not lab.startswith("-") and not lab.endswith("-") for lab in labels
+    )
+
+
+# --- down -------------------------------------------------------------------------
+
+def down(name: str, *, log: Log | None = None) -> bool:
+    """Destroy host NAME and everything the lab made for it. False if there was none."""
+    validate_name(name)
+    preflight()
+    with file_lock(state.host_lock(name)):
+        data = state.read(name)
+        leftovers = (state.host_dir(name).exists() or netfilter.table_exists(name)
+                     or hostsfile.has_block(name))
+        if not data and not leftovers:
+            return False
+        _teardown(name, data or {"name": name})
+    state.host_lock(name).unlink(missing_ok=True)
+    if log:
+        log(f"{name}: removed.")
+    return True
+
+
+def down_all(*, log: Log | None = None) -> list[str]:
+    """Destroy every host of this state dir; return their names."""
+    preflight()
+    removed = []
+    for name in state.names():
+        if down(name, log=log):
+            removed.append(name)
+    return removed
+
+
+def _teardown(name: str, data: dict[str, Any]) -> None:
+    """Remove every trace of the host, continuing past failures, then report them."""
+    p = _paths(name)
+    errors: list[str] = []
+
+    def step(what: str, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except (AnlError, OSError, subprocess.SubprocessError) as exc:
+            errors.append(f"{what}: {exc}")
+
+    step("stop", lambda: nspawn.stop_container(data.get("nspawn_pid"), data.get("leader_pid"), name))
+    step("unmount", lambda: nspawn.unmount(p["merged"]))
+    step("veth", lambda: nspawn.delete_link(f"ve-{name}"))
+    step("nftables", lambda: netfilter.remove_host_table(name))
+
+    def hosts_block() -> None:
+        with file_lock(state.global_lock()):
+            hostsfile.remove_block(name)
+
+    step("/etc/hosts", hosts_block)
+    step("package cache", lambda: _publish_packages(p["apt_upper"]))
+    if nspawn.mounted(p["merged"]):
+        errors.append(f"{p['merged']} is still mounted: host folder kept")
+    else:
+        step("state", lambda: shutil.rmtree(p["dir"]) if p["dir"].exists() else None)
+    if errors:
+        raise WorkFailedError(f"{name}: cleanup incomplete: " + "; ".join(errors))
+
+
+def _publish_packages(upper: Path) -> None:
+    """Add the .deb files this host downloaded to the shared folder (hard links)."""
+    if not upper.is_dir():
+        return
+    shared = shared_archives()
+    shared.mkdir(parents=True, exist_ok=True)
+    for deb in upper.glob("*.deb"):
+        target = shared / deb.name
+        if not deb.is_file() or deb.is_symlink() or target.exists():
+            continue
+        tmp = shared / f".{deb.name}.{os.getpid()}"
+        try:
+            os.link(deb, tmp)
+        except OSError:
+            shutil.copy2(deb, tmp)
+        os.replace(tmp, target)
