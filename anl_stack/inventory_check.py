@@ -32,9 +32,10 @@ from anl_stack.paths import project_root
 
 #: Commune-wide variables anl-stack knows; other ``anl_`` keys are typos when close to one.
 ANL_KEYS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode",
-            "anl_tls_certificate", "anl_tls_key", "anl_acme_server", "anl_acme_ca_file")
+            "anl_tls_certificate", "anl_tls_key", "anl_acme_server", "anl_acme_ca_file",
+            "anl_artifact_pins", "anl_artifact_versions", "anl_firewall_ports", "anl_artifacts")
 REQUIRED_ANL = ("anl_commune", "anl_domain", "anl_admin_email")
-SHARED_ROLES = ("base", "web", "postgresql", "mariadb", "redis", "php_fpm")
+SHARED_ROLES = ("base", "web", "postgresql", "mariadb", "redis", "php_fpm", "artifact")
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")

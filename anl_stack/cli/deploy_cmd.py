@@ -1,0 +1,123 @@
+"""``anl-stack plan`` and ``anl-stack deploy``.
+
+Thin: :mod:`anl_stack.deploy` does the work; this module parses options
+and prints the summary. Ansible is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from anl_stack.errors import AnlError, ExitCode
+
+DIFF_LINES = 30
+
+
+def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("plugins", nargs=-1, required=True),
+        click.option("-i", "--inventory", default=None, metavar="PATH",
+                     help="The commune inventory folder or its hosts.yml."),
+        click.option("--lab", "lab_name", default=None, metavar="NAME",
+                     help="Use (and boot if needed) the lab host NAME instead of an inventory."),
+        click.option("--debian", type=click.Choice(["13", "12"]), default="13", show_default=True,
+                     help="Debian release of the lab host (with --lab)."),
+        click.option("--limit", default=None, help="Only these hosts or groups (Ansible pattern)."),
+        click.option("--vault-password-file", default=None, envvar="ANL_STACK_VAULT_PASSWORD_FILE",
+                     help="Vault password file or script (default: from the inventory's settings)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="One JSON object per line (events), then a summary object."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
+         vault_password_file: str | None, as_json: bool, *, check: bool, tags: str | None = None,
+         skip_tags: str | None = None, idempotence: bool = False) -> None:
+    from anl_stack import deploy
+
+    prep = deploy.prepare(list(plugins), inventory=inventory, lab_name=lab_name, debian=debian,
+                          vault_password=vault_password_file, limit=limit)
+    if prep.generated_secrets and not as_json:
+        click.echo("generated secrets (values kept in the vault): " + ", ".join(prep.generated_secrets))
+    options = deploy.Options(limit=limit, tags=tags, skip_tags=skip_tags, json_output=as_json,
+                             idempotence=idempotence, check=check)
+    result = deploy.execute(prep, options)
+    if as_json:
+        click.echo(json.dumps(result.summary(), ensure_ascii=False, default=str))
+        sys.exit(int(result.exit_code))
+    for report in result.reports:
+        _print_report(report, prep.scrub, check=check)
+    if result.exit_code != ExitCode.OK:
+        raise AnlError(result.records, exit_code=result.exit_code)
+
+
+def _print_report(report: Any, scrub: Callable[[str], str], *, check: bool) -> None:
+    m = report.model
+    title = {"plan": "Plan (check mode: nothing was changed)", "deploy": "Deploy",
+             "idempotence": "Idempotence re-run"}[report.kind]
+    click.echo(f"\n{title} — {m.elapsed:.0f}s — {report.folder}")
+    for name, counts in report.model.summary()["hosts"].items():
+        line = (f"  {name}: ok={counts['ok']} changed={counts['changed']} failed={counts['failed']} "
+                f"unreachable={counts['unreachable']}")
+        if counts.get("depends_on_earlier_changes"):
+            line += f" depends-on-earlier-changes={counts['depends_on_earlier_changes']}"
+        click.echo(line)
+        if not check and report.kind != "idempotence":
+            continue
+        changes = [c for c in m.changes if c.host == name]
+        if check and not changes:
+            click.echo("    no change")
+        for change in changes:
+            mark = "?" if change.depends_on_earlier else "~"
+            note = (" (depends on earlier changes)" if change.depends_on_earlier
+                    else " (secret: censored)" if change.censored else "")
+            click.echo(f"    {mark} {change.label}{note}")
+            if check and change.diff:
+                lines = scrub(change.diff).splitlines()
+                for text in lines[:DIFF_LINES]:
+                    click.echo(f"        {text}")
+                if len(lines) > DIFF_LINES:
+                    click.echo(f"        ... {len(lines) - DIFF_LINES} more lines in the run's events.jsonl")
+    for error in m.errors:
+        click.echo(f"  {error['host']}: {error['task']}: {scrub(error['message'])}", err=True)
+
+
+@click.command("plan")
+@_target_options
+def plan(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
+         vault_password_file: str | None, as_json: bool) -> None:
+    """Show what deploying PLUGINS would change, per host (check mode with diff).
+
+    Never changes a host. Secrets are masked. On a fresh host, tasks that
+    need an earlier change (a package not installed yet) are reported as
+    depending on earlier changes, not as errors.
+    """
+    _run(plugins, inventory, lab_name, debian, limit, vault_password_file, as_json, check=True)
+
+
+@click.command("deploy")
+@_target_options
+@click.option("--tags", default=None, help="Only tasks with these tags (comma-separated).")
+@click.option("--skip-tags", default=None, help="Skip tasks with these tags (comma-separated).")
+@click.option("--idempotence", is_flag=True, help="Run twice; exit 1 naming the tasks that changed the second time.")
+def deploy(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
+           vault_password_file: str | None, as_json: bool, tags: str | None, skip_tags: str | None,
+           idempotence: bool) -> None:
+    """Deploy PLUGINS to the hosts of their groups (-i) or to a lab host (--lab).
+
+    \b
+    Refused (exit 2) before any change: invalid inventory, unknown plugin,
+    recipe not available, missing artifact, a Debian release or app version
+    the plugin does not support. Exit 1 when a host fails or is unreachable
+    (or something changed on the --idempotence re-run); 130 on Ctrl-C.
+    """
+    _run(plugins, inventory, lab_name, debian, limit, vault_password_file, as_json, check=False, tags=tags,
+         skip_tags=skip_tags, idempotence=idempotence)

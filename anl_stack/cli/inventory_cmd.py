@@ -1,0 +1,100 @@
+"""``anl-stack init`` and ``anl-stack inventory check``: commune inventories.
+
+Thin: :mod:`anl_stack.inventory` and :mod:`anl_stack.inventory_check` do the work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from anl_stack.cli.output import echo_json
+from anl_stack.errors import AnlError, ExitCode
+
+INVENTORY_OPTION = click.option(
+    "-i", "--inventory", "inventory", required=True, metavar="PATH",
+    help="The commune inventory folder (inventories/COMMUNE) or its hosts.yml.",
+)
+
+
+@click.command("init")
+@click.argument("commune")
+@click.option("--domain", required=True, help="The commune's domain, e.g. mairie-exemple.fr.")
+@click.option("--email", required=True, help="Administrator e-mail (certificates, alerts).")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding inventories/ (default: the current folder).")
+@click.option("--tls-mode", type=click.Choice(["selfsigned", "acme", "provided"]), default="acme",
+              show_default=True, help="How web certificates are obtained.")
+@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="ANL_STACK_VAULT_PASSWORD_FILE",
+              help="Existing vault password file or script (default: a new one under the config folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode: str,
+         vault_password_file: Path | None, as_json: bool) -> None:
+    """Create inventories/COMMUNE/, a standard Ansible inventory.
+
+    It holds hosts.yml (groups named after plugins), group_vars/all/anl.yml
+    (commune settings) and, later, the encrypted vault. The vault password
+    stays outside the inventory, so the inventory can be versioned and
+    shared. Refuses to overwrite an existing inventory.
+    """
+    from anl_stack.inventory import create_inventory
+    from anl_stack.inventory_check import check_inventory
+
+    root = (directory or Path.cwd()) / "inventories" / commune
+    if vault_password_file is not None:
+        vault_password_file = vault_password_file.expanduser().resolve()
+        if not vault_password_file.is_file():
+            raise AnlError("vault password file not found", file=str(vault_password_file),
+                           key="--vault-password-file", expected="an existing file or executable script")
+    # Validate the values before writing anything.
+    from anl_stack.inventory_check import _COMMUNE, _EMAIL, valid_domain
+
+    if not _COMMUNE.match(commune):
+        raise AnlError(f"{commune!r} is not a commune name", key="COMMUNE",
+                       expected="lower-case letters, digits, '-' or '_'")
+    if not valid_domain(domain):
+        raise AnlError(f"{domain!r} is not a domain name", key="--domain", expected="a DNS name such as mairie.fr")
+    if not _EMAIL.match(email) or not valid_domain(email.rpartition("@")[2]):
+        raise AnlError(f"{email!r} is not an e-mail address", key="--email", expected="an address such as dsi@mairie.fr")
+    paths = create_inventory(root, commune=commune, domain=domain, email=email, tls_mode=tls_mode,
+                             vault_password_file=vault_password_file)
+    _, records = check_inventory(paths, plugins=[])
+    if as_json:
+        echo_json({"inventory": str(paths.root), "hosts": str(paths.hosts), "settings": str(paths.settings),
+                   "problems": [r.to_dict() for r in records]})
+        return
+    click.echo(f"Created {paths.root}")
+    click.echo(f"  {paths.hosts.relative_to(paths.root)}: add your servers under the group of each plugin")
+    click.echo(f"  {paths.settings.relative_to(paths.root)}: commune settings and plugin variables")
+    click.echo(f"Next: anl-stack inventory check -i {paths.root}")
+
+
+@click.group("inventory")
+def inventory() -> None:
+    """Check a commune inventory."""
+
+
+@inventory.command("check")
+@INVENTORY_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def check(inventory: str, as_json: bool) -> None:
+    """Validate an inventory before any host is touched (exit 2 on any problem).
+
+    Checks YAML syntax, groups that name no known plugin, plugin settings
+    against each role's meta/argument_specs.yml, domains, e-mails, TLS mode
+    and SSH ports.
+    """
+    from anl_stack.inventory_check import check_inventory
+
+    inv, records = check_inventory(inventory)
+    if records:
+        raise AnlError(records, exit_code=ExitCode.REFUSED)
+    assert inv is not None
+    if as_json:
+        echo_json({"valid": True, "inventory": str(inv.paths.root), "hosts": inv.hosts,
+                   "groups": {g: m for g, m in inv.groups.items() if g != "all"}})
+        return
+    groups = ", ".join(f"{g} ({len(m)})" for g, m in inv.groups.items() if g not in ("all", "ungrouped"))
+    click.echo(f"ok: {inv.paths.root}: {len(inv.hosts)} host(s); plugins: {groups or 'none yet'}")
