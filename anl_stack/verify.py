@@ -113,12 +113,13 @@ def marker_expression(live: bool, mark: str | None) -> str | None:
 
 
 def validate_marker_expression(expr: str) -> None:
-    from _pytest.mark.expression import Expression, ParseError
+    # pytest's own parser (private but stable since pytest 6): same rules as -m.
+    from _pytest.mark.expression import Expression
 
     try:
         Expression.compile(expr)
-    except ParseError as error:
-        raise AnlError(f"invalid marker expression: {error}", key="--mark",
+    except SyntaxError as error:
+        raise AnlError(f"invalid marker expression: {error.msg if hasattr(error, 'msg') else error}", key="--mark",
                        expected="a pytest -m expression such as 'not app' or 'live and not app'") from None
 
 

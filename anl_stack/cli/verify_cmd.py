@@ -1,0 +1,89 @@
+"""``anl-stack verify``: testinfra checks of plugins and the security baseline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from anl_stack.cli.output import echo_json
+
+WIDTH = 44
+
+
+@click.command("verify")
+@click.argument("plugins", nargs=-1)
+@click.option("-i", "--inventory", type=click.Path(path_type=Path), help="Commune inventory folder (or its hosts.yml).")
+@click.option("--lab", "lab_name", metavar="NAME", help="Verify lab host NAME (its own inventory).")
+@click.option("--live-test", is_flag=True, help="Also run checks marked `live` (they change something or push traffic).")
+@click.option("--mark", metavar="EXPR", help="pytest marker expression, e.g. 'not app'.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a dated report: FILE.md (Markdown) or FILE.html.")
+@click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Vault password file (default: the inventory's setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | None, live_test: bool,
+           mark: str | None, junit: Path | None, report: Path | None, vault_password_file: Path | None,
+           as_json: bool) -> None:
+    """Check that PLUGIN(s) are installed right and that hosts meet the security baseline.
+
+    \b
+    Without PLUGIN, every plugin whose inventory group holds a host is
+    checked on that host, plus the baseline on every host.
+    Exit codes: 0 every check passed; 1 a check failed (or none ran);
+    2 invalid input (nothing was touched).
+    """
+    from anl_stack.report import check_report_path
+    from anl_stack.verify import VerifyOptions, run
+
+    if report is not None:
+        check_report_path(report)
+    options = VerifyOptions(plugins=list(plugins), inventory=inventory, lab=lab_name, live=live_test, mark=mark,
+                            junit=junit, report=report, vault_password_file=vault_password_file)
+    result = run(options)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        _print(result)
+    sys.exit(result.exit_code)
+
+
+def _print(result: Any) -> None:
+    from anl_stack.report import label
+
+    for host in result.hosts:
+        codename = f" {host['codename']}" if host.get("codename") else ""
+        plugins = ", ".join(host["plugins"]) or "none"
+        click.echo(f"{host['name']} (Debian {host['debian_version']}{codename}) - plugins: {plugins}")
+        click.echo(f"  {'check':<{WIDTH}} result")
+        for row in (r for r in result.checks if r.get("host") == host["name"]):
+            _row(row, label)
+        click.echo("")
+    for row in (r for r in result.checks if r.get("host") not in {h["name"] for h in result.hosts}):
+        _row(row, label)
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    s = result.summary
+    verdict = "PASSED" if result.exit_code == 0 else "FAILED"
+    parts = [f"{s['passed']} passed", f"{s['failed'] + s['error']} failed", f"{s['n/a']} n/a"]
+    if s["not run"]:
+        parts.append(f"{s['not run']} not run")
+    click.echo(f"{verdict}: " + ", ".join(parts))
+    click.echo(f"junit: {result.junit}")
+    if result.report:
+        click.echo(f"report: {result.report}")
+    click.echo(f"log: {result.log}")
+
+
+def _row(row: dict[str, Any], label: Any) -> None:
+    name = f"{row['suite']}/{row['check']}"
+    click.echo(f"  {name:<{WIDTH}} {label(row['outcome'])}")
+    if row["outcome"] in ("failed", "error"):
+        click.echo(f"      {row['message']}")
+        if row.get("hint"):
+            click.echo(f"      hint: {row['hint']}")
+    elif row["outcome"] in ("n/a", "not run", "skipped") and row.get("message"):
+        click.echo(f"      {row['message']}")
