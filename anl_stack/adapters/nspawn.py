@@ -105,12 +105,37 @@ def alive(pid: int | None) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def is_our_nspawn(pid: int | None, machine: str) -> bool:
+def start_time(pid: int | None) -> int | None:
+    """Kernel start time of pid (clock ticks since boot): with the PID, a unique identity."""
+    if not pid:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _same_process(pid: int | None, started: int | None) -> bool:
+    return alive(pid) and (started is None or start_time(pid) == started)
+
+
+def is_our_nspawn(pid: int | None, machine: str, started: int | None = None) -> bool:
     """The recorded PID still is the nspawn process of this lab machine."""
-    if not alive(pid):
+    if not _same_process(pid, started):
         return False
     args = cmdline(pid)  # type: ignore[arg-type]
     return bool(args) and args[0].endswith("systemd-nspawn") and f"--machine={machine}" in args
+
+
+def is_our_leader(pid: int | None, started: int | None) -> bool:
+    """The recorded container PID 1 still runs, in a PID namespace other than ours."""
+    if started is None or not _same_process(pid, started):
+        return False
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return False
 
 
 def start_container(root: Path, machine: str, log: Path, extra: list[str]) -> int:
@@ -160,28 +185,41 @@ def nsenter_net(leader: int, *args: str) -> subprocess.CompletedProcess[str]:
     return run(["nsenter", "-t", str(leader), "-n", *args])
 
 
-def stop_container(nspawn_pid: int | None, leader: int | None, machine: str,
-                   grace: float = 15) -> None:
-    """Power off cleanly (SIGRTMIN+4 to the leader), then TERM, then KILL nspawn."""
-    if not is_our_nspawn(nspawn_pid, machine):
-        return
-    if leader and alive(leader) and leader in _children(nspawn_pid):  # type: ignore[arg-type]
-        try:
-            os.kill(leader, signal.SIGRTMIN + 4)
-        except ProcessLookupError:
-            pass
-        if _wait_gone(nspawn_pid, grace):  # type: ignore[arg-type]
-            return
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        if not is_our_nspawn(nspawn_pid, machine):
-            return
-        try:
-            os.kill(nspawn_pid, sig)  # type: ignore[arg-type]
-        except ProcessLookupError:
-            return
-        if _wait_gone(nspawn_pid, wait):  # type: ignore[arg-type]
-            return
-    raise WorkFailedError(f"systemd-nspawn PID {nspawn_pid} ({machine}) did not stop")
+def stop_container(nspawn_pid: int | None, leader: int | None, machine: str, grace: float = 15,
+                   nspawn_started: int | None = None, leader_started: int | None = None) -> None:
+    """Power off cleanly (SIGRTMIN+4 to the leader), then TERM, then KILL nspawn.
+
+    A container whose nspawn died (crash, kill -9) keeps running under its
+    own PID 1: that leader is then stopped the same way, by its recorded
+    PID and start time only.
+    """
+    if is_our_nspawn(nspawn_pid, machine, nspawn_started):
+        if is_our_leader(leader, leader_started) or (
+                leader_started is None and leader in _children(nspawn_pid)):  # type: ignore[arg-type]
+            _signal(leader, signal.SIGRTMIN + 4)  # type: ignore[arg-type]
+            if _wait_gone(nspawn_pid, grace):  # type: ignore[arg-type]
+                nspawn_pid = None
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not nspawn_pid or not is_our_nspawn(nspawn_pid, machine, nspawn_started):
+                break
+            _signal(nspawn_pid, sig)
+            _wait_gone(nspawn_pid, 5.0)
+        if nspawn_pid and is_our_nspawn(nspawn_pid, machine, nspawn_started):
+            raise WorkFailedError(f"systemd-nspawn PID {nspawn_pid} ({machine}) did not stop")
+    if is_our_leader(leader, leader_started):
+        _signal(leader, signal.SIGRTMIN + 4)  # type: ignore[arg-type]
+        if not _wait_gone(leader, grace):  # type: ignore[arg-type]
+            # SIGKILL to a PID namespace's init ends every process in it.
+            _signal(leader, signal.SIGKILL)  # type: ignore[arg-type]
+            if not _wait_gone(leader, 5.0):  # type: ignore[arg-type]
+                raise WorkFailedError(f"container PID 1 {leader} ({machine}) did not stop")
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:

@@ -124,9 +124,10 @@ def _status(data: dict[str, Any]) -> str:
     name = data["name"]
     if data.get("status") == "starting" and nspawn.alive(data.get("creator_pid")):
         return "starting"
-    if nspawn.is_our_nspawn(data.get("nspawn_pid"), name):
+    if nspawn.is_our_nspawn(data.get("nspawn_pid"), name, data.get("nspawn_started")):
         return "starting" if data.get("status") == "starting" else "running"
-    if nspawn.mounted(_paths(name)["merged"]):
+    if nspawn.mounted(_paths(name)["merged"]) or nspawn.is_our_leader(
+            data.get("leader_pid"), data.get("leader_started")):
         return "stopped"
     return "stale"
 
@@ -221,10 +222,10 @@ def _create(data: dict[str, Any], say: Log) -> None:
     archives = _prepare_archives(p["merged"], p["apt_upper"])
     pid = nspawn.start_container(p["merged"], name, p["log"],
                                  [f"--overlay={archives}:{p['apt_upper']}:/var/cache/apt/archives"])
-    data["nspawn_pid"] = pid
+    data["nspawn_pid"], data["nspawn_started"] = pid, nspawn.start_time(pid)
     state.write(name, data)
     leader = nspawn.find_leader(pid)
-    data["leader_pid"] = leader
+    data["leader_pid"], data["leader_started"] = leader, nspawn.start_time(leader)
     state.write(name, data)
     _configure_network(data, leader)
     with file_lock(state.global_lock()):
@@ -416,7 +417,9 @@ def _teardown(name: str, data: dict[str, Any]) -> None:
         except (AnlError, OSError, subprocess.SubprocessError) as exc:
             errors.append(f"{what}: {exc}")
 
-    step("stop", lambda: nspawn.stop_container(data.get("nspawn_pid"), data.get("leader_pid"), name))
+    step("stop", lambda: nspawn.stop_container(
+        data.get("nspawn_pid"), data.get("leader_pid"), name,
+        nspawn_started=data.get("nspawn_started"), leader_started=data.get("leader_started")))
     step("unmount", lambda: nspawn.unmount(p["merged"]))
     step("veth", lambda: nspawn.delete_link(f"ve-{name}"))
     step("nftables", lambda: netfilter.remove_host_table(name))
