@@ -7,6 +7,7 @@ Thin: discovery and the catalog do the work. Nothing here imports Ansible;
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -138,3 +139,28 @@ def compare_cmd(names: tuple[str, ...], lang: str | None, as_json: bool) -> None
     print_table(headers, [[r["label"]] + [cell(r["values"][p.name]) for p in chosen] for r in rows])
     if any(not c["verified"] for r in rows for c in r["values"].values()):
         click.echo(label("unverified_legend", language))
+
+
+@plugins.command("check")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--no-lint", is_flag=True, help="Skip ansible-lint (the slowest check).")
+@JSON_OPTION
+def check_cmd(path: Path, no_lint: bool, as_json: bool) -> None:
+    """Check the plugin folder PATH: manifest, fiches, artifacts, settings, syntax, lint, verify tests.
+
+    Exit 0 when clean, 1 when there are findings (each with file and line).
+    """
+    from anl_stack.errors import ExitCode
+    from anl_stack.plugin_check import check_plugin
+
+    report = check_plugin(path, lint=not no_lint)
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        for result in report.results:
+            click.echo(f"{result.name}: {result.status}" + (f" ({result.skipped})" if result.skipped else ""))
+            for finding in result.findings:
+                click.echo(f"  {finding.format()}")
+        click.echo("clean" if report.ok else "findings: " + str(sum(len(r.findings) for r in report.results)))
+    if not report.ok:
+        sys.exit(int(ExitCode.FAILED))
