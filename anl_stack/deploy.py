@@ -324,8 +324,24 @@ class Prepared:
     generated_secrets: list[str]
 
 
+def needs_artifacts(tags: str | None, skip_tags: str | None = None) -> bool:
+    """Whether a run limited by ``tags``/``skip_tags`` reaches the application (tag ``app``).
+
+    Releases are pushed by tasks tagged ``app``: a ``--tags stack`` run
+    prepares a server without them, so it must not require them.
+    """
+    def split(value: str | None) -> set[str]:
+        return {t.strip() for t in (value or "").split(",") if t.strip()}
+
+    wanted, skipped = split(tags), split(skip_tags)
+    if "app" in skipped:
+        return False
+    return not wanted or bool(wanted & {"app", "all"})
+
+
 def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: str | None = None,
-            debian: str = "13", vault_password: str | None = None, limit: str | None = None) -> Prepared:
+            debian: str = "13", vault_password: str | None = None, limit: str | None = None,
+            tags: str | None = None, skip_tags: str | None = None) -> Prepared:
     """Every check that can refuse (exit 2) before a host is changed."""
     from anl_stack import vault
     from anl_stack.inventory_check import require_valid
@@ -341,7 +357,7 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
     hosts = target_hosts(inv, plugins, limit)
 
     artifacts: dict[str, Any] = {}
-    if any(p.manifest.deployment.artifacts for p in plugins):
+    if any(p.manifest.deployment.artifacts for p in plugins) and needs_artifacts(tags, skip_tags):
         from anl_stack.artifacts import resolve_for_deploy
 
         artifacts = resolve_for_deploy(plugins, inv.settings())

@@ -44,7 +44,7 @@ def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
     from anl_stack import deploy
 
     prep = deploy.prepare(list(plugins), inventory=inventory, lab_name=lab_name, debian=debian,
-                          vault_password=vault_password_file, limit=limit)
+                          vault_password=vault_password_file, limit=limit, tags=tags, skip_tags=skip_tags)
     if prep.generated_secrets and not as_json:
         click.echo("generated secrets (values kept in the vault): " + ", ".join(prep.generated_secrets))
     options = deploy.Options(limit=limit, tags=tags, skip_tags=skip_tags, json_output=as_json,
