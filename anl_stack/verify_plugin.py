@@ -343,6 +343,25 @@ def anl_secret(host: Any, request: pytest.FixtureRequest) -> Callable[[str], Sec
     return get
 
 
+@pytest.fixture(scope="module")
+def https_get(host_address: str) -> Callable[..., tuple[int, dict[str, str], bytes]]:
+    """``https_get(domain, path="/", headers=None)`` from the controller to this host's address.
+
+    Returns (status, headers with lower-case names, body). The name is sent
+    as SNI and Host, so no DNS entry is needed; any certificate is accepted
+    (self-signed is a valid TLS mode; the baseline checks protocols).
+    A header value may be a :class:`Secret`; it is revealed only on the wire.
+    """
+    from anl_stack.baseline.checks import https_headers
+
+    def get(domain: str, path: str = "/", headers: dict[str, Any] | None = None,
+            port: int = 443) -> tuple[int, dict[str, str], bytes]:
+        sent = {k: (v.reveal() if isinstance(v, Secret) else str(v)) for k, v in (headers or {}).items()}
+        return https_headers(host_address, domain, port=port, path=path, headers=sent)
+
+    return get
+
+
 @pytest.fixture
 def anl_fact(anl_host_name: str, request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
     """Record a fact for the report, e.g. ``anl_fact("nginx version", "1.26.3")``."""

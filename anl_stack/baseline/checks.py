@@ -169,8 +169,8 @@ def analyse_nft(ruleset: dict[str, Any]) -> Firewall:
                 elif kind == "meta" and what == "l4proto":
                     right = m.get("right")
                     l4 = right if isinstance(right, str) else None
-                    if right in _HARMLESS_L4 or (isinstance(right, dict) and any(
-                            v in _HARMLESS_L4 for v in right.get("set", []))):
+                    named = right.get("set", []) if isinstance(right, dict) else [right]
+                    if named and all(isinstance(v, (str, int)) and v in _HARMLESS_L4 for v in named):
                         harmless = True
                 elif (kind, what) in _HARMLESS_KEYS:
                     harmless = True
@@ -253,12 +253,13 @@ def legacy_versions() -> list[ssl.TLSVersion]:
 
 
 def https_headers(address: str, domain: str, port: int = 443, path: str = "/",
-                  timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+                  timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """Status, headers (lower-case names) and body of GET https://domain/path at address."""
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     with socket.create_connection((address, port), timeout=timeout) as raw:
         with _context().wrap_socket(raw, server_hostname=domain) as tls:
             tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n"
-                        "User-Agent: anl-stack-verify\r\n\r\n".encode())
+                        f"User-Agent: anl-stack-verify\r\n{extra}\r\n".encode())
             data = b""
             while chunk := tls.recv(65536):
                 data += chunk
