@@ -90,7 +90,7 @@ def test_rtmp_module_loaded(host: Any) -> None:
 def test_rtmp_port_listening(host: Any) -> None:
     """The RTMP ingest listens on port 1935 for the council room's encoder.
 
-    Hint: the rtmp block is in /etc/nginx/modules-enabled/70-anl-streaming-rtmp.conf; reload nginx.
+    Hint: the rtmp block is in /etc/nginx/anl-main.d/streaming-rtmp.conf; reload nginx.
     """
     assert host.socket("tcp://0.0.0.0:1935").is_listening, "nothing listens on tcp/1935"
 
