@@ -415,11 +415,11 @@ def add_host_to_group(paths: InventoryPaths, host: str, group: str) -> bool:
     group_body["hosts"] = group_hosts
     if host in group_hosts:
         return False
-    group_hosts[host] = {}
     if host not in (body.get("hosts") or {}) and not any(
-        host in ((c or {}).get("hosts") or {}) for c in children.values()
+        host in ((c or {}).get("hosts") or {}) for c in children.values() if isinstance(c, dict)
     ):
         raise AnlError("unknown host", file=str(paths.hosts), key=host, expected="a host listed in hosts.yml")
+    group_hosts[host] = {}
     tmp = paths.hosts.with_name(".hosts.yml.tmp")
     tmp.write_text(yaml.safe_dump(data, sort_keys=False))
     tmp.replace(paths.hosts)

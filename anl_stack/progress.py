@@ -177,7 +177,10 @@ class RunModel:
                 h.state = "ok"
             return
         h.ok += 1
-        if res.get("changed"):
+        # no_log results lose "changed"; the callback's own line still says it.
+        changed = bool(res.get("changed")) or (
+            censored and str(event.get("stdout") or "").strip().startswith("changed"))
+        if changed:
             h.changed += 1
             h.state = "changed"
             self.changes.append(TaskChange(name, task, role, diff="" if censored else _diff_text(res),
@@ -263,7 +266,8 @@ class Display:
             host = data.get("host", "?")
             h = m.hosts.get(host)
             state = HOST_EVENTS[kind]
-            if state == "ok" and (data.get("res") or {}).get("changed"):
+            if state == "ok" and (h is not None and h.state == "changed" and m.changes
+                                  and m.changes[-1].host == host and m.changes[-1].task == data.get("task")):
                 state = "changed"
             if state == "failed" and h is not None and h.state == "changed" and m.check_mode:
                 state = "depends on earlier changes"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from anl_stack.cli.output import echo_json
+from anl_stack.cli.output import echo_json, fail
 from anl_stack.errors import AnlError, ExitCode
 
 INVENTORY_OPTION = click.option(
@@ -90,7 +90,7 @@ def check(inventory: str, as_json: bool) -> None:
 
     inv, records = check_inventory(inventory)
     if records:
-        raise AnlError(records, exit_code=ExitCode.REFUSED)
+        fail(AnlError(records, exit_code=ExitCode.REFUSED), json_output=as_json)
     assert inv is not None
     if as_json:
         echo_json({"valid": True, "inventory": str(inv.paths.root), "hosts": inv.hosts,
