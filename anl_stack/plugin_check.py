@@ -198,7 +198,7 @@ def check_verify_tests(plugin: Path) -> list[ErrorRecord]:
         (Path(tmp) / "pytest.ini").write_text("[pytest]\n")
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-c", str(Path(tmp) / "pytest.ini"), "--rootdir", tmp,
-             "-p", "no:cacheprovider", "-p", "anl_stack.verify_plugin", "--import-mode=importlib",
+             "-p", "no:cacheprovider", "--import-mode=importlib",
              "--collect-only", "-q", *map(str, tests)],
             capture_output=True, text=True, env=_ansible_env(plugin), cwd=tmp, timeout=600)
     if proc.returncode == 0:

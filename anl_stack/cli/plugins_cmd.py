@@ -164,3 +164,25 @@ def check_cmd(path: Path, no_lint: bool, as_json: bool) -> None:
         click.echo("clean" if report.ok else "findings: " + str(sum(len(r.findings) for r in report.results)))
     if not report.ok:
         sys.exit(int(ExitCode.FAILED))
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder in which to create the plugin folder NAME.")
+@JSON_OPTION
+def new_cmd(name: str, parent: Path, as_json: bool) -> None:
+    """Create a plugin skeleton NAME that deploys and verifies a real (small) web page.
+
+    It has every manifest field, a role with argument specs, a playbook, a
+    verify test, fiches in French and English, a reviews folder and a
+    pyproject.toml to publish it as a Python package.
+    """
+    from anl_stack.scaffold import create_plugin
+
+    folder = create_plugin(name, parent)
+    if as_json:
+        echo_json({"name": name, "path": str(folder.resolve())})
+        return
+    click.echo(f"created {folder}")
+    click.echo(f"next: anl-stack plugins check {folder}")
