@@ -100,7 +100,8 @@ def _host(name: str):
 def ssh_cmd(name: str, command: tuple[str, ...]) -> None:
     """Open a root shell on NAME, or run COMMAND there (after --)."""
     host = _host(name)
-    args = host.ssh_command(list(command) if command else None)
+    # Like ssh itself: the words after -- form one remote command line.
+    args = host.ssh_command(" ".join(command) if command else None)
     if not command and sys.stdin.isatty():
         args.insert(1, "-t")
     os.execvp(args[0], args)
