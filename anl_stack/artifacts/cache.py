@@ -1,6 +1,8 @@
 """The content-addressed artifact cache on the controller.
 
-Layout under ``anl_stack.paths.cache_dir()/artifacts/``::
+Layout under ``anl_stack.paths.cache_dir()/artifacts/`` (``ANL_STACK_CACHE_DIR``
+moves the whole cache; ``ANL_STACK_ARTIFACTS_DIR`` moves this folder alone,
+for example onto a removable disk, leaving lab images in place)::
 
     blobs/<sha256>     file contents, named by their SHA-256 (read-only)
     index.json         "plugin/name/version" -> entry (filename, hashes, checks...)
@@ -25,11 +27,18 @@ from typing import Any
 from anl_stack.paths import cache_dir
 
 INDEX_FORMAT = 1
+ARTIFACTS_DIR_ENV = "ANL_STACK_ARTIFACTS_DIR"
+
+
+def default_root() -> Path:
+    if env := os.environ.get(ARTIFACTS_DIR_ENV):
+        return Path(env)
+    return cache_dir() / "artifacts"
 
 
 class Cache:
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root if root is not None else cache_dir() / "artifacts"
+        self.root = root if root is not None else default_root()
 
     @property
     def blobs(self) -> Path:
