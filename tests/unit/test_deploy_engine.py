@@ -1,0 +1,185 @@
+"""The deploy engine without lab hosts: refusals, event reduction, the ansible-runner adapter on localhost."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from anl_stack import ansible_cfg, deploy
+from anl_stack.adapters import runner
+from anl_stack.errors import AnlError
+from anl_stack.inventory import load_inventory
+from anl_stack.progress import RunModel, compact_event
+
+
+# --- refusals before any host is touched -------------------------------------------------
+
+def test_unknown_plugin_did_you_mean(commune: Path) -> None:
+    with pytest.raises(AnlError) as error:
+        deploy.prepare(["helo"], inventory=str(commune))
+    assert error.value.exit_code == 2
+    assert "did you mean hello" in str(error.value)
+
+
+def test_plugin_without_recipe_refused(commune: Path) -> None:
+    with pytest.raises(AnlError) as error:
+        deploy.prepare(["nextcloud"], inventory=str(commune))
+    assert "recipe: not yet available" in str(error.value)
+
+
+def test_plugin_without_host_refused(commune: Path) -> None:
+    with pytest.raises(AnlError) as error:
+        deploy.prepare(["streaming"], inventory=str(commune))
+    assert "no host runs plugin 'streaming'" in str(error.value)
+
+
+def test_invalid_inventory_refused(commune: Path) -> None:
+    settings = commune / "group_vars" / "all" / "anl.yml"
+    settings.write_text(settings.read_text() + "hello_mesage: x\n")
+    with pytest.raises(AnlError) as error:
+        deploy.prepare(["hello"], inventory=str(commune))
+    assert "did you mean hello_message" in str(error.value)
+
+
+def test_prepare_generates_secrets_and_per_host_vars(commune: Path) -> None:
+    prep = deploy.prepare(["hello"], inventory=str(commune))
+    assert prep.generated_secrets == ["hello_token"]
+    assert deploy.prepare(["hello"], inventory=str(commune)).generated_secrets == []
+    generated = yaml.safe_load(prep.files[deploy.GENERATED_INVENTORY])
+    assert generated["all"]["hosts"]["srv1"]["anl_firewall_ports"] == [
+        {"port": 80, "protocol": "tcp", "allow_from": []}, {"port": 443, "protocol": "tcp", "allow_from": []}]
+    site = yaml.safe_load(prep.files["project/site.yml"])
+    assert Path(site[0]["ansible.builtin.import_playbook"]).is_absolute()
+    # Secrets never travel in the environment or the generated files.
+    token = deploy.Scrubber(["x"]) and prep.scrub.values[0]
+    assert token not in json.dumps(prep.env) and token not in json.dumps(prep.files)
+    assert prep.env["ANSIBLE_VAULT_PASSWORD_FILE"].endswith("exemple.txt")
+    assert str(ansible_cfg.shared_roles_path()) in prep.env["ANSIBLE_ROLES_PATH"]
+
+
+def test_release_and_version_checks(commune: Path, test_plugins: Path) -> None:
+    prep = deploy.prepare(["hello"], inventory=str(commune))
+    inv = prep.inventory
+    deploy.check_platforms(inv, prep.plugins, {"srv1": "13"})
+    with pytest.raises(AnlError, match="does not support debian-11"):
+        deploy.check_platforms(inv, prep.plugins, {"srv1": "11"})
+    settings = commune / "group_vars" / "all" / "anl.yml"
+    settings.write_text(settings.read_text() + "hello_version: '2.0.0'\n")
+    with pytest.raises(AnlError) as error:
+        deploy.check_platforms(load_inventory(commune), prep.plugins, {"srv1": "12"})
+    assert "cannot run on debian-12" in str(error.value)
+    assert error.value.records[0].key == "hello_version"
+
+
+def test_ansible_cfg_short_control_path() -> None:
+    text = ansible_cfg.render(host_key_checking=False)
+    assert "control_path = /tmp/anl-%%C" in text
+    assert "pipelining = True" in text
+    assert "retry_files_enabled = False" in text
+    assert text.index(str(ansible_cfg.shared_roles_path())) > 0
+    assert len("/tmp/anl-" + "0" * 40) < 100   # a %C hash is 40 characters
+
+
+# --- event reduction ----------------------------------------------------------------
+
+def _ev(kind: str, **data: object) -> dict:
+    return {"event": kind, "event_data": data, "counter": 1}
+
+
+def test_model_counts_changes_and_censors() -> None:
+    m = RunModel()
+    m.feed(_ev("playbook_on_play_start", play="Deploy"))
+    m.feed(_ev("playbook_on_task_start", task="Install nginx", role="web"))
+    m.feed(_ev("runner_on_ok", host="h", task="Install nginx", role="web", res={"changed": True}))
+    m.feed(_ev("playbook_on_task_start", task="Write token", role="hello"))
+    censored = _ev("runner_on_ok", host="h", task="Write token", role="hello",
+                   res={"censored": "the output has been hidden due to the fact that 'no_log: true' was specified"})
+    censored["stdout"] = "changed: [h]"
+    m.feed(censored)
+    m.feed(_ev("runner_on_failed", host="h", task="Optional", res={"msg": "x"}, ignore_errors=True))
+    labels = [c.label for c in m.changes]
+    assert labels == ["web : Install nginx", "hello : Write token"]
+    assert m.changes[1].censored and not m.changes[1].diff
+    assert m.errors == []
+    assert compact_event(censored).get("censored") is True
+    assert "stdout" not in compact_event(censored)
+
+
+def test_check_mode_failure_after_change_depends_on_earlier() -> None:
+    m = RunModel(check_mode=True)
+    m.feed(_ev("runner_on_ok", host="h", task="Install nginx", res={"changed": True}))
+    m.feed(_ev("runner_on_failed", host="h", task="Start nginx", res={"msg": "Could not find the requested service"}))
+    assert m.errors == []
+    assert m.changes[-1].depends_on_earlier
+    fresh = RunModel(check_mode=True)
+    fresh.feed(_ev("runner_on_failed", host="h", task="Broken", res={"msg": "boom"}))
+    assert fresh.errors and fresh.errors[0]["message"] == "boom"
+
+
+def test_summary_prefers_ansible_stats() -> None:
+    m = RunModel()
+    m.feed(_ev("runner_on_ok", host="h", task="t", res={"changed": True}))
+    m.feed(_ev("playbook_on_stats", ok={"h": 5}, changed={"h": 2}, failures={}, dark={}, skipped={"h": 1}))
+    assert m.summary()["hosts"]["h"]["ok"] == 5 and m.summary()["hosts"]["h"]["changed"] == 2
+
+
+# --- the runner adapter, on localhost ---------------------------------------------------
+
+@pytest.fixture
+def local_inventory(tmp_path: Path) -> Path:
+    inv = tmp_path / "inv.yml"
+    import sys
+
+    inv.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
+    return inv
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    cfg = ansible_cfg.write(tmp_path / "ansible.cfg", host_key_checking=False)
+    return ansible_cfg.ansible_env(cfg, host_key_checking=False)
+
+
+@pytest.mark.slow
+def test_runner_events_stats_and_private_dir(tmp_path: Path, local_inventory: Path) -> None:
+    playbook = tmp_path / "pb.yml"
+    target = tmp_path / "out.txt"
+    playbook.write_text(yaml.safe_dump([{"hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "Write a file", "ansible.builtin.copy": {"content": "hi\n", "dest": str(target)}}]}]))
+    events: list[dict] = []
+    before = signal.getsignal(signal.SIGINT)
+    keep = tmp_path / "kept"
+    outcome = runner.run(runner.RunRequest(inventories=[local_inventory], envvars=_env(tmp_path), playbook=playbook),
+                         events.append, keep_dir=keep)
+    assert signal.getsignal(signal.SIGINT) is before
+    assert outcome.status == "successful" and outcome.rc == 0
+    assert outcome.stats["changed"] == {"localhost": 1}
+    assert target.read_text() == "hi\n"
+    assert "playbook_on_stats" in [e["event"] for e in events]
+    assert (keep / "artifacts").is_dir()
+    assert not list(Path("/tmp").glob(f"anl-run-*/{playbook.name}"))
+
+
+@pytest.mark.slow
+def test_runner_cancel(tmp_path: Path, local_inventory: Path) -> None:
+    playbook = tmp_path / "pb.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "Wait", "ansible.builtin.command": "sleep 60", "changed_when": False}]}]))
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def on_event(event: dict) -> None:
+        seen.append(event["event"])
+        if event["event"] == "runner_on_start":
+            stop.set()
+
+    outcome = runner.run(runner.RunRequest(inventories=[local_inventory], envvars=_env(tmp_path), playbook=playbook),
+                         on_event, stop=stop)
+    assert outcome.canceled
+    assert outcome.status == "canceled"
+    assert "runner_on_ok" not in seen
