@@ -41,6 +41,8 @@ def up_cmd(name: str, release: str, as_json: bool) -> None:
         return
     click.echo(f"{host.name}: Debian {host.release} ({host.codename}) at {host.address}, "
                f"systemd {host.system_state or 'running'}")
+    if host.failed_units:
+        click.echo(f"  failed units: {', '.join(host.failed_units)}")
     click.echo(f"  domain:    {host.domain}")
     click.echo(f"  ssh:       anl-stack lab ssh {host.name}")
     click.echo(f"  inventory: {host.inventory}")

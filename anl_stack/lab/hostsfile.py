@@ -18,6 +18,13 @@ def hosts_file() -> Path:
     return Path(os.environ.get("ANL_STACK_HOSTS_FILE", "/etc/hosts"))
 
 
+def lock_path() -> Path:
+    """One lock per hosts file, shared by every anl-stack state dir on the machine."""
+    run_lock = Path("/run/lock")
+    folder = run_lock if run_lock.is_dir() and os.access(run_lock, os.W_OK) else Path(tempfile.gettempdir())
+    return folder / ("anl-stack-hosts-" + str(hosts_file()).strip("/").replace("/", "-") + ".lock")
+
+
 def _markers(name: str) -> tuple[str, str]:
     return f"# BEGIN anl-stack lab {name}", f"# END anl-stack lab {name}"
 

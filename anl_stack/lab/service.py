@@ -53,6 +53,7 @@ class LabHost:
     status: str = "running"
     system_state: str | None = None
     names: list[str] = field(default_factory=list)
+    failed_units: list[str] = field(default_factory=list)
 
     @property
     def domain(self) -> str:
@@ -79,6 +80,7 @@ class LabHost:
             "name": self.name, "release": self.release, "codename": self.codename,
             "address": self.address, "domain": self.domain, "names": self.names,
             "status": self.status, "system_state": self.system_state,
+            "failed_units": self.failed_units,
             "ssh_key": str(self.ssh_key), "inventory": str(self.inventory),
             "vault_password_file": str(self.vault_password_file),
             "ssh": shlex.join(self.ssh_command()),
@@ -139,6 +141,7 @@ def _host(data: dict[str, Any]) -> LabHost:
         gateway=data["gateway"], ssh_key=p["key"], inventory=p["inventory"],
         vault_password_file=p["vault"], status=_status(data),
         system_state=data.get("system_state"), names=list(data.get("names", [])),
+        failed_units=list(data.get("failed_units", [])),
     )
 
 
@@ -228,7 +231,7 @@ def _create(data: dict[str, Any], say: Log) -> None:
     data["leader_pid"], data["leader_started"] = leader, nspawn.start_time(leader)
     state.write(name, data)
     _configure_network(data, leader)
-    with file_lock(state.global_lock()):
+    with file_lock(hostsfile.lock_path()):
         hostsfile.set_block(name, data["address"], data["names"])
     _create_inventory(data, p)
     say(f"{name}: booting Debian {data['release']} at {data['address']}...")
@@ -361,7 +364,7 @@ def add_names(name: str, names: list[str]) -> LabHost:
             raise AnlError(f"no lab host named {name}", expected="`anl-stack lab list`")
         data["names"] = list(dict.fromkeys([*data.get("names", []), *names]))
         state.write(name, data)
-        with file_lock(state.global_lock()):
+        with file_lock(hostsfile.lock_path()):
             hostsfile.set_block(name, data["address"], data["names"])
         merged = _paths(name)["merged"]
         if nspawn.mounted(merged):
@@ -425,7 +428,7 @@ def _teardown(name: str, data: dict[str, Any]) -> None:
     step("nftables", lambda: netfilter.remove_host_table(name))
 
     def hosts_block() -> None:
-        with file_lock(state.global_lock()):
+        with file_lock(hostsfile.lock_path()):
             hostsfile.remove_block(name)
 
     step("/etc/hosts", hosts_block)
