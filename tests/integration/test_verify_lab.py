@@ -1,0 +1,149 @@
+"""`anl-stack verify` on a real lab host with the hello test plugin deployed.
+
+One shared host (``vfault``): verify passes after the deploy; then, one at a
+time, a fault is planted, verify exits 1 naming the check, the fault is
+repaired and verify passes again. The JUnit file is parsed and the HTML
+report is rendered by headless Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+
+def _ssh(host: Any, command: str) -> str:
+    done = host.ssh(command)
+    assert done.returncode == 0, f"{command}: {done.stderr}"
+    return str(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def hello_host(deployed_hello_host: Any) -> Any:
+    # A fresh image lags behind the security suite; bring it up to date the way
+    # unattended-upgrades does every night, so "no pending security update" can pass.
+    _ssh(deployed_hello_host, "apt-get update -qq && unattended-upgrade")
+    return deployed_hello_host
+
+
+def _verify(run_verify: Any, host: Any, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    done = run_verify("--lab", host.name, "--json", *args)
+    try:
+        data = json.loads(done.stdout)
+    except ValueError:
+        pytest.fail(f"verify printed no JSON (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done, data
+
+
+def _failed(data: dict[str, Any]) -> set[str]:
+    return {f"{c['suite']}/{c['check']}" for c in data["checks"] if c["outcome"] in ("failed", "error")}
+
+
+def test_verify_passes_after_deploy(hello_host: Any, run_verify: Any, tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    report = tmp_path / "report.md"
+    done, data = _verify(run_verify, hello_host, "--junit", str(junit), "--report", str(report))
+    assert done.returncode == 0, f"failed checks: {_failed(data)}\n" + "\n".join(
+        f"{c['check']}: {c['message']}" for c in data["checks"] if c["outcome"] in ("failed", "error"))
+    outcomes = {c["check"]: c["outcome"] for c in data["checks"]}
+    assert outcomes["test_time_synchronised"] == "n/a"        # a container shares the controller's clock
+    assert outcomes["test_nginx_running"] == "passed"
+    assert outcomes["test_https_hsts"] == "passed"
+    assert outcomes["test_reload_keeps_serving"] == "not run"  # live, no --live-test
+    # JUnit parses and agrees
+    suite = ET.parse(junit).getroot()
+    cases = list(suite.iter("testcase"))
+    assert cases and not any(c.find("failure") is not None or c.find("error") is not None for c in cases)
+    text = report.read_text()
+    assert "| hello | 0.1.0 | 1.0.0 | `sha256:" in text and hello_host.name in text and "trixie" in text
+
+
+def test_live_checks_run_with_live_test(hello_host: Any, run_verify: Any) -> None:
+    done, data = _verify(run_verify, hello_host, "hello", "--live-test", "--mark", "live")
+    assert done.returncode == 0, _failed(data)
+    ran = {c["check"]: c["outcome"] for c in data["checks"]}
+    assert ran["test_reload_keeps_serving"] == "passed"
+    assert ran["test_nginx_running"] == "not run"
+
+
+@dataclass
+class Fault:
+    check: str
+    plant: str
+    repair: str
+    #: commune setting to add to the inventory instead of (or as well as) a command
+    setting: str | None = None
+
+
+SETTINGS_LINE = "anl_verify_disk_max_used_percent: 1\n"
+FAULTS = {
+    "stopped service": Fault("hello/test_nginx_running", "systemctl stop nginx", "systemctl start nginx"),
+    "world-readable config": Fault("hello/test_token_file_not_world_readable",
+                                   "chmod 0644 /etc/nginx/snippets/hello-token.conf",
+                                   "chmod 0600 /etc/nginx/snippets/hello-token.conf"),
+    "undeclared port": Fault("baseline/test_only_declared_ports_reachable",
+                             "nft add rule inet anl_filter input tcp dport 8081 accept",
+                             "systemctl reload nftables"),
+    "firewall flushed": Fault("baseline/test_firewall_default_deny", "nft flush ruleset",
+                              "systemctl restart nftables"),
+    "ssh password login": Fault("baseline/test_ssh_password_login_off",
+                                "sed -i '1i PasswordAuthentication yes # planted' /etc/ssh/sshd_config",
+                                "sed -i '/# planted$/d' /etc/ssh/sshd_config"),
+    "unattended upgrades off": Fault("baseline/test_unattended_security_upgrades",
+                                     "echo 'APT::Periodic::Unattended-Upgrade \"0\";' > /etc/apt/apt.conf.d/99zz-planted",
+                                     "rm /etc/apt/apt.conf.d/99zz-planted"),
+    "nginx workers as root": Fault("baseline/test_services_not_as_root",
+                                   "sed -i 's/^user www-data;/user root; # planted/' /etc/nginx/nginx.conf"
+                                   " && systemctl restart nginx",
+                                   "sed -i 's/^user root; # planted/user www-data;/' /etc/nginx/nginx.conf"
+                                   " && systemctl restart nginx"),
+    "disk above threshold": Fault("baseline/test_enough_free_disk", "true", "true", setting=SETTINGS_LINE),
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_planted_fault_is_named_then_repaired(name: str, hello_host: Any, run_verify: Any) -> None:
+    fault = FAULTS[name]
+    settings = Path(hello_host.inventory) / "group_vars" / "all" / "anl.yml"
+    original = settings.read_text()
+    try:
+        _ssh(hello_host, fault.plant)
+        if fault.setting:
+            settings.write_text(original + fault.setting)
+        done, data = _verify(run_verify, hello_host)
+        assert done.returncode == 1
+        assert fault.check in _failed(data), f"{name}: failed were {_failed(data)}"
+        row = next(c for c in data["checks"] if f"{c['suite']}/{c['check']}" == fault.check)
+        assert row["hint"], "a failing check carries a remediation hint"
+    finally:
+        settings.write_text(original)
+        _ssh(hello_host, fault.repair)
+    done, data = _verify(run_verify, hello_host)
+    assert done.returncode == 0, f"after repairing {name}: still failing {_failed(data)}"
+
+
+@pytest.mark.browser
+def test_html_report_renders_in_chromium(hello_host: Any, run_verify: Any, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed (scripts/bootstrap.sh installs it)")
+    report = tmp_path / "report.html"
+    done, data = _verify(run_verify, hello_host, "--report", str(report))
+    assert done.returncode == 0, _failed(data)
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", report.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    assert '<span id="verdict" class="verdict-PASSED">PASSED</span>' in dom
+    assert 'data-check="test_time_synchronised" data-outcome="n/a"' in dom
+    assert dom.count("data-check=") == len(data["checks"])
