@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import signal
@@ -77,6 +78,56 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _descendants(root: int) -> list[int]:
+    """Every live descendant of ``root`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+class _Canceller:
+    """Our cancel callback. ansible-runner kills only ansible-playbook's process
+    group, but Ansible's workers call setsid() and would survive it, finishing
+    their task unattended: stop them too."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.doomed: list[int] = []
+
+    def __call__(self) -> bool:
+        if not self.stop.is_set():
+            return False
+        if not self.doomed:
+            self.doomed = _descendants(os.getpid())
+            for pid in self.doomed:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+        return True
+
+    def finish(self) -> None:
+        time.sleep(0.2 if self.doomed else 0)
+        for pid in self.doomed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def _absolute(paths: list[Path], private: Path) -> list[str]:
     # Relative entries name files generated into the private data dir.
     return [str(p if Path(p).is_absolute() else private / p) for p in paths]
@@ -100,6 +151,7 @@ def run(request: RunRequest, on_event: Callable[[dict[str, Any]], None], *,
         events.put_nowait(event)
         return True
 
+    canceller = _Canceller(stop)
     private = Path(tempfile.mkdtemp(prefix="anl-run-"))
     try:
         for relative, text in request.files.items():
@@ -112,7 +164,7 @@ def run(request: RunRequest, on_event: Callable[[dict[str, Any]], None], *,
             envvars=dict(request.envvars),
             quiet=True,
             event_handler=handler,
-            cancel_callback=stop.is_set,
+            cancel_callback=canceller,
             cmdline=" ".join(_quote(a) for a in request.cmdline) or None,
             limit=request.limit,
             tags=request.tags,
@@ -138,6 +190,7 @@ def run(request: RunRequest, on_event: Callable[[dict[str, Any]], None], *,
                 if tick:
                     tick()
             thread.join()
+            canceller.finish()
         stdout = ""
         try:
             stdout = runner.stdout.read()

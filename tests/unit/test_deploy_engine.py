@@ -183,3 +183,16 @@ def test_runner_cancel(tmp_path: Path, local_inventory: Path) -> None:
     assert outcome.canceled
     assert outcome.status == "canceled"
     assert "runner_on_ok" not in seen
+    # No Ansible process (workers call setsid) outlives the cancel.
+    import time
+
+    time.sleep(0.5)
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).count(str(playbook))]
+    assert leftovers == []
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
