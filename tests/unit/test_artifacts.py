@@ -398,3 +398,20 @@ def test_add_refuses_with_no_pin(env, server, tmp_path):
     file.write_bytes(ARCHIVE)
     with pytest.raises(AnlError, match="no pinned checksum"):
         add(only("atest"), file)
+
+
+# --- the HTTP adapter ----------------------------------------------------------------
+
+def test_download_retries_a_server_error_but_not_a_missing_file(server, tmp_path):
+    from anl_stack.adapters.http import DownloadError, download
+
+    server.files["/f"] = b"payload"
+    server.fail_with["/f"] = [503, 500]
+    assert download(server.url("/f"), tmp_path / "f", backoff=0).read_bytes() == b"payload"
+    assert server.count("/f") == 3
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download(server.url("/absent"), tmp_path / "absent", backoff=0)
+    assert server.count("/absent") == 1
+    server.fail_with["/f"] = [503] * 3
+    with pytest.raises(DownloadError, match="after 3 attempts"):
+        download(server.url("/f"), tmp_path / "g", retries=3, backoff=0)
