@@ -1,0 +1,175 @@
+"""Deploying the hello test plugin on real lab hosts (Debian 13 and 12).
+
+One host per release, used in sequence: plan on the fresh host (changes
+nothing), deploy with --idempotence (second run changed=0), secrets only
+where they belong, the host's firewall, SSH and HTTPS, then plan on the
+converged host (no change, changes nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from anl_stack.inventory import resolve_inventory_path
+
+pytestmark = pytest.mark.lab
+
+PROJECT = Path(__file__).resolve().parent.parent.parent
+TEST_PLUGINS = PROJECT / "tests" / "plugins"
+
+
+@pytest.fixture(scope="module", params=["13", "12"])
+def host(request: pytest.FixtureRequest) -> Iterator[object]:
+    from tests.fixtures.lab import _down_quietly, require_lab
+
+    require_lab()
+    from anl_stack import lab
+
+    name = f"dh{request.param}"
+    made = lab.up(name, request.param)
+    try:
+        yield made
+    finally:
+        _down_quietly(name)
+
+
+def anl(*args: str, timeout: int = 1500) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANL_STACK_PLUGINS_PATH=str(TEST_PLUGINS))
+    return subprocess.run([sys.executable, "-m", "anl_stack", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=PROJECT)
+
+
+def json_summary(proc: subprocess.CompletedProcess[str]) -> dict:
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    summaries = [line for line in lines if line.get("summary")]
+    assert summaries, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return summaries[-1]
+
+
+def host_state(host: object) -> str:
+    """What a plan must never touch: packages, nginx config, firewall, web root."""
+    cmd = ("dpkg-query -W -f='${Package} ${Version}\\n' | sha256sum; "
+           "find /etc/nginx /etc/nftables.conf /etc/ssh /var/www -xdev -printf '%p %s %T@\\n' 2>/dev/null | sort | sha256sum")
+    return host.ssh(cmd).stdout  # type: ignore[attr-defined]
+
+
+def test_plan_on_a_fresh_host_changes_nothing(host: object) -> None:
+    before = host_state(host)
+    proc = anl("plan", "hello", "--lab", host.name, "--debian", host.release, "--json")  # type: ignore[attr-defined]
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    summary = json_summary(proc)
+    run = summary["runs"][0]
+    assert run["kind"] == "plan"
+    assert run["errors"] == []
+    assert run["hosts"][host.name]["changed"] > 0 or run["changed_tasks"]  # type: ignore[attr-defined]
+    assert host_state(host) == before
+    assert host.ssh("test -e /var/www/hello").returncode != 0  # type: ignore[attr-defined]
+
+
+def test_deploy_is_idempotent(host: object) -> None:
+    proc = anl("deploy", "hello", "--lab", host.name, "--debian", host.release, "--idempotence", "--json")  # type: ignore[attr-defined]
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    summary = json_summary(proc)
+    first, second = summary["runs"]
+    assert first["kind"] == "deploy" and first["hosts"][host.name]["changed"] > 0  # type: ignore[attr-defined]
+    assert second["kind"] == "idempotence"
+    assert second["hosts"][host.name]["changed"] == 0, second["changed_tasks"]  # type: ignore[attr-defined]
+    assert second["hosts"][host.name]["failed"] == 0  # type: ignore[attr-defined]
+    for run in summary["runs"]:
+        folder = Path(run["folder"])
+        assert {"log", "events.jsonl", "summary.json"} <= {p.name for p in folder.iterdir()}
+
+
+def _secret(host: object) -> str:
+    proc = anl("secrets", "show", "hello_token", "-i", str(host.inventory), "--reveal")  # type: ignore[attr-defined]
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_secret_only_where_it_belongs(host: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token is on the host, and nowhere in run folders, runner artifacts or command lines."""
+    from anl_stack import deploy
+
+    monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(TEST_PLUGINS))
+    token = _secret(host)
+    assert len(token) == 32
+    on_host = host.ssh("cat /etc/nginx/snippets/hello-token.conf").stdout  # type: ignore[attr-defined]
+    assert token in on_host
+
+    seen: set[bytes] = set()
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for proc in Path("/proc").iterdir():
+                if proc.name.isdigit():
+                    try:
+                        seen.add((proc / "cmdline").read_bytes())
+                    except OSError:
+                        pass
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    kept = tmp_path / "runner"
+    try:
+        prep = deploy.prepare(["hello"], lab_name=host.name, debian=host.release)  # type: ignore[attr-defined]
+        # Force the no_log task to run again so its result passes through every channel.
+        host.ssh("rm -f /etc/nginx/snippets/hello-token.conf")  # type: ignore[attr-defined]
+        result = deploy.execute(prep, deploy.Options(json_output=True, keep_runner_dir=kept,
+                                                     out=open(os.devnull, "w")))
+    finally:
+        done.set()
+        sampler.join()
+    assert result.exit_code == 0, result.records
+    assert any(c.label.endswith("Write the token check for the private location") and c.censored
+               for c in result.reports[0].model.changes)
+    assert len(seen) > 10 and any(b"ansible-playbook" in c for c in seen)
+    assert not [c for c in seen if token.encode() in c]
+
+    runs = resolve_inventory_path(host.inventory).runs  # type: ignore[attr-defined]
+    leaks = [p for folder in (runs, kept) for p in folder.rglob("*")
+             if p.is_file() and token.encode() in p.read_bytes()]
+    assert leaks == []
+    assert any(kept.rglob("job_events/*.json")), "the runner artifacts were kept for inspection"
+    assert token in host.ssh("cat /etc/nginx/snippets/hello-token.conf").stdout  # type: ignore[attr-defined]
+
+
+def test_served_over_https_with_firewall_and_no_password_login(host: object) -> None:
+    domain = f"hello.{host.domain}"  # type: ignore[attr-defined]
+    token = _secret(host)
+    base = ["curl", "-sk", "--max-time", "10", "--resolve", f"{domain}:443:{host.address}"]  # type: ignore[attr-defined]
+    page = subprocess.run(base + ["-D", "-", f"https://{domain}/"], capture_output=True, text=True)
+    assert "200" in page.stdout.splitlines()[0]
+    assert "strict-transport-security" in page.stdout.lower()
+    assert "Bonjour" in page.stdout
+    denied = subprocess.run(base + ["-o", "/dev/null", "-w", "%{http_code}", f"https://{domain}/private/"],
+                            capture_output=True, text=True)
+    assert denied.stdout == "403"
+    allowed = subprocess.run(base + ["-H", f"X-Hello-Token: {token}", f"https://{domain}/private/"],
+                             capture_output=True, text=True)
+    assert "private hello" in allowed.stdout
+    ruleset = host.ssh("nft list ruleset").stdout  # type: ignore[attr-defined]
+    assert "policy drop" in ruleset
+    for port in ("22", "80", "443"):
+        assert f"dport {port}" in ruleset or f"{port}," in ruleset or f" {port} " in ruleset
+    sshd = host.ssh("sshd -T").stdout.lower()  # type: ignore[attr-defined]
+    assert "passwordauthentication no" in sshd
+
+
+def test_plan_on_a_converged_host_shows_no_change(host: object) -> None:
+    before = host_state(host)
+    proc = anl("plan", "hello", "--lab", host.name, "--debian", host.release, "--json")  # type: ignore[attr-defined]
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    run = json_summary(proc)["runs"][0]
+    assert run["hosts"][host.name]["changed"] == 0, run["changed_tasks"]  # type: ignore[attr-defined]
+    assert run["changed_tasks"] == []
+    assert host_state(host) == before
