@@ -33,6 +33,7 @@ SSH_OPTIONS = [
     "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
 ]
 READY_TIMEOUT = 180.0
+CLEANUP_TOOLS = ("nft", "ip")
 
 
 def _stderr(message: str) -> None:
@@ -89,14 +90,18 @@ class LabHost:
 
 # --- preflight ------------------------------------------------------------------
 
-def preflight() -> None:
-    """Refuse (exit 2) before creating anything when the lab cannot work here."""
+def preflight(tools: tuple[str, ...] | None = None) -> None:
+    """Refuse (exit 2) before creating anything when the lab cannot work here.
+
+    ``tools`` limits the check (cleaning up needs no debootstrap).
+    """
     if os.geteuid() != 0:
         raise AnlError(
             "lab hosts need root (systemd-nspawn, overlay mounts, veth links, nftables)",
             expected=f"run it as root, e.g. `sudo {shlex.quote(_program())} lab ...`",
         )
-    missing = {cmd: pkg for cmd, pkg in nspawn.TOOLS.items() if shutil.which(cmd) is None}
+    wanted = tools if tools is not None else tuple(nspawn.TOOLS)
+    missing = {cmd: nspawn.TOOLS[cmd] for cmd in wanted if shutil.which(cmd) is None}
     if missing:
         packages = " ".join(sorted(set(missing.values())))
         raise AnlError(
@@ -385,7 +390,7 @@ def _valid_dns(value: str) -> bool:
 def down(name: str, *, log: Log | None = None) -> bool:
     """Destroy host NAME and everything the lab made for it. False if there was none."""
     validate_name(name)
-    preflight()
+    preflight(CLEANUP_TOOLS)
     with file_lock(state.host_lock(name)):
         data = state.read(name)
         leftovers = (state.host_dir(name).exists() or netfilter.table_exists(name)
@@ -401,7 +406,7 @@ def down(name: str, *, log: Log | None = None) -> bool:
 
 def down_all(*, log: Log | None = None) -> list[str]:
     """Destroy every host of this state dir; return their names."""
-    preflight()
+    preflight(CLEANUP_TOOLS)
     removed = []
     for name in state.names():
         if down(name, log=log):
