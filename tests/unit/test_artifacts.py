@@ -415,3 +415,18 @@ def test_download_retries_a_server_error_but_not_a_missing_file(server, tmp_path
     server.fail_with["/f"] = [503] * 3
     with pytest.raises(DownloadError, match="after 3 attempts"):
         download(server.url("/f"), tmp_path / "g", retries=3, backoff=0)
+
+
+def test_fetch_replaces_a_cached_file_when_the_pin_changed(env, server):
+    server.files["/rel/atest-1.0.0.tar.gz"] = ARCHIVE
+    write_plugin(env["plugins"], "atest", [{"name": "atest", "version": "1.0.0",
+                                            "url": server.url("/rel/atest-1.0.0.tar.gz")}])
+    fetch(only("atest"), {"anl_artifact_pins": {"atest": SHA256}})
+    fixed = ARCHIVE + b"\0"  # upstream re-published; the commune pins the new file
+    server.files["/rel/atest-1.0.0.tar.gz"] = fixed
+    settings = {"anl_artifact_pins": {"atest": hashlib.sha256(fixed).hexdigest()}}
+    with pytest.raises(AnlError, match="anl_artifact_pins"):
+        resolve_for_deploy(["atest"], settings)  # the cached file no longer matches the pin
+    result = fetch(only("atest", settings), settings)
+    assert not result.cached
+    assert Path(resolve_for_deploy(["atest"], settings)["atest"]["path"]).read_bytes() == fixed
