@@ -62,7 +62,7 @@ def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
 def _print_report(report: Any, scrub: Callable[[str], str], *, check: bool) -> None:
     m = report.model
     title = {"plan": "Plan (check mode: nothing was changed)", "deploy": "Deploy",
-             "idempotence": "Idempotence re-run"}[report.kind]
+             "idempotence": "Idempotence re-run"}.get(report.kind, report.kind.capitalize())
     click.echo(f"\n{title} — {m.elapsed:.0f}s — {report.folder}")
     for name, counts in report.model.summary()["hosts"].items():
         line = (f"  {name}: ok={counts['ok']} changed={counts['changed']} failed={counts['failed']} "
