@@ -137,7 +137,8 @@ def require_trust(ref: Ref, settings: dict[str, Any] | None) -> None:
         f"artifact {ref.label} has no pinned checksum nor signature: refusing to trust it",
         key=ref.where,
         expected=f'a checksum pinned by the commune in group_vars/all/anl.yml: '
-                 f'{PINS_SETTING}: {{{ref.name}: "sha256:<hex>"}}',
+                 f'{PINS_SETTING}: {{{ref.name}: "sha256:<hex>"}}; `anl-stack artifacts` commands read it '
+                 'with -i INVENTORY',
     )
 
 
