@@ -156,15 +156,16 @@ def check_syntax(plugin: Path) -> list[ErrorRecord]:
 
 
 def check_lint(plugin: Path, manifest_name: str | None) -> list[ErrorRecord]:
-    targets = [str(plugin / "playbook.yml")]
+    # Relative targets and the plugin as project dir: ansible-lint ignores files outside its project.
+    targets = ["playbook.yml"]
     if manifest_name and (plugin / "roles" / manifest_name).is_dir():
-        targets.append(str(plugin / "roles" / manifest_name))
+        targets.append(f"roles/{manifest_name}")
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "ansible-lint.yml"
-        config.write_text(yaml.safe_dump({"profile": "production", "offline": True,
-                                          "exclude_paths": [str(plugin / d) for d in ("verify", "reviews", "docs")]}))
+        # Explicit targets (the playbook and the plugin's role), so no exclusions are needed.
+        config.write_text(yaml.safe_dump({"profile": "production", "offline": True}))
         proc = subprocess.run([str(BIN / "ansible-lint"), "-c", str(config), "-f", "codeclimate", "-q",
-                               "--nocolor", *targets], capture_output=True, text=True,
+                               "--nocolor", "--project-dir", str(plugin), *targets], capture_output=True, text=True,
                               env=_ansible_env(plugin), cwd=plugin, timeout=1200)
     try:
         issues = json.loads(proc.stdout or "[]")
@@ -204,12 +205,16 @@ def check_verify_tests(plugin: Path) -> list[ErrorRecord]:
     if proc.returncode == 0:
         return []
     text = proc.stdout + proc.stderr
-    where = re.search(r"(/\S+?\.py):(\d+)", text)
+    where = re.search(r"(\S+\.py):(\d+)", text)
+    file = str(folder)
+    if where:
+        # pytest prints paths relative to its root: map back to the test file.
+        file = next((str(t) for t in tests if str(t).endswith(where.group(1).lstrip("./"))), where.group(1))
     if proc.returncode == 5:
         message = "verify tests collect no test"
     else:
         message = next((line.strip() for line in text.splitlines() if line.startswith("E ")), "collection failed")
-    return [ErrorRecord(message, where.group(1) if where else str(folder), int(where.group(2)) if where else None,
+    return [ErrorRecord(message, file, int(where.group(2)) if where else None,
                         "verify", "verify tests that pytest collects")]
 
 
