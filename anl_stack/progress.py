@@ -90,6 +90,22 @@ def _diff_text(res: dict[str, Any]) -> str:
     return "\n".join(o for o in out if o)
 
 
+#: Check-mode failures that only mean "an earlier step has not run": on a
+#: fresh host the package lists are empty until the (skipped) apt update.
+_CHECK_MODE_PREREQUISITES = (
+    ("apt", "No package matching"),
+    ("apt", "has no installation candidate"),
+    ("service", "Could not find the requested service"),
+    ("systemd", "Could not find the requested service"),
+)
+
+
+def needs_earlier_change(data: dict[str, Any], res: dict[str, Any]) -> bool:
+    action = str(data.get("resolved_action") or data.get("task_action") or "").rsplit(".", 1)[-1]
+    message = str(res.get("msg") or "")
+    return any(action == a and text in message for a, text in _CHECK_MODE_PREREQUISITES)
+
+
 class RunModel:
     """Events in, state out."""
 
@@ -149,7 +165,7 @@ class RunModel:
         if state == "failed":
             ignored = bool(data.get("ignore_errors"))
             earlier_change = any(c.host == name for c in self.changes)
-            if self.check_mode and (ignored or earlier_change):
+            if self.check_mode and (ignored or earlier_change or needs_earlier_change(data, res)):
                 # A fresh host: this task needs what an earlier task would have done.
                 h.depends += 1
                 self.changes.append(TaskChange(name, task, role, censored=censored, depends_on_earlier=True))

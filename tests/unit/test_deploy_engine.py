@@ -116,6 +116,10 @@ def test_check_mode_failure_after_change_depends_on_earlier() -> None:
     m.feed(_ev("runner_on_failed", host="h", task="Start nginx", res={"msg": "Could not find the requested service"}))
     assert m.errors == []
     assert m.changes[-1].depends_on_earlier
+    apt = RunModel(check_mode=True)
+    apt.feed(_ev("runner_on_failed", host="h", task="Install nginx", task_action="ansible.builtin.apt",
+                 res={"msg": "No package matching 'nginx' is available"}))
+    assert apt.errors == [] and apt.changes[0].depends_on_earlier
     fresh = RunModel(check_mode=True)
     fresh.feed(_ev("runner_on_failed", host="h", task="Broken", res={"msg": "boom"}))
     assert fresh.errors and fresh.errors[0]["message"] == "boom"
