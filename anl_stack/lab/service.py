@@ -391,14 +391,17 @@ def down(name: str, *, log: Log | None = None) -> bool:
     """Destroy host NAME and everything the lab made for it. False if there was none."""
     validate_name(name)
     preflight(CLEANUP_TOOLS)
-    with file_lock(state.host_lock(name)):
-        data = state.read(name)
-        leftovers = (state.host_dir(name).exists() or netfilter.table_exists(name)
-                     or hostsfile.has_block(name))
-        if not data and not leftovers:
-            return False
-        _teardown(name, data or {"name": name})
-    state.host_lock(name).unlink(missing_ok=True)
+    try:
+        with file_lock(state.host_lock(name)):
+            data = state.read(name)
+            leftovers = (state.host_dir(name).exists() or netfilter.table_exists(name)
+                         or hostsfile.has_block(name))
+            if not data and not leftovers:
+                return False
+            _teardown(name, data or {"name": name})
+    finally:
+        if not state.host_dir(name).exists():
+            state.host_lock(name).unlink(missing_ok=True)
     if log:
         log(f"{name}: removed.")
     return True

@@ -39,6 +39,8 @@ def leftovers(name: str, data: dict) -> list[str]:
         found.append("mount")
     if state.host_dir(name).exists():
         found.append(f"state {state.host_dir(name)}")
+    if state.host_lock(name).exists():
+        found.append(f"lock {state.host_lock(name)}")
     if hostsfile.has_block(name):
         found.append("hosts block")
     return found
