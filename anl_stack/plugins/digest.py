@@ -4,7 +4,11 @@ sha256 over the plugin's files taken in sorted order of their relative POSIX
 paths; each file contributes ``path NUL sha256(content) LF``, so renaming a
 file changes the digest as much as editing it. Caches and bytecode
 (``__pycache__``, ``*.pyc``) and dot-entries are left out: they are not part
-of the recipe and differ from one machine to another.
+of the recipe and differ from one machine to another. So are the records
+*about* the recipe (top-level ``reviews/`` and ``evidence/``: adding a review
+must not change what it reviewed) and the packaging files that exist only in
+a source checkout (``pyproject.toml``, ``build/``, ``dist/``, ``*.egg-info``),
+so a plugin has the same digest in its repository and once pip-installed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ from pathlib import Path
 
 _SKIP_DIRS = {"__pycache__"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
+#: Top-level entries that are records about the recipe or packaging, not the recipe.
+RECORD_DIRS = ("reviews", "evidence")
+_SKIP_TOP = {*RECORD_DIRS, "build", "dist", "pyproject.toml"}
+
+
+def _skipped_top(name: str) -> bool:
+    return name in _SKIP_TOP or name.endswith(".egg-info")
 
 
 def plugin_files(folder: Path) -> list[Path]:
@@ -21,7 +32,7 @@ def plugin_files(folder: Path) -> list[Path]:
     found = []
     for path in folder.rglob("*"):
         rel = path.relative_to(folder)
-        if any(part.startswith(".") or part in _SKIP_DIRS for part in rel.parts):
+        if any(part.startswith(".") or part in _SKIP_DIRS for part in rel.parts) or _skipped_top(rel.parts[0]):
             continue
         if path.is_file() and path.suffix not in _SKIP_SUFFIXES:
             found.append(path)
