@@ -1,14 +1,17 @@
-"""Dated verify reports a commune can file: Markdown and HTML.
+"""Dated verify reports a commune can file: Markdown and HTML, and JSON for tools.
 
 Both come from Jinja templates in ``anl_stack/templates/`` and carry the
 same facts: date, inventory, hosts with their Debian release, each plugin's
 recipe version, content digest and app version, every check with its
 result, explanation and (on failure) remediation hint. A check that could
-not apply is shown as "n/a" with its reason, never as passed.
+not apply is shown as "n/a" with its reason, never as passed. The JSON form
+(``FILE.json``) is the same result as ``verify --json`` with a format tag; it
+is what ``plugins evidence`` and ``plugins review`` read.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +21,9 @@ if TYPE_CHECKING:
     from anl_stack.verify import VerifyResult
 
 FORMATS = {".md": "verify_report.md.j2", ".markdown": "verify_report.md.j2",
-           ".html": "verify_report.html.j2", ".htm": "verify_report.html.j2"}
+           ".html": "verify_report.html.j2", ".htm": "verify_report.html.j2", ".json": ""}
+#: ``format`` value of a JSON report (readers refuse other files).
+JSON_FORMAT = "anl-stack verify report"
 LABELS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "n/a": "n/a", "skipped": "SKIP",
           "not run": "not run"}
 
@@ -27,7 +32,7 @@ def check_report_path(path: Path) -> None:
     """Refuse (exit 2) a report file whose format we cannot write."""
     if path.suffix.lower() not in FORMATS:
         raise AnlError("unknown report format", file=str(path), key="--report",
-                       expected="a file name ending in .md or .html")
+                       expected="a file name ending in .md, .html or .json")
 
 
 def label(outcome: str) -> str:
@@ -64,7 +69,10 @@ def _by_host(result: VerifyResult) -> list[dict[str, Any]]:
 
 
 def render(result: VerifyResult, fmt: str) -> str:
-    """``fmt`` is ``.md`` or ``.html``."""
+    """``fmt`` is ``.md``, ``.html`` or ``.json``."""
+    if fmt == ".json":
+        data = {"format": JSON_FORMAT, "format_version": 1, **result.to_dict()}
+        return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     template = FORMATS[fmt]
     env = _environment(autoescape=template.endswith(".html.j2"))
     return env.get_template(template).render(r=result, hosts=_by_host(result), verdict=(

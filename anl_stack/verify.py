@@ -68,6 +68,8 @@ class Plan:
     vault_password_file: Path | None
     marker_expr: str | None
     notes: list[str] = field(default_factory=list)
+    #: hosts that are lab hosts (evidence from them is lab evidence, not production)
+    lab_hosts: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -211,7 +213,24 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     web = {h: [n for n in inv.groups_of(h) if n in all_manifests and any(
         p.port == 443 and p.protocol == "tcp" for p in all_manifests[n].deployment.ports)] for h in hosts}
     secret_names = sorted({s.name for m in all_manifests.values() for s in m.deployment.secrets})
-    return Plan(inv, label, hosts, suites, declared, web, secret_names, password, marker_expr, notes)
+    return Plan(inv, label, hosts, suites, declared, web, secret_names, password, marker_expr, notes,
+                lab_hosts(inv, options))
+
+
+def lab_hosts(inv: Inventory, options: VerifyOptions) -> set[str]:
+    """Hosts known to be lab hosts: ``--lab``, a lab host's own inventory, or ``anl_lab: true``."""
+    if options.lab:
+        return set(inv.hosts)
+    found = {h for h in inv.hosts if inv.host_settings(h).get("anl_lab") is True}
+    try:
+        from anl_stack import lab
+
+        for host in lab.list_hosts():
+            if Path(host.inventory).resolve() == inv.paths.root.resolve() and host.name in inv.hosts:
+                found.add(host.name)
+    except Exception:  # noqa: BLE001 - no lab state here: only the marker counts
+        pass
+    return found
 
 
 def _port_owner(inv: Inventory, manifests: dict[str, Any], host: str, port: dict[str, Any]) -> str:
@@ -295,6 +314,7 @@ def _result(the_plan: Plan, data: dict[str, Any], run_dir: Path, junit: Path, lo
         summary[row["outcome"]] = summary.get(row["outcome"], 0) + 1
     facts = data.get("facts", {})
     hosts = [{"name": h, "plugins": p, "debian_version": facts.get(h, {}).get("debian_version", "unknown"),
+              "lab": h in the_plan.lab_hosts, "environment": "lab" if h in the_plan.lab_hosts else "production",
               "codename": facts.get(h, {}).get("codename"),
               "facts": {k: v for k, v in facts.get(h, {}).items()
                         if k not in ("debian_version", "codename", "distribution")}}

@@ -21,7 +21,7 @@ WIDTH = 44
 @click.option("--mark", metavar="EXPR", help="pytest marker expression, e.g. 'not app'.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a dated report: FILE.md (Markdown) or FILE.html.")
+              help="Write a dated report: FILE.md (Markdown), FILE.html or FILE.json (for plugins evidence/review).")
 @click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Vault password file (default: the inventory's setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
