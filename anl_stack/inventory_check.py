@@ -33,7 +33,8 @@ from anl_stack.paths import project_root
 #: Commune-wide variables anl-stack knows; other ``anl_`` keys are typos when close to one.
 ANL_KEYS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode",
             "anl_tls_certificate", "anl_tls_key", "anl_acme_server", "anl_acme_ca_file",
-            "anl_artifact_pins", "anl_artifact_versions", "anl_firewall_ports", "anl_artifacts")
+            "anl_artifact_pins", "anl_artifact_versions", "anl_firewall_ports", "anl_artifacts",
+            "anl_require_reviews", "anl_lab")
 REQUIRED_ANL = ("anl_commune", "anl_domain", "anl_admin_email")
 SHARED_ROLES = ("base", "web", "postgresql", "mariadb", "redis", "php_fpm", "artifact")
 
@@ -287,6 +288,11 @@ class Checker:
             self.add(f"{value!r} is not a TLS mode", source, key, "one of: " + ", ".join(TLS_MODES))
         elif key == "anl_commune" and (not isinstance(value, str) or not _COMMUNE.match(value)):
             self.add(f"{value!r} is not a commune name", source, key, "lower-case letters, digits, '-' or '_'")
+        elif key == "anl_require_reviews" and (not isinstance(value, (bool, int)) or value < 0):
+            self.add(f"{value!r} is not a number of reviews", source, key,
+                     "false, true (one review) or a number of communes such as 2")
+        elif key == "anl_lab" and not isinstance(value, bool):
+            self.add(f"{value!r} is not true or false", source, key, "true on lab hosts only")
         elif key not in ANL_KEYS:
             hint = _did_you_mean(key, list(ANL_KEYS))
             if hint:
