@@ -337,7 +337,7 @@ package-dir = { "anl_plugin___NAME__" = "." }
 include-package-data = false
 
 [tool.setuptools.package-data]
-"anl_plugin___NAME__" = ["plugin.yml", "*.yml", "roles/**/*", "verify/*.py", "docs/*.md", "reviews/*"]
+"anl_plugin___NAME__" = ["plugin.yml", "*.yml", "roles/**/*", "verify/*.py", "docs/*.md", "reviews/*", "evidence/*"]
 """,
     "__init__.py": '''\
 """The __NAME__ anl-stack plugin, as an importable package (its folder holds plugin.yml)."""
