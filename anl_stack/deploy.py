@@ -365,6 +365,11 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
     target = lab_target(lab_name, debian, plugins) if lab_name else inventory_target(inventory, vault_password)
     everything = discover_plugins()
     inv = require_valid(target.paths, everything)
+    if step == "playbook":
+        from anl_stack.reviews import require_reviewed
+
+        # Communes may accept only recipes reviewed on their current digest (anl_require_reviews).
+        require_reviewed(plugins, inv.settings(), target.paths.settings)
     hosts = target_hosts(inv, plugins, limit)
 
     artifacts: dict[str, Any] = {}
@@ -426,9 +431,16 @@ def run_once(prep: Prepared, kind: str, options: Options, stop: threading.Event)
     summary = {"kind": kind, "plugins": [p.name for p in prep.plugins], "inventory": str(prep.target.paths.root),
                "status": outcome.status, "rc": outcome.rc, "canceled": outcome.canceled,
                "check_mode": options.check, "limit": options.limit, "tags": options.tags,
-               "skip_tags": options.skip_tags, **model.summary()}
+               "skip_tags": options.skip_tags, "digests": _digests(prep.plugins), **model.summary()}
     (folder / "summary.json").write_text(prep.scrub(json.dumps(summary, indent=2, default=str)), encoding="utf-8")
     return report
+
+
+def _digests(plugins: list[Any]) -> dict[str, str]:
+    """Content digest of each plugin run: what makes a run summary evidence (plugins evidence)."""
+    from anl_stack.plugins.digest import content_digest
+
+    return {p.name: content_digest(Path(p.path)) for p in plugins}
 
 
 def execute(prep: Prepared, options: Options, *, stop: threading.Event | None = None) -> Result:
