@@ -385,7 +385,8 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
     manifests = {p.name: p.manifest for p in everything if p.loaded}
     roles_paths = [p.path / "roles" for p in plugins]
     runs_cfg = target.paths.private / "ansible.cfg"
-    ansible_cfg.write(runs_cfg, roles_paths=roles_paths, host_key_checking=target.host_key_checking)
+    ansible_cfg.write(runs_cfg, roles_paths=roles_paths, host_key_checking=target.host_key_checking,
+                      control_tag=ansible_cfg.inventory_tag(target.paths.root))
     env = ansible_cfg.ansible_env(runs_cfg, host_key_checking=target.host_key_checking, roles_paths=roles_paths)
     env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(target.password_file)
     env["ANSIBLE_NOCOLOR"] = "1"

@@ -77,12 +77,28 @@ def test_release_and_version_checks(commune: Path, test_plugins: Path) -> None:
 
 
 def test_ansible_cfg_short_control_path() -> None:
-    text = ansible_cfg.render(host_key_checking=False)
-    assert "control_path = /tmp/anl-%%C" in text
+    text = ansible_cfg.render(host_key_checking=False, control_tag="0123abcd-")
+    assert "control_path = /tmp/anl-0123abcd-%%C" in text
     assert "pipelining = True" in text
     assert "retry_files_enabled = False" in text
     assert text.index(str(ansible_cfg.shared_roles_path())) > 0
-    assert len("/tmp/anl-" + "0" * 40) < 100   # a %C hash is 40 characters
+    assert len("/tmp/anl-0123abcd-" + "0" * 40) < 100   # a %C hash is 40 characters
+
+
+def test_control_tag_changes_with_a_recreated_inventory(tmp_path: Path) -> None:
+    from anl_stack.inventory import create_inventory
+
+    root = tmp_path / "inv"
+    create_inventory(root, commune="a", domain="a.fr", email="a@a.fr", vault_password_file=tmp_path / "pw")
+    first = ansible_cfg.inventory_tag(root)
+    assert first == ansible_cfg.inventory_tag(root)
+    import shutil
+    import time
+
+    shutil.rmtree(root)
+    time.sleep(0.01)
+    create_inventory(root, commune="a", domain="a.fr", email="a@a.fr", vault_password_file=tmp_path / "pw")
+    assert ansible_cfg.inventory_tag(root) != first
 
 
 # --- event reduction ----------------------------------------------------------------
