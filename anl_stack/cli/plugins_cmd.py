@@ -55,6 +55,43 @@ def plugins() -> None:
     """
 
 
+LEVEL = {"en": "level", "fr": "niveau"}
+NEXT = {"en": "next", "fr": "suivant"}
+
+
+def _levels(found: list[Any]) -> dict[str, Any]:
+    """Computed quality of each loaded plugin (reads its records; never runs Ansible)."""
+    from anl_stack.quality import safe_compute
+
+    out = {}
+    for p in found:
+        q = safe_compute(p)
+        if q is not None:
+            out[p.name] = q
+    return out
+
+
+def _quality_text(quality: Any, language: Lang) -> list[str]:
+    fr = language == "fr"
+    lines = ["", "Qualité (calculée à partir des preuves)" if fr else "Quality (computed from evidence)"]
+    lines.append(f"  {LEVEL[language]}: {quality.level}  ({'empreinte' if fr else 'digest'} {quality.digest})")
+    for level, files in sorted(quality.met.items()):
+        lines.append(f"    {level}: {', '.join(files)}")
+    if quality.next_level() is not None:
+        lines.append(f"  {'manque pour le niveau' if fr else 'missing for level'} {quality.next_level()}: "
+                     f"{quality.missing(language)}")
+    if quality.reviews:
+        lines.append("  " + ("relectures" if fr else "reviews") + ":")
+        for r in quality.reviews:
+            signed = f"signed by {r.signer}" if r.signature == "signed" else r.signature
+            evidence = f", {'/'.join(r.evidence_environments)} Debian {'/'.join(r.releases)}" \
+                if r.evidence_environments else ""
+            lines.append(f"    {r.date} {r.by} ({r.reviewer}): {r.status}, {signed}{evidence}")
+    for file, why in quality.ignored:
+        lines.append(f"  {'non comptée' if fr else 'not counted'}: {file}: {why}")
+    return lines
+
+
 @plugins.command("list")
 @JSON_OPTION
 @LANG_OPTION
@@ -66,24 +103,32 @@ def list_cmd(as_json: bool, lang: str | None) -> None:
     from anl_stack.plugins import discover_plugins
 
     found = discover_plugins()
+    levels = _levels(found)
     if as_json:
-        echo_json({"plugins": [p.to_dict() for p in found]})
+        echo_json({"plugins": [{**p.to_dict(), "quality": levels[p.name].to_dict() if p.name in levels else None}
+                               for p in found]})
         return
     language = _lang(lang)
     if not found:
         click.echo(label("no_plugins", language))
         return
-    headers = [label(k, language) for k in ("name", "recipe_version", "app_version", "platforms", "recipe_status", "source")]
+    headers = [label(k, language) for k in ("name", "recipe_version", "app_version", "platforms", "recipe_status")]
+    headers += [LEVEL[language], label("source", language)]
     rows = []
     for p in found:
         m = p.manifest
         if m is None:
-            rows.append([p.name, "-", "-", "-", label("broken", language), p.source])
+            rows.append([p.name, "-", "-", "-", label("broken", language), "-", p.source])
             continue
         platforms = ", ".join(k for k, plat in m.platforms.items() if plat.supported) or "-"
         status = label("available" if p.recipe_available else "not_yet_available", language)
-        rows.append([p.name, m.version, m.app.version, platforms, status, p.source])
+        rows.append([p.name, m.version, m.app.version, platforms, status, str(levels[p.name].level), p.source])
     print_table(headers, rows)
+    click.echo("")
+    for p in found:
+        if p.name in levels and levels[p.name].next_level() is not None:
+            q = levels[p.name]
+            click.echo(f"{p.name}: {LEVEL[language]} {q.level}; {NEXT[language]} {q.next_level()}: {q.missing(language)}")
     notes = []
     for p in found:
         if p.error:
@@ -106,11 +151,19 @@ def show_cmd(name: str, lang: str | None, as_json: bool) -> None:
     from anl_stack import catalog
     from anl_stack.plugins import get_plugin
 
+    from anl_stack.quality import safe_compute
+
     plugin = get_plugin(name)
     if as_json:
-        echo_json(catalog.fiche_data(plugin))
+        data = catalog.fiche_data(plugin)
+        quality = safe_compute(plugin)
+        echo_json({**data, "quality": quality.to_dict() if quality else None})
         return
-    click.echo(catalog.render_fiche(plugin, _lang(lang)), nl=False)
+    language = _lang(lang)
+    click.echo(catalog.render_fiche(plugin, language), nl=False)
+    quality = safe_compute(plugin)
+    if quality is not None:
+        click.echo("\n".join(_quality_text(quality, language)))
 
 
 @plugins.command("compare")
@@ -144,8 +197,10 @@ def compare_cmd(names: tuple[str, ...], lang: str | None, as_json: bool) -> None
 @plugins.command("check")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--no-lint", is_flag=True, help="Skip ansible-lint (the slowest check).")
+@click.option("--record", is_flag=True,
+              help="Also write the result as evidence/DATE-check.yml (level 1 needs a clean check with lint).")
 @JSON_OPTION
-def check_cmd(path: Path, no_lint: bool, as_json: bool) -> None:
+def check_cmd(path: Path, no_lint: bool, record: bool, as_json: bool) -> None:
     """Check the plugin folder PATH: manifest, fiches, artifacts, settings, syntax, lint, verify tests.
 
     Exit 0 when clean, 1 when there are findings (each with file and line).
@@ -154,6 +209,12 @@ def check_cmd(path: Path, no_lint: bool, as_json: bool) -> None:
     from anl_stack.plugin_check import check_plugin
 
     report = check_plugin(path, lint=not no_lint)
+    if record:
+        from anl_stack.evidence import record_check
+
+        written = record_check(path, report)
+        if not as_json:
+            click.echo(f"recorded {written}")
     if as_json:
         echo_json(report.to_dict())
     else:
@@ -186,3 +247,59 @@ def new_cmd(name: str, parent: Path, as_json: bool) -> None:
         return
     click.echo(f"created {folder}")
     click.echo(f"next: anl-stack plugins check {folder}")
+
+
+@plugins.command("evidence")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--from-report", "report", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A passing verify report in JSON (anl-stack verify NAME --lab HOST --report FILE.json).")
+@click.option("--idempotence-run", type=click.Path(exists=True, path_type=Path),
+              help="Run folder of the idempotence re-run (deploy --idempotence): proves level 3.")
+@click.option("--backup-run", type=click.Path(exists=True, path_type=Path), help="Run folder of a backup step.")
+@click.option("--restore-run", type=click.Path(exists=True, path_type=Path), help="Run folder of a restore step.")
+@click.option("--upgrade-run", type=click.Path(exists=True, path_type=Path), help="Run folder of an upgrade step.")
+@JSON_OPTION
+def evidence_cmd(path: Path, report: Path, idempotence_run: Path | None, backup_run: Path | None,
+                 restore_run: Path | None, upgrade_run: Path | None, as_json: bool) -> None:
+    """Record lab evidence for the plugin folder PATH from a real verify report (and run folders).
+
+    Writes evidence/DATE-KIND.yml with the recipe's digest and copies its
+    sources (the report, the run summaries) next to it with their sha256.
+    Refused (exit 2) when the report did not pass, is not from lab hosts, or
+    verified another digest. Commit the evidence/ folder with the plugin.
+    """
+    from anl_stack.evidence import record_evidence
+
+    written = record_evidence(path, report, idempotence_run=idempotence_run, backup_run=backup_run,
+                              restore_run=restore_run, upgrade_run=upgrade_run)
+    if as_json:
+        echo_json({"records": [str(p) for p in written.records], "sources": [str(p) for p in written.sources]})
+        return
+    for record in written.records:
+        click.echo(f"recorded {record}")
+
+
+@plugins.command("review")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--by", required=True, help='The reviewing commune, e.g. "Commune de Brioux".')
+@click.option("--reviewer", required=True, help="Who reviewed (name, role).")
+@click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A verify report in JSON from the commune's servers (verify -i ... --report FILE.json).")
+@click.option("--sign", "key_id", metavar="KEYID", help="Sign the record with this OpenPGP key (gpg --detach-sign).")
+@click.option("--comment", help="A short comment stored in the record.")
+@JSON_OPTION
+def review_cmd(path: Path, by: str, reviewer: str, evidence: Path | None, key_id: str | None,
+               comment: str | None, as_json: bool) -> None:
+    """Record that commune BY reviewed the plugin folder PATH as it is now (its content digest).
+
+    Writes reviews/DATE-COMMUNE.yml (plus the evidence report, and with
+    --sign the signature .asc and the signer's public key). Editing the
+    recipe afterwards shows the review as "changed since review".
+    """
+    from anl_stack.reviews import record_review
+
+    written = record_review(path, by=by, reviewer=reviewer, evidence=evidence, sign=key_id, comment=comment)
+    if as_json:
+        echo_json({"record": str(written), "signed": key_id is not None})
+        return
+    click.echo(f"recorded {written}" + (" (signed)" if key_id else " (unsigned)"))

@@ -52,9 +52,9 @@ def test_list_text(extra_plugins: Path) -> None:
     result = run("plugins", "list", "--lang", "en")
     assert result.exit_code == 0, result.output
     assert result.output.split()[:3] == ["name", "recipe", "version"]
-    assert _row(result.output, "tcla") == ["tcla", "0.1.0", "1.4.2", "debian-13", "available", "path"]
-    assert _row(result.output, "tclb")[4:] == ["not", "yet", "available", "path"]
-    assert _row(result.output, "tclbad")[-2:] == ["error", "path"]
+    assert _row(result.output, "tcla") == ["tcla", "0.1.0", "1.4.2", "debian-13", "available", "0", "path"]
+    assert _row(result.output, "tclb")[4:] == ["not", "yet", "available", "0", "path"]
+    assert _row(result.output, "tclbad")[-3:] == ["error", "-", "path"]
     # The broken plugin's error is printed with file, line and key; the command still succeeds.
     bad = extra_plugins / "tclbad" / "plugin.yml"
     assert any(line.startswith(f"error: tclbad: {bad}:") and "deployment.ports[0].port" in line
