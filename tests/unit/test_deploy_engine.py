@@ -26,9 +26,16 @@ def test_unknown_plugin_did_you_mean(commune: Path) -> None:
     assert "did you mean hello" in str(error.value)
 
 
-def test_plugin_without_recipe_refused(commune: Path) -> None:
+def test_plugin_without_recipe_refused(commune: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from tests.fixtures.deploy import TEST_PLUGINS
+
+    shutil.copytree(TEST_PLUGINS / "hello", tmp_path / "plugins" / "hello")
+    (tmp_path / "plugins" / "hello" / "playbook.yml").unlink()
+    monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(tmp_path / "plugins"))
     with pytest.raises(AnlError) as error:
-        deploy.prepare(["nextcloud"], inventory=str(commune))
+        deploy.prepare(["hello"], inventory=str(commune))
     assert "recipe: not yet available" in str(error.value)
 
 
