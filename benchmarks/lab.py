@@ -19,13 +19,15 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import summary  # noqa: E402  (after the path set-up)
 
 NAME = "tbench"
 
@@ -48,7 +50,7 @@ def time_build(release: str) -> float:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def time_starts(release: str, runs: int) -> dict[str, list[float]]:
+def time_starts(release: str, runs: int, name: str = NAME) -> dict[str, list[float]]:
     from anl_stack import lab
     from anl_stack.lab import image
 
@@ -56,18 +58,13 @@ def time_starts(release: str, runs: int) -> dict[str, list[float]]:
     up_times, down_times = [], []
     for _ in range(runs):
         started = time.monotonic()
-        host = lab.up(NAME, release, log=None)
+        host = lab.up(name, release, log=None)
         up_times.append(time.monotonic() - started)
         assert host.ssh("true").returncode == 0
         started = time.monotonic()
-        lab.down(NAME)
+        lab.down(name)
         down_times.append(time.monotonic() - started)
     return {"up_to_ssh_ready_s": up_times, "down_s": down_times}
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"median": round(statistics.median(values), 2),
-            "min": round(min(values), 2), "max": round(max(values), 2), "runs": len(values)}
 
 
 def main() -> None:
