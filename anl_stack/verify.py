@@ -68,6 +68,7 @@ class Plan:
     vault_password_file: Path | None
     marker_expr: str | None
     notes: list[str] = field(default_factory=list)
+    host_key_checking: bool = True
     #: hosts that are lab hosts (evidence from them is lab evidence, not production)
     lab_hosts: set[str] = field(default_factory=set)
 
@@ -135,6 +136,12 @@ def baseline_folder() -> Path:
 
 def resolve_target(options: VerifyOptions) -> tuple[Inventory, Path | None, str]:
     """The inventory, its vault password file (if it has a vault) and a label."""
+    inv, password, label, _ = _target(options)
+    return inv, password, label
+
+
+def _target(options: VerifyOptions) -> tuple[Inventory, Path | None, str, bool]:
+    """As resolve_target, plus host key checking (the same choice as the deploy)."""
     if bool(options.inventory) == bool(options.lab):
         raise AnlError("give exactly one of -i PATH or --lab NAME", key="target",
                        expected="-i inventories/COMMUNE or --lab NAME")
@@ -146,15 +153,17 @@ def resolve_target(options: VerifyOptions) -> tuple[Inventory, Path | None, str]
             raise AnlError(f"no lab host named {options.lab!r}", key="--lab",
                            expected="a running lab host (`anl-stack lab up NAME`)")
         inv = load_inventory(host.inventory)
-        return inv, Path(host.vault_password_file), f"lab {options.lab}"
+        return inv, Path(host.vault_password_file), f"lab {options.lab}", False
+    from anl_stack.deploy import inventory_target
+
     inv = load_inventory(options.inventory)  # type: ignore[arg-type]
-    password: Path | None = None
     try:
-        password = vault_password_file(inv.paths, options.vault_password_file)
+        target = inventory_target(inv.paths.root, str(options.vault_password_file or "") or None)
     except AnlError:
         if inv.paths.vault.exists():
             raise
-    return inv, password, inv.commune()
+        return inv, None, inv.commune(), True
+    return inv, target.password_file, inv.commune(), target.host_key_checking
 
 
 def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
@@ -163,7 +172,7 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     from anl_stack.plugins.digest import content_digest
 
     marker_expr = marker_expression(options.live, options.mark)
-    inv, password, label = resolve_target(options)
+    inv, password, label, host_key_checking = _target(options)
     if inv.problems:
         raise AnlError(inv.problems)
     if not inv.hosts:
@@ -259,7 +268,9 @@ def run(options: VerifyOptions, *, plugins: list[Any] | None = None) -> VerifyRe
 
     the_plan = plan(options, plugins=plugins)
     run_dir = _run_dir(the_plan.inventory)
-    cfg = ansible_cfg.write(run_dir / "ansible.cfg")
+    cfg = ansible_cfg.write(run_dir / "ansible.cfg", host_key_checking=the_plan.host_key_checking)
+    if not the_plan.host_key_checking:
+        testinfra.skip_host_key_checking(cfg)
     results_file = run_dir / "results.json"
     context = {
         "version": 1,

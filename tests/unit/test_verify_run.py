@@ -92,3 +92,19 @@ def test_plan_selects_plugins_by_group(local_commune: Path) -> None:
     assert "probe_password" in the_plan.secret_names
     only = plan(VerifyOptions(inventory=local_commune, plugins=["probe"]))
     assert only.hosts == {"local1": ["probe"]}
+
+
+def test_host_key_checking_off_reaches_testinfra(tmp_path: Path) -> None:
+    import configparser
+
+    from anl_stack import ansible_cfg
+    from anl_stack.adapters.testinfra import skip_host_key_checking
+
+    cfg = ansible_cfg.write(tmp_path / "ansible.cfg", host_key_checking=False)
+    skip_host_key_checking(cfg)
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(cfg)
+    args = parser.get("ssh_connection", "ssh_args")
+    assert "StrictHostKeyChecking=no" in args and "ControlMaster=auto" in args
+    # the ControlPath survives untouched (testinfra reads it raw)
+    assert parser.get("ssh_connection", "control_path") == ansible_cfg.CONTROL_PATH
