@@ -101,10 +101,13 @@ def test_host_key_checking_off_reaches_testinfra(tmp_path: Path) -> None:
     from anl_stack.adapters.testinfra import skip_host_key_checking
 
     cfg = ansible_cfg.write(tmp_path / "ansible.cfg", host_key_checking=False)
+    before = configparser.ConfigParser(interpolation=None)
+    before.read(cfg)
     skip_host_key_checking(cfg)
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(cfg)
     args = parser.get("ssh_connection", "ssh_args")
     assert "StrictHostKeyChecking=no" in args and "ControlMaster=auto" in args
     # the ControlPath survives untouched (testinfra reads it raw)
-    assert parser.get("ssh_connection", "control_path") == ansible_cfg.CONTROL_PATH
+    assert parser.get("ssh_connection", "control_path") == before.get("ssh_connection", "control_path")
+    assert "%%C" in parser.get("ssh_connection", "control_path")
