@@ -211,7 +211,7 @@ def load_reviews(folder: Path, name: str, digest: str | None = None) -> list[Rev
         current = data.get("digest") == digest
         signature, signer = signature_status(file, data) if current else (
             "signed" if (file.with_name(file.name + ".asc")).exists() else "unsigned", None)
-        problem, environments, releases = _evidence_problem(folder, data.get("evidence"), name, digest) \
+        problem, environments, releases = _evidence_problem(file.parent, data.get("evidence"), name, digest) \
             if current else (None, [], [])
         found.append(Review(file, str(data.get("by")), str(data.get("reviewer")), str(data.get("date")),
                             data.get("digest"), current, signature, signer, environments, problem, releases))
