@@ -1,0 +1,311 @@
+"""The streaming recipe end to end on real lab hosts (Debian 13 and 12).
+
+One host per release, used in sequence:
+
+- `anl-stack deploy streaming --idempotence` (second run changed=0), then
+  `anl-stack verify streaming --live-test` (a test pattern pushed from the
+  host: playlist, segments, wrong key, recording to MP4 on the archive page);
+- an encoder outside the host: on Debian 13 the controller is the allowed
+  encoder (`streaming_ingest_allowed_sources`), so its push with the right
+  key plays and a wrong key is refused; a push from an address outside the
+  list (the host's own public address there, the controller on Debian 12
+  where only 192.0.2.10 is allowed) is refused;
+- headless Chromium on the player page, idle then live: the video plays
+  (currentTime advances, started from the keyboard), no serious or critical
+  axe-core violation, no stream key in any URL or page;
+- old HLS segments are cleaned up during a long push;
+- with a short retention an old recording is removed by the retention job
+  and disappears from the archive page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.lab
+
+PROJECT = Path(__file__).resolve().parent.parent.parent
+CHANNEL = "conseil"
+KEY_FILE = f"/etc/anl-streaming/keys/{CHANNEL}"
+HLS_DIR = "/var/lib/anl-streaming/hls"
+ARCHIVE_DIR = "/var/lib/anl-streaming/archive"
+RETENTION_DAYS = 3
+FRAGMENT_SECONDS = 2
+PLAYLIST_SECONDS = 8
+OUTSIDE_SOURCE = "192.0.2.10"  # TEST-NET-1: never a real encoder
+AXE_VERSION = "4.14.1"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@dataclass
+class Site:
+    host: Any            # anl_stack.lab.LabHost
+    domain: str          # the player's public name
+    controller: str      # the controller's address as the host sees it
+    controller_allowed: bool
+
+
+def anl(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "anl_stack", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=PROJECT)
+
+
+def output(proc: subprocess.CompletedProcess[str]) -> str:
+    return proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def ssh(site: Site, command: str, timeout: float = 120) -> str:
+    proc = site.host.ssh(command, timeout=timeout)
+    assert proc.returncode == 0, f"{command[:100]}: rc {proc.returncode} {proc.stderr[-500:]}"
+    return proc.stdout
+
+
+def stream_key(site: Site) -> str:
+    return ssh(site, f"cat {KEY_FILE}").strip()
+
+
+def push_command(url: str, seconds: int) -> list[str]:
+    return ["ffmpeg", "-nostdin", "-loglevel", "error", "-re",
+            "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+            "-pix_fmt", "yuv420p", "-g", "50", "-c:a", "aac", "-b:a", "64k", "-f", "flv", url]
+
+
+def push_from_controller(site: Site, key: str, seconds: int = 6, timeout: float = 25) -> int | None:
+    """ffmpeg's exit code, or None when it was still pushing (or still connecting) at the timeout."""
+    url = f"rtmp://{site.host.address}/live/{key}"
+    try:
+        return subprocess.run(push_command(url, seconds), capture_output=True, timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def hls_files(site: Site) -> list[str]:
+    return ssh(site, f"ls -A {HLS_DIR}").split()
+
+
+def start_host_push(site: Site, seconds: int, target: str = "127.0.0.1") -> str:
+    """Push from the host itself (key read there) in a transient unit; returns the unit name."""
+    unit = f"anl-streaming-test-{int(time.time() * 1000) % 10**8}"
+    inner = shlex.join(push_command(f"rtmp://{target}/live/KEY", seconds)).replace("KEY", f"$(cat {KEY_FILE})")
+    ssh(site, f"systemd-run --quiet --collect --unit {unit} /bin/sh -c {shlex.quote(inner)}")
+    return unit
+
+
+def wait_for(predicate: Any, timeout: float, step: float = 1.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+@pytest.fixture(scope="module", params=["13", "12"])
+def site(request: pytest.FixtureRequest) -> Iterator[Site]:
+    from tests.fixtures.lab import _down_quietly, require_lab
+
+    require_lab()
+    from anl_stack import lab
+
+    name = f"sl{request.param}"
+    host = lab.up(name, request.param)
+    try:
+        domain = f"live.{host.domain}"
+        lab.add_names(name, [domain])
+        allowed = request.param == "13"
+        settings_file = Path(host.inventory) / "group_vars" / "all" / "anl.yml"
+        settings = yaml.safe_load(settings_file.read_text())
+        settings.update({
+            "streaming_ingest_allowed_sources": [host.gateway if allowed else OUTSIDE_SOURCE],
+            "streaming_archive_retention_days": RETENTION_DAYS,
+            "streaming_hls_fragment_seconds": FRAGMENT_SECONDS,
+            "streaming_hls_playlist_seconds": PLAYLIST_SECONDS,
+        })
+        settings_file.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
+        yield Site(host=host, domain=domain, controller=host.gateway, controller_allowed=allowed)
+    finally:
+        _down_quietly(name)
+
+
+def test_deploy_is_idempotent(site: Site) -> None:
+    proc = anl("deploy", "streaming", "--lab", site.host.name, "--debian", site.host.release, "--idempotence")
+    assert proc.returncode == 0, output(proc)
+    assert "failed=0" in proc.stdout, output(proc)
+
+
+def test_verify_live_passes(site: Site) -> None:
+    proc = anl("verify", "streaming", "--lab", site.host.name, "--live-test", "--json")
+    assert proc.returncode == 0, output(proc)
+    report = json.loads(proc.stdout[proc.stdout.index("{"):])
+    names = json.dumps(report)
+    for check in ("test_live_playlist", "test_live_segments_download", "test_live_wrong_key_refused",
+                  "test_live_key_never_public", "test_live_recording_archived"):
+        assert check in names, f"{check} did not run"
+
+
+def test_encoder_outside_the_host(site: Site) -> None:
+    """The controller as an external encoder: allowed on 13 (right key plays, wrong key refused), not on 12."""
+    key = stream_key(site)
+    before = set(hls_files(site))
+    if site.controller_allowed:
+        assert push_from_controller(site, "wrong" + key[:8]) not in (0, None), "a wrong key was accepted"
+        assert push_from_controller(site, key, seconds=8) == 0, "the allowed encoder could not push"
+        assert f"{CHANNEL}.m3u8" in set(hls_files(site)) | before or any(
+            f.startswith(f"{CHANNEL}-") for f in hls_files(site)), "the accepted push made no HLS"
+    else:
+        code = push_from_controller(site, key, seconds=6, timeout=20)
+        assert code != 0, f"a push from {site.controller}, outside the allowed list, was accepted"
+        assert set(hls_files(site)) <= before, "the refused push produced HLS files"
+
+
+def test_source_outside_allowed_list_refused(site: Site) -> None:
+    """nginx's `allow publish` refuses a right key from an address outside the list (the host's public one)."""
+    before = set(hls_files(site))
+    inner = shlex.join(push_command(f"rtmp://{site.host.address}/live/KEY", 5)).replace("KEY", f"$(cat {KEY_FILE})")
+    proc = site.host.ssh(f"timeout 20 /bin/sh -c {shlex.quote(inner)}", timeout=60)
+    assert proc.returncode not in (0, 124), "a push from an address outside the allowed list was accepted"
+    assert set(hls_files(site)) <= before, "the refused push produced HLS files"
+
+
+# --- the player in a real browser ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """axe-core from the npm registry, installed into a cache folder (never into the project)."""
+    from anl_stack.paths import cache_dir
+
+    folder = cache_dir() / "test-tools" / f"axe-core-{AXE_VERSION}"
+    script = folder / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(folder),
+                               f"axe-core@{AXE_VERSION}"], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return script
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def new_context(browser: Any) -> Any:
+    # bypass_csp: the site's CSP (script-src 'self') rightly refuses the injected axe-core script.
+    return browser.new_context(ignore_https_errors=True, bypass_csp=True)
+
+
+def serious_violations(page: Any, axe_script: Path) -> list[str]:
+    page.add_script_tag(path=str(axe_script))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']}" for v in result["violations"]
+            if v["impact"] in ("serious", "critical")]
+
+
+def test_player_idle_in_browser(site: Site, browser: Any, axe_script: Path) -> None:
+    # Earlier pushes leave a playlist until nginx-rtmp's cleanup removes it.
+    assert wait_for(lambda: f"{CHANNEL}.m3u8" not in hls_files(site), 90, step=3), "the playlist of an ended push stayed"
+    context = new_context(browser)
+    try:
+        page = context.new_page()
+        for path, lang, idle in (("/", "fr", "Aucune diffusion en cours."), ("/en/", "en", "No broadcast in progress.")):
+            page.goto(f"https://{site.domain}{path}")
+            assert page.get_attribute("html", "lang") == lang
+            page.wait_for_function("text => document.querySelector('.status').textContent === text", arg=idle,
+                                   timeout=20000)
+            assert page.is_hidden("video"), "the video is shown while nothing is broadcast"
+            assert serious_violations(page, axe_script) == [], path
+        for path in ("/accessibilite.html", "/en/accessibility.html", "/confidentialite.html", "/en/privacy.html",
+                     "/archives/", "/archives/en.html"):
+            page.goto(f"https://{site.domain}{path}")
+            assert page.title(), path
+            assert serious_violations(page, axe_script) == [], path
+        privacy = page.goto(f"https://{site.domain}/confidentialite.html")
+        assert privacy is not None and "14 jours" in privacy.text()
+    finally:
+        context.close()
+
+
+def test_player_plays_live_in_browser(site: Site, browser: Any, axe_script: Path) -> None:
+    key = stream_key(site)
+    push_seconds = 60
+    unit = start_host_push(site, push_seconds)
+    started = time.monotonic()
+    context = new_context(browser)
+    urls: list[str] = []
+    responses: list[Any] = []
+    try:
+        page = context.new_page()
+        page.on("request", lambda request: urls.append(request.url))
+        page.on("response", responses.append)
+        page.goto(f"https://{site.domain}/")
+        page.wait_for_function("() => document.querySelector('.status').textContent === 'Diffusion en cours.'",
+                               timeout=40000)
+        # Native controls: focus the video with the keyboard and start it with the space bar.
+        page.focus("video")
+        page.keyboard.press("Space")
+        page.wait_for_function("() => document.querySelector('video').currentTime > 0", timeout=30000)
+        first = page.evaluate("() => document.querySelector('video').currentTime")
+        page.wait_for_function("t => document.querySelector('video').currentTime > t + 2", arg=first, timeout=30000)
+        assert page.evaluate("() => document.querySelector('video').paused") is False
+        assert serious_violations(page, axe_script) == []
+        bodies = [page.content()] + [r.text() for r in responses
+                                     if r.ok and r.url.endswith((".m3u8", ".html", "/", ".js"))]
+        assert any(u.endswith(f"/hls/{CHANNEL}.m3u8") for u in urls), "the player did not load the public playlist"
+        assert not [u for u in urls if key in u], "a stream key appears in a URL"
+        assert not [b for b in bodies if key in b], "a stream key appears in a page or playlist"
+
+        # Old segments are cleaned up while the push goes on (hls_cleanup).
+        remaining = push_seconds - 5 - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(min(remaining, PLAYLIST_SECONDS * 4))
+        segments = [f for f in hls_files(site) if f.endswith(".ts")]
+        assert f"{CHANNEL}-0.ts" not in segments, "the first segment is still there"
+        assert len(segments) <= 3 * PLAYLIST_SECONDS // FRAGMENT_SECONDS + 2, segments
+    finally:
+        context.close()
+        site.host.ssh(f"systemctl stop {unit}", timeout=60)
+
+
+def test_short_retention_removes_old_recording(site: Site) -> None:
+    def page_text(path: str) -> str:
+        return ssh(site, f"cat {ARCHIVE_DIR}/{path}")
+
+    recent = ssh(site, f"cd {ARCHIVE_DIR} && ls */{CHANNEL}-*.mp4 | sort | tail -1").strip()
+    assert recent, "no recording in the archive (the verify and browser pushes make some)"
+    old_day = dt.date.today() - dt.timedelta(days=RETENTION_DAYS + 7)
+    old = f"{old_day:%Y-%m-%d}/{CHANNEL}-{old_day:%Y-%m-%d}T18-30-00.mp4"
+    ssh(site, f"cd {ARCHIVE_DIR} && runuser -u www-data -- mkdir -p {old_day:%Y-%m-%d} && "
+              f"runuser -u www-data -- cp {recent} {old} && "
+              "runuser -u www-data -- python3 /usr/local/lib/anl-streaming/archive.py pages")
+    assert old in page_text("index.html") and old in page_text("en.html")
+
+    ssh(site, "systemctl start anl-streaming-retention.service")
+    assert site.host.ssh(f"test -e {ARCHIVE_DIR}/{old}").returncode != 0, "the old recording was kept"
+    assert site.host.ssh(f"test -d {ARCHIVE_DIR}/{old_day:%Y-%m-%d}").returncode != 0, "its empty folder was kept"
+    assert old not in page_text("index.html") and old not in page_text("en.html")
+    assert recent in page_text("index.html"), "the retention job removed a recent recording"
+    assert re.search(rf"{RETENTION_DAYS}\s+jours", page_text("index.html"))
