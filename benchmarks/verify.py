@@ -57,7 +57,7 @@ def main() -> None:
     base = dict(inventory=args.inventory, lab=args.lab)
     the_plan = plan(VerifyOptions(**base))
     plugin_names = sorted({p for names in the_plan.hosts.values() for p in names})
-    rows: dict[str, Any] = {"baseline": measure(VerifyOptions(**base), args.runs, plugins=[])}
+    rows: dict[str, Any] = {"baseline": measure(VerifyOptions(plugin_checks=False, **base), args.runs, None)}
     for name in plugin_names:
         rows[name] = measure(VerifyOptions(plugins=[name], baseline=False, **base), args.runs, None)
     report = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
