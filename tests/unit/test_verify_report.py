@@ -92,3 +92,14 @@ def test_cli_help_does_not_import_testinfra() -> None:
             "print('IMPORTED', bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "--live-test" in out and "IMPORTED []" in out
+
+
+def test_json_report_for_evidence(sample_result, tmp_path: Path) -> None:
+    import json
+
+    from anl_stack.report import JSON_FORMAT
+
+    data = json.loads(write_report(sample_result, tmp_path / "r.json").read_text())
+    assert data["format"] == JSON_FORMAT
+    assert data["plugins"][0]["digest"] == "sha256:" + "ab" * 32
+    assert data["exit_code"] == 1 and data["summary"]["n/a"] == 1
