@@ -77,7 +77,7 @@ def ssh(host: object, command: str) -> str:
 
 
 def psql(host: object, sql: str) -> str:
-    return ssh(host, f"runuser -u postgres -- psql -d nextcloud -v ON_ERROR_STOP=1 -tA -c \"{sql}\"")
+    return ssh(host, f"runuser -u postgres -- env PGCLIENTENCODING=UTF8 psql -d nextcloud -v ON_ERROR_STOP=1 -tA -c \"{sql}\"")
 
 
 # --- refusals before any change ---------------------------------------------------------
