@@ -148,6 +148,13 @@ argument_specs:
     mode: "0644"
   tags: [__NAME__]
 
+# include_role templates its vars inside the web role, where role_path is
+# the web role's: resolve our template's path here first.
+- name: Locate the locations template of __NAME__
+  ansible.builtin.set_fact:
+    __NAME___locations_template: "{{ role_path }}/templates/nginx-locations.conf.j2"
+  tags: [__NAME__]
+
 - name: Serve the page through the shared web front
   ansible.builtin.include_role:
     name: web
@@ -155,7 +162,7 @@ argument_specs:
   vars:
     web_vhost_name: __NAME__
     web_vhost_domain: "{{ __NAME___domain }}"
-    web_vhost_locations_template: "{{ role_path }}/templates/nginx-locations.conf.j2"
+    web_vhost_locations_template: "{{ __NAME___locations_template }}"
   tags: [__NAME__]
 
 - name: Apply the nginx changes now
