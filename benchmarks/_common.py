@@ -126,7 +126,12 @@ def markdown(results: dict[str, Any]) -> str:
              f"- date: {results.get('date', '?')}",
              f"- machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB, "
              f"Debian {m.get('debian', '?')}, kernel {m.get('kernel', '?')}, Python {m.get('python', '?')}",
-             f"- load average (1 min) at start: {m.get('load1_at_start', '-')}", ""]
+             f"- load average (1 min) at start: {m.get('load1_at_start', '-')}, at end: "
+             f"{results.get('load1_at_end', '-')}; whole run: {results.get('duration_s', '-')} s"]
+    if results.get("sections"):
+        lines.append("- sections: " + ", ".join(results["sections"])
+                     + (f" (plugins: {', '.join(results['plugins'])})" if results.get("plugins") else ""))
+    lines.append("")
     sections: dict[str, list[dict[str, Any]]] = {}
     for figure in results.get("figures", []):
         sections.setdefault(figure["section"], []).append(figure)

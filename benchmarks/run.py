@@ -254,6 +254,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure, at least 3 (default 3)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
                         help="only these sections: " + ", ".join(SECTIONS))
+    parser.add_argument("--plugins", nargs="+", choices=[p for p, _h, _t in PLUGINS_FULL], metavar="PLUGIN",
+                        help="plugins of the plugins section (default: hello with --quick, else all: "
+                             + ", ".join(p for p, _h, _t in PLUGINS_FULL) + ")")
     args = parser.parse_args(argv)
     if args.runs < 3:
         parser.error("--runs must be at least 3 (a median of fewer runs says little)")
@@ -269,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     deploy_bench.use_test_plugins()
     wanted = set(args.only or SECTIONS) - ({"build"} if args.quick else set())
     b = Bench(args.out, "quick" if args.quick else "full", args.runs)
+    b.results["sections"] = [s for s in SECTIONS if s in wanted]
     needs_lab = wanted - {"startup"}
     try:
         if needs_lab:
@@ -278,7 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         if "lab" in wanted:
             b.section("lab", lambda: bench_lab(b))
         if "plugins" in wanted:
-            bench_plugins(b, PLUGINS_QUICK if args.quick else PLUGINS_FULL)
+            chosen = PLUGINS_QUICK if args.quick else PLUGINS_FULL
+            if args.plugins:
+                chosen = [row for row in PLUGINS_FULL if row[0] in args.plugins]
+            b.results["plugins"] = [row[0] for row in chosen]
+            bench_plugins(b, chosen)
         if "fleet" in wanted:
             b.section("fleet", lambda: bench_fleet(b))
         if "ssh" in wanted:
