@@ -273,7 +273,7 @@ def test_player_plays_live_in_browser(site: Site, browser: Any, axe_script: Path
     try:
         page = context.new_page()
         page.on("request", lambda request: urls.append(request.url))
-        page.on("response", responses.append)
+        page.on("response", lambda response: responses.append(response))
         page.goto(f"https://{site.domain}/")
         page.wait_for_function("() => document.querySelector('.status').textContent === 'Diffusion en cours.'",
                                timeout=40000)
