@@ -225,7 +225,7 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
         p.port == 443 and p.protocol == "tcp" for p in all_manifests[n].deployment.ports)] for h in hosts}
     secret_names = sorted({s.name for m in all_manifests.values() for s in m.deployment.secrets})
     return Plan(inv, label, hosts, suites, declared, web, secret_names, password, marker_expr, notes,
-                lab_hosts(inv, options))
+                host_key_checking=host_key_checking, lab_hosts=lab_hosts(inv, options))
 
 
 def lab_hosts(inv: Inventory, options: VerifyOptions) -> set[str]:
