@@ -285,8 +285,11 @@ def test_player_plays_live_in_browser(site: Site, browser: Any, axe_script: Path
         page.wait_for_function("t => document.querySelector('video').currentTime > t + 2", arg=first, timeout=30000)
         assert page.evaluate("() => document.querySelector('video').paused") is False
         assert serious_violations(page, axe_script) == []
-        bodies = [page.content()] + [r.text() for r in responses
-                                     if r.ok and r.url.endswith((".m3u8", ".html", "/", ".js"))]
+        # Bodies of what the page fetched (GET: the player's HEAD polls have none).
+        fetched = [r for r in responses if r.ok and r.request.method == "GET"
+                   and r.url.endswith((".m3u8", ".html", "/", ".js"))]
+        assert any(r.url.endswith(".m3u8") for r in fetched), "no playlist body to check"
+        bodies = [page.content()] + [r.text() for r in fetched]
         assert any(u.endswith(f"/hls/{CHANNEL}.m3u8") for u in urls), "the player did not load the public playlist"
         assert not [u for u in urls if key in u], "a stream key appears in a URL"
         assert not [b for b in bodies if key in b], "a stream key appears in a page or playlist"
