@@ -274,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     b = Bench(args.out, "quick" if args.quick else "full", args.runs)
     b.results["sections"] = [s for s in SECTIONS if s in wanted]
     needs_lab = wanted - {"startup"}
+    if args.quick and (not args.only or "build" in args.only):
+        b.skipped.append("build: the image build is not timed with --quick")
     try:
         if needs_lab:
             lab.preflight()
@@ -286,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.plugins:
                 chosen = [row for row in PLUGINS_FULL if row[0] in args.plugins]
             b.results["plugins"] = [row[0] for row in chosen]
+            b.skipped += [f"plugin {name}: not chosen" + (" (--quick)" if args.quick and not args.plugins else "")
+                          for name, _h, _t in PLUGINS_FULL if (name, _h, _t) not in chosen]
             bench_plugins(b, chosen)
         if "fleet" in wanted:
             b.section("fleet", lambda: bench_fleet(b))
