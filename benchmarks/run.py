@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, Figure, machine, now, ratio, write_results  # noqa: E402
+from _common import ROOT, Figure, load1, machine, now, ratio, write_results  # noqa: E402
 
 SECTIONS = ("startup", "lab", "plugins", "fleet", "ssh", "build")
 HOSTS = ("b1", "b2", "b3", "b4")
@@ -89,7 +89,7 @@ class Bench:
         self.results.update({
             "figures": [f.to_dict() for f in self.figures if f.values],
             "ratios": self.ratios, "goals": goals(self), "skipped": self.skipped,
-            "duration_s": round(time.monotonic() - self.started), "load1_at_end": round(__import__("os").getloadavg()[0], 2),
+            "duration_s": round(time.monotonic() - self.started), "load1_at_end": load1(),
         })
         return write_results(self.results, self.out)
 
