@@ -258,9 +258,9 @@ def test_live_recording_archived(host: Any, domain: str, live_push: dict[str, An
     assert "mp4" in probe["format"]["format_name"], probe["format"]["format_name"]
     assert any(s["codec_type"] == "video" for s in probe["streams"]), "the recording has no video stream"
     assert float(probe["format"]["duration"]) >= PUSH_SECONDS / 2, "the recording is much shorter than the push"
+    # record-done rebuilds the pages just after moving the MP4 in place.
     for page in ("/archives/", "/archives/en.html"):
-        listing = fetch(host, domain, page)
-        assert listing["status"] == 200
-        assert relative.encode() in listing["body"], f"{page} does not list {relative}"
+        listed = _wait(lambda: relative.encode() in fetch(host, domain, page)["body"], 30)
+        assert listed, f"{page} does not list {relative}"
     mp4 = fetch(host, domain, "/archives/" + relative, limit=16)
     assert mp4["status"] == 200 and mp4["headers"].get("content-type") == "video/mp4"
