@@ -28,6 +28,27 @@ from anl_stack.errors import AnlError, ErrorRecord
 from anl_stack.paths import config_dir
 
 TLS_MODES = ("selfsigned", "acme", "provided")
+
+# Written at the top of a new commune's hosts.yml, so the operator sees the
+# shape to fill in without opening the docs.
+HOSTS_TEMPLATE_HELP = """\
+# One group per plugin: a host in a plugin's group runs that plugin.
+# `anl-stack plugins list` names the plugins. Any SSH user with sudo and any
+# SSH port work. Example:
+#
+# all:
+#   children:
+#     streaming:
+#       hosts:
+#         diffusion1:
+#           ansible_host: 192.0.2.10
+#           ansible_user: debian
+#           ansible_port: 22
+#     nextcloud:
+#       hosts:
+#         cloud1:
+#           ansible_host: 192.0.2.11
+"""
 PRIVATE_DIR = ".anl-stack"
 
 
@@ -118,7 +139,8 @@ def create_inventory(
     paths.settings.parent.mkdir(parents=True, exist_ok=True)
     paths.private.mkdir(parents=True, exist_ok=True)
     hosts_doc = {"all": hosts or {"children": {}}}
-    paths.hosts.write_text(yaml.safe_dump(hosts_doc, sort_keys=False))
+    header = "" if hosts else HOSTS_TEMPLATE_HELP
+    paths.hosts.write_text(header + yaml.safe_dump(hosts_doc, sort_keys=False))
     settings: dict[str, Any] = {
         "anl_commune": commune,
         "anl_domain": domain,
