@@ -97,7 +97,7 @@ def roles_host(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         variables = {
             "anl_commune": "roles-test", "anl_domain": host.domain,
             "anl_admin_email": f"admin@{host.domain}", "anl_tls_mode": "selfsigned",
-            "roles_test_domain": domain,
+            "roles_test_domain": domain, "base_fail2ban_enabled": True,
             "anl_firewall_ports": [
                 {"port": 80, "protocol": "tcp", "allow_from": []},
                 {"port": 443, "protocol": "tcp", "allow_from": []},
@@ -219,6 +219,12 @@ def test_time_sync_reported_not_applicable_in_a_container(converged: RolesHost) 
     assert "shares the host machine's clock" in output
     # Nothing was installed that would fail to start here.
     assert converged.root("systemctl is-active systemd-timesyncd").stdout.strip() != "active"
+
+
+def test_fail2ban_guards_ssh(converged: RolesHost) -> None:
+    assert converged.root("systemctl is-active fail2ban").stdout.strip() == "active"
+    jail = converged.root("fail2ban-client status sshd")
+    assert jail.returncode == 0 and "Status for the jail: sshd" in jail.stdout, jail.stdout + jail.stderr
 
 
 # --- web ----------------------------------------------------------------------
