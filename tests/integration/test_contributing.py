@@ -82,10 +82,7 @@ def test_from_scaffold_to_review_and_back(host: Any, tmp_path: Path) -> None:
     assert deployed["exit_code"] == 0, json.dumps({k: deployed[k] for k in ("errors", "runs")})[-6000:]
     idempotence_run = next(r["folder"] for r in deployed["runs"] if r["kind"] == "idempotence")
 
-    # 3. verify passes, with the JSON report (and Markdown for people). A fresh image lags behind
-    # the security suite: update it as unattended-upgrades does every night.
-    updated = host.ssh("apt-get update -qq && unattended-upgrade")
-    assert updated.returncode == 0, updated.stderr
+    # 3. verify passes, with the JSON report (and Markdown for people)
     report = tmp_path / "r.json"
     verified = anl("verify", NAME, "--lab", HOST, "--report", str(report), "--json", env=path_env)
     assert verified.returncode == 0, verified.stdout[-4000:]
