@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# ansible-lint and ansible-playbook runs: seconds to minutes each.
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parent.parent.parent
 
 

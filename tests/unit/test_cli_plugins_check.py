@@ -17,6 +17,9 @@ from anl_stack.cli import cli
 from anl_stack.plugin_check import check_plugin
 from anl_stack.scaffold import create_plugin
 
+# ansible-lint and ansible-playbook runs: seconds to minutes each.
+pytestmark = pytest.mark.slow
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
