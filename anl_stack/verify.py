@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
-from anl_stack.inventory import Inventory, firewall_ports, load_inventory, vault_password_file
+from anl_stack.inventory import Inventory, firewall_ports, load_inventory
 
 BASELINE = "baseline"
 OUTCOMES = ("passed", "failed", "error", "n/a", "skipped", "not run")

@@ -86,18 +86,13 @@ def _api_certificate(tmp: Path, gateway: str) -> tuple[Path, Path, Path]:
 
 @pytest.fixture(scope="module")
 def acme_host() -> Iterator[object]:
-    from tests.fixtures.lab import _down_quietly, require_lab
+    from tests.fixtures.lab import lab_host_for, require_lab
 
     require_lab()
     for tool in ("pebble", "pebble-challtestsrv", "openssl"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: apt-get install pebble openssl", pytrace=False)
-    from anl_stack import lab
-
-    try:
-        yield lab.up("acme1", "13")
-    finally:
-        _down_quietly("acme1")
+    yield from lab_host_for("acme1", "13")
 
 
 @pytest.fixture(scope="module")

@@ -52,16 +52,9 @@ def quality(name: str, env: dict[str, str]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[Any]:
-    from tests.fixtures.lab import _down_quietly, require_lab
+    from tests.fixtures.lab import lab_host_for
 
-    require_lab()
-    from anl_stack import lab
-
-    made = lab.up(HOST, "13")
-    try:
-        yield made
-    finally:
-        _down_quietly(HOST)
+    yield from lab_host_for(HOST, "13")
 
 
 def test_from_scaffold_to_review_and_back(host: Any, tmp_path: Path) -> None:

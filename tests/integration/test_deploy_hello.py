@@ -28,17 +28,9 @@ TEST_PLUGINS = PROJECT / "tests" / "plugins"
 
 @pytest.fixture(scope="module", params=["13", "12"])
 def host(request: pytest.FixtureRequest) -> Iterator[object]:
-    from tests.fixtures.lab import _down_quietly, require_lab
+    from tests.fixtures.lab import lab_host_for
 
-    require_lab()
-    from anl_stack import lab
-
-    name = f"dh{request.param}"
-    made = lab.up(name, request.param)
-    try:
-        yield made
-    finally:
-        _down_quietly(name)
+    yield from lab_host_for(f"dh{request.param}", request.param)
 
 
 def anl(*args: str, timeout: int = 1500) -> subprocess.CompletedProcess[str]:

@@ -35,17 +35,9 @@ CONFIG_PROBE = "/var/www/nextcloud/config/anl-roundtrip.txt"
 
 @pytest.fixture(scope="module", params=["13", "12"])
 def host(request: pytest.FixtureRequest) -> Iterator[object]:
-    from tests.fixtures.lab import _down_quietly, require_lab
+    from tests.fixtures.lab import lab_host_for
 
-    require_lab()
-    from anl_stack import lab
-
-    name = f"n{request.param}"
-    made = lab.up(name, request.param)
-    try:
-        yield made
-    finally:
-        _down_quietly(name)
+    yield from lab_host_for(f"n{request.param}", request.param)
 
 
 def anl(*args: str, env: dict[str, str] | None = None, timeout: int = 2400) -> subprocess.CompletedProcess[str]:

@@ -43,16 +43,9 @@ def host() -> Iterator[object]:
     reason = release_missing()
     if reason:
         pytest.skip(f"the Nextcloud release is not in the artifact cache: {reason}")
-    from tests.fixtures.lab import _down_quietly, require_lab
+    from tests.fixtures.lab import lab_host_for
 
-    require_lab()
-    from anl_stack import lab
-
-    made = lab.up("na13", "13")
-    try:
-        yield made
-    finally:
-        _down_quietly("na13")
+    yield from lab_host_for("na13", "13")
 
 
 def anl(*args: str, timeout: int = 3600) -> subprocess.CompletedProcess[str]:
