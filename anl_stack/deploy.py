@@ -362,6 +362,16 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
     if (inventory is None) == (lab_name is None):
         raise AnlError("give exactly one of -i PATH or --lab NAME", key="-i/--lab",
                        expected="-i inventories/COMMUNE or --lab NAME")
+    wants_artifacts = (step == "playbook" and any(p.manifest.deployment.artifacts for p in plugins)
+                       and needs_artifacts(tags, skip_tags))
+    if lab_name and wants_artifacts:
+        from anl_stack import lab
+        from anl_stack.artifacts import resolve_for_deploy
+
+        if lab.get(lab_name) is None:
+            # A lab host not made yet has no commune pins: refuse a missing
+            # artifact before booting a host for nothing.
+            resolve_for_deploy(plugins, {})
     target = lab_target(lab_name, debian, plugins) if lab_name else inventory_target(inventory, vault_password)
     everything = discover_plugins()
     inv = require_valid(target.paths, everything)
@@ -373,7 +383,7 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
     hosts = target_hosts(inv, plugins, limit)
 
     artifacts: dict[str, Any] = {}
-    if step == "playbook" and any(p.manifest.deployment.artifacts for p in plugins) and needs_artifacts(tags, skip_tags):
+    if wants_artifacts:
         from anl_stack.artifacts import resolve_for_deploy
 
         artifacts = resolve_for_deploy(plugins, inv.settings())
