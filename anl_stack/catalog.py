@@ -177,12 +177,18 @@ def render_fiche(plugin: Plugin, lang: Lang) -> str:
     else:
         out.append(f"  ({L('nobody_recorded')})")
 
+    def fact_group(group: Any, keys: tuple[str, ...]) -> list[str]:
+        """One line per fact of a group (requirements, cost), then its notes."""
+        lines = []
+        for key in keys:
+            fact = getattr(group, key)
+            lines.append(f"  {L(key)}: {show_value(fact.value, lang)}{notes.ref(fact)}")
+        if group.notes:
+            lines.append(f"  {L('notes')}: {group.notes.value.get(lang)}{notes.ref(group.notes)}")
+        return lines
+
     out += ["", L("requirements")]
-    for key in ("cpu_cores", "ram_mb", "disk_gb"):
-        fact = getattr(f.requirements, key)
-        out.append(f"  {L(key)}: {show_value(fact.value, lang)}{notes.ref(fact)}")
-    if f.requirements.notes:
-        out.append(f"  {L('notes')}: {f.requirements.notes.value.get(lang)}{notes.ref(f.requirements.notes)}")
+    out += fact_group(f.requirements, ("cpu_cores", "ram_mb", "disk_gb"))
 
     out += ["", L("sizing")]
     if f.sizing:
@@ -195,11 +201,7 @@ def render_fiche(plugin: Plugin, lang: Lang) -> str:
         out.append(f"  ({L('no_sizing')})")
 
     out += ["", L("cost")]
-    for key in ("hosting_eur_per_month", "setup_days", "admin_days_per_month"):
-        fact = getattr(f.cost, key)
-        out.append(f"  {L(key)}: {show_value(fact.value, lang)}{notes.ref(fact)}")
-    if f.cost.notes:
-        out.append(f"  {L('notes')}: {f.cost.notes.value.get(lang)}{notes.ref(f.cost.notes)}")
+    out += fact_group(f.cost, ("hosting_eur_per_month", "setup_days", "admin_days_per_month"))
 
     out += ["", L("providers")]
     if f.providers:
