@@ -296,10 +296,12 @@ def test_player_plays_live_in_browser(site: Site, browser: Any, axe_script: Path
             time.sleep(min(remaining, PLAYLIST_SECONDS * 4))
         segments = [f for f in hls_files(site) if f.endswith(".ts")]
         assert f"{CHANNEL}-0.ts" not in segments, "the first segment is still there"
-        # nginx-rtmp removes segments older than twice the playlist, every playlist length.
+        # nginx-rtmp removes segments older than twice the playlist, sweeping once per playlist
+        # length; one more sweep of slack for a busy machine's late timers. Without cleanup the
+        # oldest segment would be about 50 s old here (the push has run for 55 s).
         ages = [int(a) for a in ssh(site, f"now=$(date +%s); for f in {HLS_DIR}/*.ts; do "
                                           "echo $((now - $(stat -c %Y $f))); done").split()]
-        assert max(ages) <= 3 * PLAYLIST_SECONDS + 2 * FRAGMENT_SECONDS, f"segment ages {sorted(ages)}"
+        assert max(ages) <= 4 * PLAYLIST_SECONDS + 2 * FRAGMENT_SECONDS, f"segment ages {sorted(ages)}"
     finally:
         context.close()
         site.host.ssh(f"systemctl stop {unit}", timeout=60)
