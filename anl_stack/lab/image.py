@@ -91,6 +91,11 @@ def prepare(root: Path, name: str, mirrors: DebianMirrors) -> None:
         'APT::Keep-Downloaded-Packages "true";\n'
         'Binary::apt::APT::Keep-Downloaded-Packages "true";\n'
     )
+    # Lab hosts are disposable: dpkg skips its per-file fsync, as Debian's own
+    # container images do. Packages, scripts and services are the real ones.
+    dpkg_conf = root / "etc/dpkg/dpkg.cfg.d"
+    dpkg_conf.mkdir(parents=True, exist_ok=True)
+    (dpkg_conf / "90anl-lab-unsafe-io").write_text("force-unsafe-io\n")
     # Each host gets its own machine-id at boot and its own SSH host keys.
     (root / "etc/machine-id").write_text("")
     for key in (root / "etc/ssh").glob("ssh_host_*"):

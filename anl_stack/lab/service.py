@@ -21,7 +21,7 @@ from typing import Any
 
 from anl_stack.adapters import netfilter, nspawn
 from anl_stack.errors import AnlError, WorkFailedError
-from anl_stack.lab import hostsfile, image, network, state
+from anl_stack.lab import hostsfile, image, network, reservations, state
 from anl_stack.lab.aptsources import debian_mirrors
 from anl_stack.lab.locks import file_lock
 from anl_stack.lab.names import codename, domain_for, validate_name, validate_release
@@ -195,8 +195,9 @@ def up(name: str, release: str = "13", *, log: Log | None = _stderr) -> LabHost:
         mirrors = debian_mirrors()
         resolvers = network.controller_resolvers()
         mirror_addresses = network.resolve_ipv4(mirrors.hosts)
-        with file_lock(state.global_lock()):
-            subnet = network.allocate(state.used_subnet_indexes(), nspawn.addresses_in_use())
+        with file_lock(state.global_lock()), file_lock(reservations.lock_path()):
+            taken = state.used_subnet_indexes() | reservations.reserved()
+            subnet = network.allocate(taken, nspawn.addresses_in_use())
             data: dict[str, Any] = {
                 "name": name, "release": release, "codename": codename(release),
                 "subnet_index": subnet.index, "subnet": subnet.cidr,
@@ -206,6 +207,7 @@ def up(name: str, release: str = "13", *, log: Log | None = _stderr) -> LabHost:
                 "status": "starting", "created": time.time(), "creator_pid": os.getpid(),
             }
             state.write(name, data)
+            reservations.reserve(subnet.index, state.state_file(name).resolve())
         try:
             _create(data, say)
         except BaseException:
@@ -445,6 +447,9 @@ def _teardown(name: str, data: dict[str, Any]) -> None:
         errors.append(f"{p['merged']} is still mounted: host folder kept")
     else:
         step("state", lambda: shutil.rmtree(p["dir"]) if p["dir"].exists() else None)
+        if isinstance(data.get("subnet_index"), int):
+            step("subnet reservation",
+                 lambda: reservations.release(data["subnet_index"], state.state_file(name).resolve()))
     if errors:
         raise WorkFailedError(f"{name}: cleanup incomplete: " + "; ".join(errors))
 

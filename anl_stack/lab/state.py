@@ -2,6 +2,7 @@
 
     <state_dir>/lab/
       .lock                    global lock: subnets, /etc/hosts
+                               (subnets are also reserved machine-wide: reservations.py)
       hosts/NAME/
         state.json             release, subnet, PIDs, names, status
         .lock                  per-host lock: up/down of this host
@@ -43,9 +44,13 @@ def host_lock(name: str) -> Path:
     return lab_dir() / "locks" / f"{name}.lock"
 
 
+def state_file(name: str) -> Path:
+    return host_dir(name) / "state.json"
+
+
 def read(name: str) -> dict[str, Any] | None:
     try:
-        return json.loads((host_dir(name) / "state.json").read_text())
+        return json.loads(state_file(name).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 
@@ -55,7 +60,7 @@ def write(name: str, data: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = folder / "state.json.tmp"
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, folder / "state.json")
+    os.replace(tmp, state_file(name))
 
 
 def names() -> list[str]:

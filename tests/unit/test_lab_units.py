@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,24 @@ def test_resolvers_and_hosts_entries() -> None:
     assert network.parse_resolvers("nameserver 192.0.2.1\nnameserver ::1\n# x\nnameserver 192.0.2.1\n") == ["192.0.2.1"]
     lines = network.hosts_entries("192.0.2.80 mirror.example  # pinned\n127.0.0.1 localhost\n", ["mirror.example"])
     assert lines == ["192.0.2.80 mirror.example"]
+
+
+def test_subnet_reservations_are_shared_by_state_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from anl_stack.lab import reservations
+
+    monkeypatch.setattr(reservations, "RUN_DIR", tmp_path / "run")
+    first, second = tmp_path / "a" / "state.json", tmp_path / "b" / "state.json"
+    for state_file, index in ((first, 0), (second, 1)):
+        state_file.parent.mkdir()
+        state_file.write_text(json.dumps({"subnet_index": index}))
+        reservations.reserve(index, state_file)
+    assert reservations.reserved() == {0, 1}
+    # Another folder's reservation is never released by mistake.
+    reservations.release(1, first)
+    assert reservations.reserved() == {0, 1}
+    # A host whose state is gone (crash, removed folder) no longer holds its subnet.
+    second.unlink()
+    assert reservations.reserved() == {0}
+    assert not (tmp_path / "run" / "1").exists()
+    reservations.release(0, first)
+    assert reservations.reserved() == set()
