@@ -11,6 +11,7 @@
     var playlist = section.getAttribute("data-playlist");
     var live = null;
     var hls = null;
+    var resumeAfterRestart = false;
     var useHlsJs = window.Hls && window.Hls.isSupported();
 
     if (useHlsJs) {
@@ -26,16 +27,38 @@
       section.classList.toggle("idle", !isLive);
       video.hidden = !isLive;
       if (isLive && useHlsJs && !hls) {
-        hls = new window.Hls({ enableWorker: true, lowLatencyMode: false });
-        hls.loadSource(playlist);
-        hls.attachMedia(video);
-        hls.on(window.Hls.Events.ERROR, function (event, data) {
-          if (data.fatal) { hls.destroy(); hls = null; live = null; }
-        });
+        start();
       } else if (!isLive && hls) {
         hls.destroy();
         hls = null;
       }
+    }
+
+    // One hls.js instance per broadcast. Fatal errors follow hls.js's recovery
+    // advice (reload on network errors, rebuild the media buffer on media errors);
+    // anything else restarts the player at the next poll, and playback resumes
+    // there if the viewer had started it.
+    function start() {
+      var resume = resumeAfterRestart;
+      resumeAfterRestart = false;
+      hls = new window.Hls({ enableWorker: true, lowLatencyMode: false });
+      hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
+        if (resume) { video.play().catch(function () {}); }
+      });
+      hls.on(window.Hls.Events.ERROR, function (event, data) {
+        if (!data.fatal) { return; }
+        window.console.warn("hls.js fatal error: " + data.type + " " + data.details);
+        if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR) {
+          hls.startLoad();
+        } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+          hls.recoverMediaError();
+        } else {
+          resumeAfterRestart = !video.paused;
+          hls.destroy(); hls = null; live = null;
+        }
+      });
+      hls.loadSource(playlist);
+      hls.attachMedia(video);
     }
 
     function poll() {
