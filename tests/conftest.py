@@ -41,3 +41,18 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# Lab modules, longest first (measured with --durations): with `-n 2 --dist loadfile`
+# each worker takes the next whole module when it is free, so starting with the
+# long ones lets both workers finish close together. Other modules follow in
+# collection order.
+LONGEST_FIRST = (
+    "test_streaming.py", "test_roles.py", "test_nextcloud.py", "test_deploy_hello.py", "test_verify_lab.py",
+    "test_contributing.py", "test_acme.py", "test_lab.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
