@@ -43,10 +43,10 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-# Lab modules, longest first (measured with --durations): with `-n 2 --dist loadfile`
-# each worker takes the next whole module when it is free, so starting with the
-# long ones lets both workers finish close together. Other modules follow in
-# collection order.
+# Lab modules, longest first (measured with --durations). With `-n 2 --dist
+# loadfile --no-loadscope-reorder`, each worker takes the next whole module in
+# this order when it is free, so starting with the long ones lets both workers
+# finish close together. Other modules follow in collection order.
 LONGEST_FIRST = (
     "test_streaming.py", "test_roles.py", "test_nextcloud.py", "test_deploy_hello.py", "test_verify_lab.py",
     "test_contributing.py", "test_acme.py", "test_lab.py",
