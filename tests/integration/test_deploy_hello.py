@@ -1,7 +1,9 @@
 """Deploying the hello test plugin on real lab hosts (Debian 13 and 12).
 
 One host per release, used in sequence: plan on the fresh host (changes
-nothing), deploy with --idempotence (second run changed=0), secrets only
+nothing), a first deploy stopped by Ctrl-C once it has changed something
+(exit 130, what was done named), then deploy with --idempotence: the re-run
+converges and its second run changes nothing. Then secrets only
 where they belong, the host's firewall, SSH and HTTPS, then plan on the
 converged host (no change, changes nothing).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -66,7 +69,43 @@ def test_plan_on_a_fresh_host_changes_nothing(host: object) -> None:
     assert host.ssh("test -e /var/www/hello").returncode != 0  # type: ignore[attr-defined]
 
 
+def test_ctrl_c_stops_the_first_deploy_cleanly(host: object) -> None:
+    """Ctrl-C as a terminal sends it (to the whole process group) once a task has changed the host."""
+    env = dict(os.environ, ANL_STACK_PLUGINS_PATH=str(TEST_PLUGINS))
+    proc = subprocess.Popen([sys.executable, "-m", "anl_stack", "deploy", "hello", "--lab", host.name,  # type: ignore[attr-defined]
+                             "--debian", host.release, "--json"],  # type: ignore[attr-defined]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT,
+                            start_new_session=True)
+    timer = threading.Timer(900, proc.kill)  # never hang the suite
+    timer.start()
+    try:
+        seen: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            event = json.loads(line) if line.startswith("{") else {}
+            if event.get("event") == "runner_on_ok" and event.get("changed"):
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+        rest, err = proc.communicate(timeout=300)
+    finally:
+        timer.cancel()
+    assert proc.returncode == 130, "".join(seen)[-2000:] + rest[-2000:] + err[-2000:]
+    summary = json_summary(subprocess.CompletedProcess([], 130, "".join(seen) + rest, err))
+    assert summary["exit_code"] == 130
+    (message,) = [e["message"] for e in summary["errors"]]
+    assert "interrupted during task" in message and "changed so far" in message, message
+    assert "run the same command again" in message
+    (run,) = summary["runs"]
+    assert run["canceled"] is True
+    assert json.loads((Path(run["folder"]) / "summary.json").read_text())["canceled"] is True
+    # No Ansible process is left behind on the controller, and the host still answers.
+    assert subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode == 1
+    assert host.ssh("true").returncode == 0  # type: ignore[attr-defined]
+
+
 def test_deploy_is_idempotent(host: object) -> None:
+    """Right after the interrupted deploy: this re-run converges, and its second run changes nothing."""
     proc = anl("deploy", "hello", "--lab", host.name, "--debian", host.release, "--idempotence", "--json")  # type: ignore[attr-defined]
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     summary = json_summary(proc)
