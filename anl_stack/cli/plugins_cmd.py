@@ -92,6 +92,40 @@ def _quality_text(quality: Any, language: Lang) -> list[str]:
     return lines
 
 
+def _listing(found: list[Any], levels: dict[str, Any]) -> dict[str, Any]:
+    """Everything ``plugins list`` prints, in JSON and in both languages (what the cache keeps)."""
+    listing: dict[str, Any] = {
+        "json": {"plugins": [{**p.to_dict(), "quality": levels[p.name].to_dict() if p.name in levels else None}
+                             for p in found]},
+        "text": {},
+    }
+    notes = []
+    for p in found:
+        if p.error:
+            notes += [f"error: {p.name}: {r.format()}" for r in p.error.records]
+        for s in p.shadowed:
+            notes.append(f"shadowed: {p.name} from {s.source} ({s.origin}) is ignored; "
+                         f"{p.source} ({p.origin}) comes first")
+    for language in ("fr", "en"):
+        headers = [label(k, language) for k in ("name", "recipe_version", "app_version", "platforms",
+                                                  "recipe_status")]
+        headers += [LEVEL[language], label("source", language)]
+        rows = []
+        for p in found:
+            m = p.manifest
+            if m is None:
+                rows.append([p.name, "-", "-", "-", label("broken", language), "-", p.source])
+                continue
+            platforms = ", ".join(k for k, plat in m.platforms.items() if plat.supported) or "-"
+            status = label("available" if p.recipe_available else "not_yet_available", language)
+            rows.append([p.name, m.version, m.app.version, platforms, status, str(levels[p.name].level), p.source])
+        next_steps = [f"{p.name}: {LEVEL[language]} {levels[p.name].level}; {NEXT[language]} "
+                      f"{levels[p.name].next_level()}: {levels[p.name].missing(language)}"
+                      for p in found if p.name in levels and levels[p.name].next_level() is not None]
+        listing["text"][language] = {"headers": headers, "rows": rows, "next_steps": next_steps, "notes": notes}
+    return listing
+
+
 @plugins.command("list")
 @JSON_OPTION
 @LANG_OPTION
@@ -100,45 +134,31 @@ def list_cmd(as_json: bool, lang: str | None) -> None:
 
     A plugin that fails to load is listed with its error; the command still succeeds.
     """
-    from anl_stack.plugins import discover_plugins
+    from anl_stack.plugins import list_cache
 
-    found = discover_plugins()
-    levels = _levels(found)
+    cache_key = list_cache.key()
+    listing = list_cache.load(cache_key)
+    if listing is None:
+        from anl_stack.plugins import discover_plugins
+
+        found = discover_plugins()
+        listing = _listing(found, _levels(found))
+        list_cache.save(cache_key, listing)
     if as_json:
-        echo_json({"plugins": [{**p.to_dict(), "quality": levels[p.name].to_dict() if p.name in levels else None}
-                               for p in found]})
+        echo_json(listing["json"])
         return
     language = _lang(lang)
-    if not found:
+    view = listing["text"][language]
+    if not view["rows"]:
         click.echo(label("no_plugins", language))
         return
-    headers = [label(k, language) for k in ("name", "recipe_version", "app_version", "platforms", "recipe_status")]
-    headers += [LEVEL[language], label("source", language)]
-    rows = []
-    for p in found:
-        m = p.manifest
-        if m is None:
-            rows.append([p.name, "-", "-", "-", label("broken", language), "-", p.source])
-            continue
-        platforms = ", ".join(k for k, plat in m.platforms.items() if plat.supported) or "-"
-        status = label("available" if p.recipe_available else "not_yet_available", language)
-        rows.append([p.name, m.version, m.app.version, platforms, status, str(levels[p.name].level), p.source])
-    print_table(headers, rows)
+    print_table(view["headers"], view["rows"])
     click.echo("")
-    for p in found:
-        if p.name in levels and levels[p.name].next_level() is not None:
-            q = levels[p.name]
-            click.echo(f"{p.name}: {LEVEL[language]} {q.level}; {NEXT[language]} {q.next_level()}: {q.missing(language)}")
-    notes = []
-    for p in found:
-        if p.error:
-            notes += [f"error: {p.name}: {r.format()}" for r in p.error.records]
-        for s in p.shadowed:
-            notes.append(f"shadowed: {p.name} from {s.source} ({s.origin}) is ignored; "
-                         f"{p.source} ({p.origin}) comes first")
-    if notes:
+    for line in view["next_steps"]:
+        click.echo(line)
+    if view["notes"]:
         click.echo("")
-        for note in notes:
+        for note in view["notes"]:
             click.echo(note)
 
 

@@ -113,7 +113,7 @@ def _from_in_tree(root: Path) -> list[Plugin]:
     return found
 
 
-def _entry_points() -> list[object]:
+def plugin_entry_points() -> list[object]:
     from importlib.metadata import entry_points
 
     return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, ep.value))
@@ -121,10 +121,10 @@ def _entry_points() -> list[object]:
 
 def _from_entry_points() -> list[Plugin]:
     found = []
-    for ep in _entry_points():
+    for ep in plugin_entry_points():
         dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
         origin = f"{dist}: {ep.name} = {ep.value}"
-        folder, problem = _package_folder(ep.value)
+        folder, problem = package_folder(ep.value)
         if problem:
             found.append(Plugin(name=ep.name, path=folder or Path(ep.value), source="entry point", origin=origin,
                                 error=AnlError(problem, key=f"entry point {ep.name}",
@@ -140,7 +140,7 @@ def _from_entry_points() -> list[Plugin]:
     return found
 
 
-def _package_folder(value: str) -> tuple[Path | None, str | None]:
+def package_folder(value: str) -> tuple[Path | None, str | None]:
     """The folder of the package an entry point names, without importing it."""
     if ":" in value:
         return None, f"entry point value {value!r} names an attribute, not a package"
