@@ -106,6 +106,23 @@ FAULTS = {
                                    "sed -i 's/^user root; # planted/user www-data;/' /etc/nginx/nginx.conf"
                                    " && systemctl restart nginx"),
     "disk above threshold": Fault("baseline/test_enough_free_disk", "true", "true", setting=SETTINGS_LINE),
+    "legacy TLS accepted": Fault("baseline/test_https_tls12_or_later",
+                                 "cp /etc/nginx/nginx.conf /root/nginx.conf.planted && sed -i"
+                                 " -e 's/ssl_protocols TLSv1.2 TLSv1.3;/ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;/'"
+                                 " -e 's/^\\(\\s*ssl_ciphers \\).*;/\\1DEFAULT:@SECLEVEL=0;/' /etc/nginx/nginx.conf"
+                                 " && systemctl reload nginx",
+                                 "mv /root/nginx.conf.planted /etc/nginx/nginx.conf && systemctl reload nginx"),
+    "no HSTS header": Fault("baseline/test_https_hsts",
+                            "cp /etc/nginx/snippets/anl-security-headers.conf /root/headers.planted"
+                            " && sed -i '/Strict-Transport-Security/d' /etc/nginx/snippets/anl-security-headers.conf"
+                            " && systemctl reload nginx",
+                            "mv /root/headers.planted /etc/nginx/snippets/anl-security-headers.conf"
+                            " && systemctl reload nginx"),
+    "no security suite": Fault("baseline/test_security_suite_in_apt_sources",
+                               "mkdir -p /root/apt.planted && for f in $(grep -l -- -security /etc/apt/sources.list"
+                               " /etc/apt/sources.list.d/* 2>/dev/null); do cp -a --parents $f /root/apt.planted"
+                               " && rm $f; done",
+                               "cp -a /root/apt.planted/etc/apt/. /etc/apt/ && rm -r /root/apt.planted"),
 }
 
 
