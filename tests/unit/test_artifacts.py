@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,13 @@ def flipped(data: bytes, at: int | None = None) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GpgKey]:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, GpgKey]]:
     root = tmp_path_factory.mktemp("gpg")
-    return {"good": GpgKey(root / "good", "Release Signer <release@test.invalid>"),
+    made = {"good": GpgKey(root / "good", "Release Signer <release@test.invalid>"),
             "other": GpgKey(root / "other", "Someone Else <else@test.invalid>")}
+    yield made
+    for key in made.values():
+        key.close()
 
 
 @pytest.fixture
