@@ -313,15 +313,16 @@ def test_player_plays_live_in_browser(site: Site, browser: Any, axe_script: Path
 
 def _video_advances(page: Any, by: float, within: float) -> bool | str:
     """True once the video's currentTime has advanced by `by` seconds; else its state at the deadline."""
-    deadline = time.monotonic() + within
-    first = None
-    while time.monotonic() < deadline:
+    first: list[float] = []  # the first currentTime above 0
+
+    def advanced() -> bool:
         now = page.evaluate("() => document.querySelector('video').currentTime")
-        if first is None and now > 0:
-            first = now
-        if first is not None and now > first + by:
-            return True
-        time.sleep(0.5)
+        if not first and now > 0:
+            first.append(now)
+        return bool(first) and now > first[0] + by
+
+    if wait_for(advanced, within, step=0.5):
+        return True
     return page.evaluate("""() => { const v = document.querySelector('video');
         const ranges = Array.from({length: v.buffered.length}, (_, i) => [v.buffered.start(i), v.buffered.end(i)]);
         return JSON.stringify({currentTime: v.currentTime, paused: v.paused, readyState: v.readyState,

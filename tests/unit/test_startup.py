@@ -30,6 +30,14 @@ with open(sys.argv[1], "w") as out:
 """
 
 
+def _in_process(tmp_path: Path, args: list[str], **env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """Run ``anl-stack ARGS`` through WRAPPER: the process, and what WRAPPER recorded (exit code, modules)."""
+    report = tmp_path / "modules.json"
+    result = subprocess.run([sys.executable, "-c", WRAPPER, str(report), *args], capture_output=True, text=True,
+                            cwd=PROJECT_ROOT, env={**os.environ, **env}, timeout=120)
+    return result, json.loads(report.read_text())
+
+
 @pytest.mark.parametrize(
     "args",
     [["--help"], ["--version"], ["plugins", "--help"], ["plugins", "list"], ["plugins", "list", "--json"],
@@ -38,25 +46,18 @@ with open(sys.argv[1], "w") as out:
 )
 def test_command_imports_no_heavy_module(tmp_path: Path, args: list[str]) -> None:
     write_plugin(tmp_path / "plugins", "startdemo")
-    report = tmp_path / "modules.json"
-    env = {**os.environ, "ANL_STACK_PLUGINS_PATH": str(tmp_path / "plugins")}
-    result = subprocess.run([sys.executable, "-c", WRAPPER, str(report), *args], capture_output=True, text=True,
-                            cwd=PROJECT_ROOT, env=env, timeout=120)
+    result, data = _in_process(tmp_path, args, ANL_STACK_PLUGINS_PATH=str(tmp_path / "plugins"))
     assert result.returncode == 0, result.stderr
-    data = json.loads(report.read_text())
     assert data["code"] in (0, None), result.stdout + result.stderr
     assert "anl_stack.cli" in data["modules"]  # the wrapper really ran the CLI
     heavy = [m for m in data["modules"] if m.split(".")[0] in FORBIDDEN]
     assert heavy == [], f"`anl-stack {' '.join(args)}` imported {heavy[:10]}"
 
 
-def _list_in_process(tmp_path: Path, plugins: Path, *args: str, cache: str = "cache") -> tuple[str, list[str]]:
+def _list_in_process(tmp_path: Path, plugins: Path, *args: str) -> tuple[str, list[str]]:
     """``plugins list ARGS`` with its own cache folder: (what it printed, the modules it imported)."""
-    report = tmp_path / "modules.json"
-    env = {**os.environ, "ANL_STACK_PLUGINS_PATH": str(plugins), "ANL_STACK_CACHE_DIR": str(tmp_path / cache)}
-    result = subprocess.run([sys.executable, "-c", WRAPPER, str(report), "plugins", "list", *args],
-                            capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=120)
-    data = json.loads(report.read_text())
+    result, data = _in_process(tmp_path, ["plugins", "list", *args], ANL_STACK_PLUGINS_PATH=str(plugins),
+                               ANL_STACK_CACHE_DIR=str(tmp_path / "cache"))
     assert result.returncode == 0 and data["code"] in (0, None), result.stderr
     return result.stdout, data["modules"]
 
