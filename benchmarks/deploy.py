@@ -95,7 +95,7 @@ def plain_playbook(plugin: str, lab: str, tags: str | None = None) -> PlainRun:
     environment and the generated files (site playbook, firewall ports
     inventory); they are written once into a temporary folder.
     """
-    from anl_stack import deploy
+    from anl_stack.deploy import prepare as deploy
 
     prep = deploy.prepare([plugin], lab_name=lab, tags=tags)
     folder = Path(tempfile.mkdtemp(prefix="anl-bench-plain-"))
@@ -145,7 +145,7 @@ class Probe:
     """Plain ansible-playbook runs of the probe playbook with the generated ansible.cfg."""
 
     def __init__(self, names: list[str]) -> None:
-        from anl_stack import ansible_cfg
+        from anl_stack.deploy import ansible_cfg
 
         self.folder = Path(tempfile.mkdtemp(prefix="anl-bench-probe-"))
         self.inventory = fleet_inventory(names, self.folder)

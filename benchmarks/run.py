@@ -172,7 +172,7 @@ def bench_plugin(b: Bench, plugin: str, host: str, tags: str | None) -> None:
 def bench_verify(b: Bench, plugin: str, host: str) -> None:
     import verify as verify_bench
 
-    from anl_stack.verify import VerifyOptions
+    from anl_stack.verify.plan import VerifyOptions
 
     figure = b.figure("verify (converged host)", f"anl-stack verify, {plugin} checks only")
     failures = 0

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def measure(options: Any, runs: int, plugins: list[Any] | None) -> dict[str, Any]:
-    from anl_stack.verify import run
+    from anl_stack.verify.run import run
 
     walls, inside, counts, failed = [], [], [], 0
     for _ in range(runs):
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from anl_stack.verify import VerifyOptions, plan
+    from anl_stack.verify.plan import VerifyOptions, plan
 
     base = dict(inventory=args.inventory, lab=args.lab)
     the_plan = plan(VerifyOptions(**base))

@@ -132,3 +132,29 @@ def _status_reason(status: str) -> str | None:
         if parts[1] == "NODATA":
             return "no OpenPGP signature found in the signature file"
     return None
+
+
+# --- signing with the user's own keyring (review records) ------------------------------------
+
+def secret_key_fingerprint(key_id: str) -> str | None:
+    """Primary fingerprint of the secret key ``key_id`` in the user's keyring, or None."""
+    proc = subprocess.run([_tool("gpg"), "--batch", "--with-colons", "--list-secret-keys", key_id],
+                          capture_output=True, text=True, check=False)
+    lines = [line.split(":") for line in proc.stdout.splitlines()]
+    for i, fields in enumerate(lines):
+        if fields[0] == "sec":
+            fpr = next((f[9] for f in lines[i + 1:] if f[0] == "fpr"), None)
+            if fpr:
+                return fpr.upper()
+    return None
+
+
+def sign_detached(file: Path, fingerprint: str, *, signature: Path, public_key: Path) -> None:
+    """An armored detached signature of ``file`` by ``fingerprint``, and that public key exported."""
+    gpg = _tool("gpg")
+    proc = subprocess.run([gpg, "--batch", "--yes", "--local-user", fingerprint, "--detach-sign", "--armor",
+                           "--output", str(signature), str(file)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GpgError("sign", proc.stderr.strip()[-300:] or f"gpg exited {proc.returncode}")
+    exported = subprocess.run([gpg, "--batch", "--armor", "--export", fingerprint], capture_output=True, check=False)
+    public_key.write_bytes(exported.stdout)

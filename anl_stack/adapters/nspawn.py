@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from anl_stack.errors import WorkFailedError
+from anl_stack.core.errors import WorkFailedError
 
 #: Debian package that provides each command the lab needs.
 TOOLS: dict[str, str] = {

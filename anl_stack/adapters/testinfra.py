@@ -23,15 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PLUGIN_MODULE = "anl_stack.verify_plugin"
-
-
 @dataclass
 class PytestRequest:
     """One pytest-testinfra run against some hosts of one inventory."""
 
     test_paths: list[Path]
     hosts: list[str]
+    #: the pytest plugin (module name) that gives the checks their fixtures and writes results
+    pytest_plugin: str
     #: inventory sources, absolute (the commune folder first)
     inventories: list[Path]
     context_file: Path
@@ -58,7 +57,7 @@ def build_command(request: PytestRequest) -> list[str]:
     cmd = [
         sys.executable, "-m", "pytest",
         "-c", str(ini), "--rootdir", str(request.workdir),
-        "-p", "no:cacheprovider", "-p", "no:randomly", "-p", PLUGIN_MODULE,
+        "-p", "no:cacheprovider", "-p", "no:randomly", "-p", request.pytest_plugin,
         "--import-mode=importlib",
         "--anl-context", str(request.context_file),
         "--junitxml", str(request.junit_file), "-o", "junit_family=xunit2",

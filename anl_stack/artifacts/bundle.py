@@ -27,7 +27,7 @@ from typing import Any
 from anl_stack.artifacts.cache import Cache
 from anl_stack.artifacts.service import Result, _store, fetch, plugin_refs, select
 from anl_stack.artifacts.trust import Ref, check_file, hash_file
-from anl_stack.errors import AnlError, ErrorRecord
+from anl_stack.core.errors import AnlError, ErrorRecord
 
 BUNDLE_FORMAT = 1
 MANIFEST_NAME = "anl-bundle.json"
@@ -36,7 +36,7 @@ BLOB_MEMBER = re.compile(r"^blobs/[0-9a-f]{64}$")
 
 def inventory_plugins(inventory_path: str | Path) -> tuple[list[str], dict[str, Any]]:
     """Plugin names used by an inventory's groups, and its commune settings."""
-    from anl_stack.inventory import load_inventory
+    from anl_stack.inventory.model import load_inventory
     from anl_stack.plugins.discovery import discover_plugins
 
     inventory = load_inventory(inventory_path)

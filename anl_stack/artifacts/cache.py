@@ -1,6 +1,6 @@
 """The content-addressed artifact cache on the controller.
 
-Layout under ``anl_stack.paths.cache_dir()/artifacts/`` (``ANL_STACK_CACHE_DIR``
+Layout under ``anl_stack.core.paths.cache_dir()/artifacts/`` (``ANL_STACK_CACHE_DIR``
 moves the whole cache; ``ANL_STACK_ARTIFACTS_DIR`` moves this folder alone,
 for example onto a removable disk, leaving lab images in place)::
 
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from anl_stack.paths import cache_dir
+from anl_stack.core.paths import cache_dir
 
 INDEX_FORMAT = 1
 ARTIFACTS_DIR_ENV = "ANL_STACK_ARTIFACTS_DIR"

@@ -12,7 +12,7 @@ from anl_stack.artifacts.cache import Cache
 from anl_stack.artifacts.sources import download_url, expected_filename, npm_pack, work_name
 from anl_stack.artifacts.trust import (VERSIONS_SETTING, Evidence, Ref, check_file, entry_matches, hash_file,
                                        require_trust)
-from anl_stack.errors import AnlError, ErrorRecord, ExitCode
+from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode
 
 
 # --- which artifacts a plugin needs -------------------------------------------

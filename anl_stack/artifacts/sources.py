@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 from anl_stack.artifacts.trust import Ref
-from anl_stack.errors import AnlError, ExitCode
+from anl_stack.core.errors import AnlError, ExitCode
 
 EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anl_stack.errors import AnlError, ErrorRecord
+from anl_stack.core.errors import AnlError, ErrorRecord
 
 PINS_SETTING = "anl_artifact_pins"
 VERSIONS_SETTING = "anl_artifact_versions"

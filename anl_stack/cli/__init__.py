@@ -14,7 +14,7 @@ import click
 
 from anl_stack import __version__
 from anl_stack.cli.output import fail
-from anl_stack.errors import AnlError, ExitCode
+from anl_stack.core.errors import AnlError, ExitCode
 
 # name -> (module, attribute, one-line help shown by the root --help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {

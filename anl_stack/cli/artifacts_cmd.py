@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from anl_stack.cli.output import echo_json
-from anl_stack.errors import ExitCode
+from anl_stack.core.errors import ExitCode
 
 inventory_option = click.option(
     "-i", "--inventory", "inventory", type=click.Path(path_type=Path),
@@ -19,7 +19,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 def _settings(inventory: Path | None) -> dict[str, Any]:
     if inventory is None:
         return {}
-    from anl_stack.inventory import load_inventory
+    from anl_stack.inventory.model import load_inventory
 
     return load_inventory(inventory).settings()
 

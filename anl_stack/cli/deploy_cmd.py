@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from anl_stack.errors import AnlError, ExitCode
+from anl_stack.core.errors import AnlError, ExitCode
 
 DIFF_LINES = 30
 
@@ -41,15 +41,17 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
          vault_password_file: str | None, as_json: bool, *, check: bool, tags: str | None = None,
          skip_tags: str | None = None, idempotence: bool = False) -> None:
-    from anl_stack import deploy
+    from anl_stack.cli.progress import display_factory
+    from anl_stack.deploy.engine import Options, execute
+    from anl_stack.deploy.prepare import prepare
 
-    prep = deploy.prepare(list(plugins), inventory=inventory, lab_name=lab_name, debian=debian,
+    prep = prepare(list(plugins), inventory=inventory, lab_name=lab_name, debian=debian,
                           vault_password=vault_password_file, limit=limit, tags=tags, skip_tags=skip_tags)
     if prep.generated_secrets and not as_json:
         click.echo("generated secrets (values kept in the vault): " + ", ".join(prep.generated_secrets))
-    options = deploy.Options(limit=limit, tags=tags, skip_tags=skip_tags, json_output=as_json,
-                             idempotence=idempotence, check=check)
-    result = deploy.execute(prep, options)
+    options = Options(limit=limit, tags=tags, skip_tags=skip_tags, idempotence=idempotence, check=check,
+                      display=display_factory(json_output=as_json))
+    result = execute(prep, options)
     if as_json:
         click.echo(json.dumps(result.summary(), ensure_ascii=False, default=str))
         sys.exit(int(result.exit_code))

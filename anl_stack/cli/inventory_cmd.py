@@ -1,6 +1,6 @@
 """``anl-stack init`` and ``anl-stack inventory check``: commune inventories.
 
-Thin: :mod:`anl_stack.inventory` and :mod:`anl_stack.inventory_check` do the work.
+Thin: :mod:`anl_stack.inventory.model` and :mod:`anl_stack.inventory.check` do the work.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from anl_stack.cli.output import echo_json, fail
-from anl_stack.errors import AnlError, ExitCode
+from anl_stack.core.errors import AnlError, ExitCode
 
 INVENTORY_OPTION = click.option(
     "-i", "--inventory", "inventory", required=True, metavar="PATH",
@@ -39,8 +39,8 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
     stays outside the inventory, so the inventory can be versioned and
     shared. Refuses to overwrite an existing inventory.
     """
-    from anl_stack.inventory import create_inventory
-    from anl_stack.inventory_check import check_inventory
+    from anl_stack.inventory.model import create_inventory
+    from anl_stack.inventory.check import check_inventory
 
     root = (directory or Path.cwd()) / "inventories" / commune
     if vault_password_file is not None:
@@ -49,7 +49,7 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
             raise AnlError("vault password file not found", file=str(vault_password_file),
                            key="--vault-password-file", expected="an existing file or executable script")
     # Validate the values before writing anything.
-    from anl_stack.inventory_check import _COMMUNE, _EMAIL, valid_domain
+    from anl_stack.inventory.check import _COMMUNE, _EMAIL, valid_domain
 
     if not _COMMUNE.match(commune):
         raise AnlError(f"{commune!r} is not a commune name", key="COMMUNE",
@@ -86,7 +86,7 @@ def check(inventory: str, as_json: bool) -> None:
     against each role's meta/argument_specs.yml, domains, e-mails, TLS mode
     and SSH ports.
     """
-    from anl_stack.inventory_check import check_inventory
+    from anl_stack.inventory.check import check_inventory
 
     inv, records = check_inventory(inventory)
     if records:

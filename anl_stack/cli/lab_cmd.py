@@ -8,7 +8,7 @@ import sys
 import click
 
 from anl_stack.cli.output import echo_json
-from anl_stack.errors import AnlError
+from anl_stack.core.errors import AnlError
 
 
 def _err(message: str) -> None:

@@ -1,7 +1,7 @@
 """``anl-stack backup`` and ``anl-stack restore``: a plugin's lifecycle steps.
 
 Generic: each runs the plugin's own ``backup.yml`` / ``restore.yml`` through
-the deploy engine's runner (:func:`anl_stack.deploy.run_lifecycle_step`) and
+the deploy engine's runner (:func:`anl_stack.deploy.lifecycle.run_lifecycle_step`) and
 refuses (exit 2) a plugin that has no such step. The backup name (a UTC
 time stamp) is chosen here and handed to the playbook as ``anl_backup_name``;
 the restore source as ``anl_restore_from``.
@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from anl_stack.errors import AnlError, ExitCode
+from anl_stack.core.errors import AnlError, ExitCode
 
 BACKUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -41,12 +41,13 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _run(step: str, plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
          vault_password_file: str | None, as_json: bool, extra_vars: dict[str, str]) -> Any:
-    from anl_stack import deploy
     from anl_stack.cli.deploy_cmd import _print_report
+    from anl_stack.cli.progress import display_factory
+    from anl_stack.deploy.lifecycle import run_lifecycle_step
 
-    prep, result = deploy.run_lifecycle_step(plugin, step, inventory=inventory, lab_name=lab_name,
-                                             vault_password=vault_password_file, limit=limit,
-                                             extra_vars=extra_vars, json_output=as_json)
+    prep, result = run_lifecycle_step(plugin, step, inventory=inventory, lab_name=lab_name,
+                                      vault_password=vault_password_file, limit=limit, extra_vars=extra_vars,
+                                      display=display_factory(json_output=as_json))
     if as_json:
         click.echo(json.dumps({**result.summary(), "step": step, **extra_vars}, ensure_ascii=False, default=str))
         sys.exit(int(result.exit_code))

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from anl_stack.errors import AnlError
+from anl_stack.core.errors import AnlError
 
 
 def echo_json(data: Any) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from anl_stack.cli.output import echo_json
-from anl_stack.errors import AnlError
-from anl_stack.i18n import Lang, detect_language, label
+from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import Lang, detect_language, label
 
 LANG_OPTION = click.option(
     "--lang", type=click.Choice(["fr", "en"]), default=None,
@@ -55,26 +55,10 @@ def plugins() -> None:
     """
 
 
-LEVEL = {"en": "level", "fr": "niveau"}
-NEXT = {"en": "next", "fr": "suivant"}
-
-
-def _levels(found: list[Any]) -> dict[str, Any]:
-    """Computed quality of each loaded plugin (reads its records; never runs Ansible)."""
-    from anl_stack.quality import safe_compute
-
-    out = {}
-    for p in found:
-        q = safe_compute(p)
-        if q is not None:
-            out[p.name] = q
-    return out
-
-
 def _quality_text(quality: Any, language: Lang) -> list[str]:
     fr = language == "fr"
     lines = ["", "Qualité (calculée à partir des preuves)" if fr else "Quality (computed from evidence)"]
-    lines.append(f"  {LEVEL[language]}: {quality.level}  ({'empreinte' if fr else 'digest'} {quality.digest})")
+    lines.append(f"  {label('level', language)}: {quality.level}  ({'empreinte' if fr else 'digest'} {quality.digest})")
     for level, files in sorted(quality.met.items()):
         lines.append(f"    {level}: {', '.join(files)}")
     if quality.next_level() is not None:
@@ -92,40 +76,6 @@ def _quality_text(quality: Any, language: Lang) -> list[str]:
     return lines
 
 
-def _listing(found: list[Any], levels: dict[str, Any]) -> dict[str, Any]:
-    """Everything ``plugins list`` prints, in JSON and in both languages (what the cache keeps)."""
-    listing: dict[str, Any] = {
-        "json": {"plugins": [{**p.to_dict(), "quality": levels[p.name].to_dict() if p.name in levels else None}
-                             for p in found]},
-        "text": {},
-    }
-    notes = []
-    for p in found:
-        if p.error:
-            notes += [f"error: {p.name}: {r.format()}" for r in p.error.records]
-        for s in p.shadowed:
-            notes.append(f"shadowed: {p.name} from {s.source} ({s.origin}) is ignored; "
-                         f"{p.source} ({p.origin}) comes first")
-    for language in ("fr", "en"):
-        headers = [label(k, language) for k in ("name", "recipe_version", "app_version", "platforms",
-                                                  "recipe_status")]
-        headers += [LEVEL[language], label("source", language)]
-        rows = []
-        for p in found:
-            m = p.manifest
-            if m is None:
-                rows.append([p.name, "-", "-", "-", label("broken", language), "-", p.source])
-                continue
-            platforms = ", ".join(k for k, plat in m.platforms.items() if plat.supported) or "-"
-            status = label("available" if p.recipe_available else "not_yet_available", language)
-            rows.append([p.name, m.version, m.app.version, platforms, status, str(levels[p.name].level), p.source])
-        next_steps = [f"{p.name}: {LEVEL[language]} {levels[p.name].level}; {NEXT[language]} "
-                      f"{levels[p.name].next_level()}: {levels[p.name].missing(language)}"
-                      for p in found if p.name in levels and levels[p.name].next_level() is not None]
-        listing["text"][language] = {"headers": headers, "rows": rows, "next_steps": next_steps, "notes": notes}
-    return listing
-
-
 @plugins.command("list")
 @JSON_OPTION
 @LANG_OPTION
@@ -134,15 +84,17 @@ def list_cmd(as_json: bool, lang: str | None) -> None:
 
     A plugin that fails to load is listed with its error; the command still succeeds.
     """
-    from anl_stack.plugins import list_cache
+    from anl_stack.catalog import list_cache
 
     cache_key = list_cache.key()
     listing = list_cache.load(cache_key)
     if listing is None:
+        # Only on a cache miss: the listing loads manifests (pydantic) and records.
+        from anl_stack.catalog.listing import build_listing, quality_levels
         from anl_stack.plugins import discover_plugins
 
         found = discover_plugins()
-        listing = _listing(found, _levels(found))
+        listing = build_listing(found, quality_levels(found))
         list_cache.save(cache_key, listing)
     if as_json:
         echo_json(listing["json"])
@@ -168,10 +120,10 @@ def list_cmd(as_json: bool, lang: str | None) -> None:
 @JSON_OPTION
 def show_cmd(name: str, lang: str | None, as_json: bool) -> None:
     """The fiche of plugin NAME for a decision-maker, each fact with its source."""
-    from anl_stack import catalog
+    from anl_stack.catalog import fiche as catalog
     from anl_stack.plugins import get_plugin
 
-    from anl_stack.quality import safe_compute
+    from anl_stack.records.quality import safe_compute
 
     plugin = get_plugin(name)
     if as_json:
@@ -192,7 +144,7 @@ def show_cmd(name: str, lang: str | None, as_json: bool) -> None:
 @JSON_OPTION
 def compare_cmd(names: tuple[str, ...], lang: str | None, as_json: bool) -> None:
     """The facts of two or more plugins side by side (* = fact without a source)."""
-    from anl_stack import catalog
+    from anl_stack.catalog import fiche as catalog
     from anl_stack.plugins import discover_plugins, get_plugin
 
     if len(names) < 2:
@@ -225,12 +177,12 @@ def check_cmd(path: Path, no_lint: bool, record: bool, as_json: bool) -> None:
 
     Exit 0 when clean, 1 when there are findings (each with file and line).
     """
-    from anl_stack.errors import ExitCode
-    from anl_stack.plugin_check import check_plugin
+    from anl_stack.core.errors import ExitCode
+    from anl_stack.plugins.check import check_plugin
 
     report = check_plugin(path, lint=not no_lint)
     if record:
-        from anl_stack.evidence import record_check
+        from anl_stack.records.evidence import record_check
 
         written = record_check(path, report)
         if not as_json:
@@ -259,7 +211,7 @@ def new_cmd(name: str, parent: Path, as_json: bool) -> None:
     verify test, fiches in French and English, a reviews folder and a
     pyproject.toml to publish it as a Python package.
     """
-    from anl_stack.scaffold import create_plugin
+    from anl_stack.plugins.scaffold import create_plugin
 
     folder = create_plugin(name, parent)
     if as_json:
@@ -288,7 +240,7 @@ def evidence_cmd(path: Path, report: Path, idempotence_run: Path | None, backup_
     Refused (exit 2) when the report did not pass, is not from lab hosts, or
     verified another digest. Commit the evidence/ folder with the plugin.
     """
-    from anl_stack.evidence import record_evidence
+    from anl_stack.records.evidence import record_evidence
 
     written = record_evidence(path, report, idempotence_run=idempotence_run, backup_run=backup_run,
                               restore_run=restore_run, upgrade_run=upgrade_run)
@@ -316,7 +268,7 @@ def review_cmd(path: Path, by: str, reviewer: str, evidence: Path | None, key_id
     --sign the signature .asc and the signer's public key). Editing the
     recipe afterwards shows the review as "changed since review".
     """
-    from anl_stack.reviews import record_review
+    from anl_stack.records.reviews import record_review
 
     written = record_review(path, by=by, reviewer=reviewer, evidence=evidence, sign=key_id, comment=comment)
     if as_json:

@@ -23,8 +23,8 @@ def secrets() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def list_cmd(inventory: str, vault_password_file: str | None, as_json: bool) -> None:
     """Names of the secrets in the vault (never their values)."""
-    from anl_stack import vault
-    from anl_stack.inventory import resolve_inventory_path, vault_password_file as find_password
+    from anl_stack.inventory import vault
+    from anl_stack.inventory.model import resolve_inventory_path, vault_password_file as find_password
 
     paths = resolve_inventory_path(inventory)
     names = vault.secret_names(paths, find_password(paths, vault_password_file))
@@ -44,9 +44,9 @@ def list_cmd(inventory: str, vault_password_file: str | None, as_json: bool) -> 
 @click.option("--reveal", is_flag=True, help="Required: print the secret's value in clear.")
 def show(name: str, inventory: str, vault_password_file: str | None, reveal: bool) -> None:
     """Print one secret's value (only with --reveal)."""
-    from anl_stack import vault
-    from anl_stack.errors import AnlError
-    from anl_stack.inventory import resolve_inventory_path, vault_password_file as find_password
+    from anl_stack.inventory import vault
+    from anl_stack.core.errors import AnlError
+    from anl_stack.inventory.model import resolve_inventory_path, vault_password_file as find_password
 
     paths = resolve_inventory_path(inventory)
     value = vault.reveal(paths, find_password(paths, vault_password_file), name)

@@ -36,8 +36,9 @@ def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | Non
     Exit codes: 0 every check passed; 1 a check failed (or none ran);
     2 invalid input (nothing was touched).
     """
-    from anl_stack.report import check_report_path
-    from anl_stack.verify import VerifyOptions, run
+    from anl_stack.verify.report import check_report_path
+    from anl_stack.verify.plan import VerifyOptions
+    from anl_stack.verify.run import run
 
     if report is not None:
         check_report_path(report)
@@ -52,7 +53,7 @@ def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | Non
 
 
 def _print(result: Any) -> None:
-    from anl_stack.report import label
+    from anl_stack.verify.report import label
 
     for host in result.hosts:
         codename = f" {host['codename']}" if host.get("codename") else ""

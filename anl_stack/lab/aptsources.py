@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from anl_stack.errors import AnlError
+from anl_stack.core.errors import AnlError
 
 APT_DIR = Path("/etc/apt")
 #: Archive suites that mark a source as Debian's own.

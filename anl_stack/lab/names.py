@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from anl_stack.errors import AnlError
+from anl_stack.core.errors import AnlError
 
 #: "ve-" + 12 characters = 15, the kernel's interface name limit.
 MAX_NAME = 12

@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from anl_stack.errors import AnlError
+from anl_stack.core.errors import AnlError
 
 LAB_RANGE = ipaddress.ip_network("10.77.0.0/16")
 PREFIX = 30

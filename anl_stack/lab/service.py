@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.adapters import netfilter, nspawn
-from anl_stack.errors import AnlError, WorkFailedError
+from anl_stack.core.errors import AnlError, WorkFailedError
 from anl_stack.lab import hostsfile, image, network, reservations, state
 from anl_stack.lab.aptsources import debian_mirrors
 from anl_stack.lab.locks import file_lock
 from anl_stack.lab.names import codename, domain_for, validate_name, validate_release
-from anl_stack.paths import cache_dir
+from anl_stack.core.paths import cache_dir
 
 Log = Callable[[str], None]
 SSH_OPTIONS = [
@@ -321,7 +321,7 @@ def _configure_network(data: dict[str, Any], leader: int) -> None:
 
 
 def _create_inventory(data: dict[str, Any], p: dict[str, Path]) -> None:
-    from anl_stack.inventory import create_inventory, write_password_file
+    from anl_stack.inventory.model import create_inventory, write_password_file
 
     name = data["name"]
     if not p["vault"].exists():

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from anl_stack.paths import state_dir
+from anl_stack.core.paths import state_dir
 
 
 def lab_dir() -> Path:

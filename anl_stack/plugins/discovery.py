@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from anl_stack.errors import AnlError, ErrorRecord
+from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.paths import project_root
+from anl_stack.plugin_api import DEPLOY, MANIFEST_FILE, provided_steps
 
 if TYPE_CHECKING:
     from anl_stack.plugins.manifest import Manifest
@@ -25,11 +27,6 @@ if TYPE_CHECKING:
 Source = Literal["in-tree", "entry point", "path"]
 ENTRY_POINT_GROUP = "anl_stack.plugins"
 PATH_ENV = "ANL_STACK_PLUGINS_PATH"
-MANIFEST_FILE = "plugin.yml"
-DEPLOY_PLAYBOOK = "playbook.yml"
-#: Lifecycle steps a plugin may provide, by playbook file name.
-STEPS = {"deploy": "playbook.yml", "backup": "backup.yml", "restore": "restore.yml",
-         "upgrade": "upgrade.yml", "remove": "remove.yml"}
 
 
 @dataclass
@@ -53,12 +50,12 @@ class Plugin:
     @property
     def recipe_available(self) -> bool:
         """A recipe exists when the plugin ships its deploy playbook."""
-        return (self.path / DEPLOY_PLAYBOOK).is_file()
+        return (self.path / DEPLOY.playbook).is_file()
 
     @property
     def steps(self) -> dict[str, Path]:
         """Lifecycle steps this plugin provides (deploy, backup, ...)."""
-        return {step: self.path / f for step, f in STEPS.items() if (self.path / f).is_file()}
+        return provided_steps(self.path)
 
     def to_dict(self) -> dict[str, object]:
         """Summary for ``plugins list --json``."""
@@ -80,12 +77,11 @@ class Plugin:
 
 
 def in_tree_dir() -> Path:
-    from anl_stack.paths import project_root
-
     return project_root() / "plugins"
 
 
 def _load(name: str, folder: Path, source: Source, origin: str, *, strict_name: bool) -> Plugin:
+    # Lazily: the manifest model imports pydantic, which a warm `plugins list` never needs.
     from anl_stack.plugins.manifest import load_manifest
 
     plugin = Plugin(name=name, path=folder, source=source, origin=origin)
@@ -225,6 +221,6 @@ def require_recipe(plugin: Plugin) -> Manifest:
     """Refuse (exit 2) a plugin that has no deploy playbook yet."""
     manifest = require_loaded(plugin)
     if not plugin.recipe_available:
-        raise AnlError(f"plugin {plugin.name!r}: recipe: not yet available", file=str(plugin.path / DEPLOY_PLAYBOOK),
+        raise AnlError(f"plugin {plugin.name!r}: recipe: not yet available", file=str(plugin.path / DEPLOY.playbook),
                        key="recipe", expected="a plugin that ships playbook.yml")
     return manifest

@@ -3,7 +3,7 @@
 The model is the single definition of the manifest; ``docs/manifest.md``
 documents every field (a test walks this model to make sure of it).
 :func:`load_manifest` turns every validation problem into an
-:class:`~anl_stack.errors.ErrorRecord` naming the file, the line, the dotted
+:class:`~anl_stack.core.errors.ErrorRecord` naming the file, the line, the dotted
 key, the message and what was expected.
 """
 
@@ -28,7 +28,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from anl_stack.errors import AnlError, ErrorRecord
+from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.plugin_api import MANIFEST_FILE
 
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown"
@@ -426,9 +427,6 @@ def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], 
 
 
 # --- loading ------------------------------------------------------------------
-
-MANIFEST_FILE = "plugin.yml"
-
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loader that leaves dates as text, so the model reports a bad date with its key and line."""

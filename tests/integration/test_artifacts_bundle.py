@@ -41,7 +41,7 @@ def anl(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Compl
 
 
 def test_bundle_imported_offline_is_deployed_by_push(lab_host_factory, tmp_path: Path) -> None:
-    from anl_stack.inventory import create_inventory
+    from anl_stack.inventory.model import create_inventory
 
     archive = make_archive({"bundled-1.0.0/VERSION": b"1.0.0\n",
                             "bundled-1.0.0/README": b"a release carried in an offline bundle\n" * 500})

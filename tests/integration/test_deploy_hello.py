@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from anl_stack.inventory import resolve_inventory_path
+from anl_stack.inventory.model import resolve_inventory_path
 
 pytestmark = pytest.mark.lab
 
@@ -127,7 +127,9 @@ def _secret(host: object) -> str:
 
 def test_secret_only_where_it_belongs(host: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The token is on the host, and nowhere in run folders, runner artifacts or command lines."""
-    from anl_stack import deploy
+    from anl_stack.cli.progress import display_factory
+    from anl_stack.deploy.engine import Options, execute
+    from anl_stack.deploy.prepare import prepare
 
     monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(TEST_PLUGINS))
     token = _secret(host)
@@ -152,11 +154,11 @@ def test_secret_only_where_it_belongs(host: object, tmp_path: Path, monkeypatch:
     sampler.start()
     kept = tmp_path / "runner"
     try:
-        prep = deploy.prepare(["hello"], lab_name=host.name, debian=host.release)  # type: ignore[attr-defined]
+        prep = prepare(["hello"], lab_name=host.name, debian=host.release)  # type: ignore[attr-defined]
         # Force the no_log task to run again so its result passes through every channel.
         host.ssh("rm -f /etc/nginx/snippets/hello-token.conf")  # type: ignore[attr-defined]
-        result = deploy.execute(prep, deploy.Options(json_output=True, keep_runner_dir=kept,
-                                                     out=open(os.devnull, "w")))
+        display = display_factory(json_output=True, out=open(os.devnull, "w"))
+        result = execute(prep, Options(keep_runner_dir=kept, display=display))
     finally:
         done.set()
         sampler.join()

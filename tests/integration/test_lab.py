@@ -133,7 +133,7 @@ def test_inventory_names_the_host(pair) -> None:
 
 def test_up_is_idempotent_and_release_conflict_refused(pair) -> None:
     from anl_stack import lab
-    from anl_stack.errors import AnlError
+    from anl_stack.core.errors import AnlError
 
     ta = pair[0]
     data_before = _state("ta")

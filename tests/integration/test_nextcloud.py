@@ -57,7 +57,7 @@ def json_summary(proc: subprocess.CompletedProcess[str]) -> dict:
 
 
 def settings_file(host: object) -> Path:
-    from anl_stack.inventory import resolve_inventory_path
+    from anl_stack.inventory.model import resolve_inventory_path
 
     return resolve_inventory_path(host.inventory).settings  # type: ignore[attr-defined]
 

@@ -29,7 +29,7 @@ APP_CHECKS = ("test_status_php", "test_occ_status", "test_setup_checks_no_error"
 def release_missing() -> str | None:
     """Why the release cannot be deployed here, or None."""
     from anl_stack.artifacts import resolve_for_deploy
-    from anl_stack.errors import AnlError
+    from anl_stack.core.errors import AnlError
 
     try:
         resolve_for_deploy(["nextcloud"])

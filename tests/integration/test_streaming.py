@@ -198,7 +198,7 @@ def test_source_outside_allowed_list_refused(site: Site) -> None:
 @pytest.fixture(scope="module")
 def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """axe-core from the npm registry, installed into a cache folder (never into the project)."""
-    from anl_stack.paths import cache_dir
+    from anl_stack.core.paths import cache_dir
 
     folder = cache_dir() / "test-tools" / f"axe-core-{AXE_VERSION}"
     script = folder / "node_modules" / "axe-core" / "axe.min.js"

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from anl_stack.artifacts import Cache, add, fetch, resolve_for_deploy, select
 from anl_stack.artifacts.bundle import import_bundle, make_bundle
 from anl_stack.cli import cli
-from anl_stack.errors import AnlError, ExitCode
-from anl_stack.inventory import create_inventory
+from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.inventory.model import create_inventory
 from tests.fixtures.artifacts import ArtifactServer, GpgKey, make_archive, write_plugin
 
 pytestmark = pytest.mark.skipif(shutil.which("gpgv") is None or shutil.which("gpg") is None,

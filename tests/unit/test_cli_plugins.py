@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from anl_stack.cli import cli
-from anl_stack.i18n import detect_language
+from anl_stack.core.i18n import detect_language
 from tests.unit.plugin_samples import manifest_data, write_plugin
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

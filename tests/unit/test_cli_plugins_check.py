@@ -14,8 +14,8 @@ import yaml
 from click.testing import CliRunner
 
 from anl_stack.cli import cli
-from anl_stack.plugin_check import check_plugin
-from anl_stack.scaffold import create_plugin
+from anl_stack.plugins.check import check_plugin
+from anl_stack.plugins.scaffold import create_plugin
 
 # ansible-lint and ansible-playbook runs: seconds to minutes each.
 pytestmark = pytest.mark.slow

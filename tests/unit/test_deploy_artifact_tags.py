@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anl_stack.deploy import needs_artifacts
+from anl_stack.deploy.prepare import needs_artifacts
 
 
 @pytest.mark.parametrize(("tags", "skip_tags", "expected"), [

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anl_stack import ansible_cfg, deploy
+from anl_stack.deploy import ansible_cfg
+from anl_stack.deploy import prepare as deploy
 from anl_stack.adapters import runner
-from anl_stack.errors import AnlError
-from anl_stack.inventory import load_inventory
-from anl_stack.progress import RunModel, compact_event
+from anl_stack.core.errors import AnlError
+from anl_stack.inventory.model import load_inventory
+from anl_stack.deploy.events import RunModel, compact_event
 
 
 # --- refusals before any host is touched -------------------------------------------------
@@ -93,7 +94,7 @@ def test_ansible_cfg_short_control_path() -> None:
 
 
 def test_control_tag_changes_with_a_recreated_inventory(tmp_path: Path) -> None:
-    from anl_stack.inventory import create_inventory
+    from anl_stack.inventory.model import create_inventory
 
     root = tmp_path / "inv"
     create_inventory(root, commune="a", domain="a.fr", email="a@a.fr", vault_password_file=tmp_path / "pw")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from anl_stack.errors import AnlError, ExitCode
+from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.plugins import discover_plugins, get_plugin, require_recipe
 from tests.unit.plugin_samples import manifest_data, write_plugin
 

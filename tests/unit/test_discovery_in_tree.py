@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from anl_stack.catalog import REQUIRED_SECTIONS, fiche_path, missing_sections
+from anl_stack.plugin_api import FICHE_SECTIONS
+from anl_stack.plugins.fiches import fiche_path, missing_sections
 from anl_stack.plugins import discover_plugins
 
 FIRST_PARTY = ("framadate", "mastodon", "nextcloud", "peertube", "streaming")
@@ -32,4 +33,4 @@ def test_first_party_fiche_has_required_sections(name: str, lang: str) -> None:
     path = fiche_path(_in_tree()[name], lang)
     assert path.is_file(), f"missing fiche {path}"
     missing = missing_sections(path.read_text(encoding="utf-8"), lang)
-    assert not missing, f"{path} lacks sections: {missing} (required: {REQUIRED_SECTIONS[lang]})"
+    assert not missing, f"{path} lacks sections: {missing} (required: {FICHE_SECTIONS[lang]})"

@@ -1,4 +1,4 @@
-from anl_stack.errors import AnlError, ErrorRecord, ExitCode
+from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode
 
 
 def test_record_formats_file_line_key_and_expected() -> None:

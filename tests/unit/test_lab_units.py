@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from anl_stack.adapters import netfilter
-from anl_stack.errors import AnlError
+from anl_stack.core.errors import AnlError
 from anl_stack.lab import hostsfile, network
 from anl_stack.lab.aptsources import debian_mirrors, parse_deb822, parse_one_line
 from anl_stack.lab.names import validate_name, validate_release

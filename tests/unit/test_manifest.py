@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anl_stack.errors import AnlError, ExitCode
+from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.plugins.manifest import Manifest, load_manifest
 from tests.unit.plugin_samples import manifest_data, write_plugin
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from anl_stack.baseline import checks
+from anl_stack.verify.baseline import checks
 
 
 def _ruleset(policy: str = "drop", extra_rules: list[dict] | None = None) -> dict:

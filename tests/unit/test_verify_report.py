@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from anl_stack.errors import AnlError
+from anl_stack.core.errors import AnlError
 from anl_stack.plugins.digest import content_digest
-from anl_stack.report import check_report_path, render, write_report
+from anl_stack.verify.report import check_report_path, render, write_report
 
 
 def test_markdown_report_has_every_fact(sample_result) -> None:
@@ -97,7 +97,7 @@ def test_cli_help_does_not_import_testinfra() -> None:
 def test_json_report_for_evidence(sample_result, tmp_path: Path) -> None:
     import json
 
-    from anl_stack.report import JSON_FORMAT
+    from anl_stack.verify.report import JSON_FORMAT
 
     data = json.loads(write_report(sample_result, tmp_path / "r.json").read_text())
     assert data["format"] == JSON_FORMAT

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from anl_stack.errors import AnlError
-from anl_stack.verify import VerifyOptions, marker_expression, plan, run
+from anl_stack.core.errors import AnlError
+from anl_stack.verify.plan import VerifyOptions, marker_expression, plan
+from anl_stack.verify.run import run
 
 
 def _by_check(result, host: str) -> dict[str, dict]:
@@ -97,7 +98,7 @@ def test_plan_selects_plugins_by_group(local_commune: Path) -> None:
 def test_host_key_checking_off_reaches_testinfra(tmp_path: Path) -> None:
     import configparser
 
-    from anl_stack import ansible_cfg
+    from anl_stack.deploy import ansible_cfg
     from anl_stack.adapters.testinfra import skip_host_key_checking
 
     cfg = ansible_cfg.write(tmp_path / "ansible.cfg", host_key_checking=False)

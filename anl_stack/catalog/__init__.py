@@ -1,0 +1,1 @@
+"""The catalog decision-makers read: fiches, comparisons and the plugin listing with quality levels."""

@@ -1,0 +1,126 @@
+"""How a run shows its progress: three displays of the deploy engine's run model.
+
+- a live display for a terminal (rich): play, task, per-host state, elapsed;
+- plain lines when stdout is not a terminal;
+- ``--json``: one JSON object per line (events), then the final summary.
+
+The engine feeds each display the events it reduces into
+:class:`~anl_stack.deploy.events.RunModel`; rendering lives here, in the
+CLI, so the engine never writes to a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import partial
+from typing import Any, TextIO
+
+from anl_stack.deploy.events import HOST_EVENTS, DisplayFactory, RunModel, compact_event
+
+
+class Display:
+    """Base: plain lines, one per task and per host result."""
+
+    def __init__(self, model: RunModel, out: TextIO | None = None) -> None:
+        self.model = model
+        self.out = out or sys.stdout
+
+    def __enter__(self) -> "Display":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        data = event.get("event_data") or {}
+        m = self.model
+        if kind == "playbook_on_play_start":
+            self._line(f"PLAY {m.play}")
+        elif kind == "playbook_on_task_start":
+            self._line(f"  TASK {(m.role + ' : ') if m.role else ''}{m.task}")
+        elif kind in HOST_EVENTS:
+            host = data.get("host", "?")
+            h = m.hosts.get(host)
+            state = HOST_EVENTS[kind]
+            if state == "ok" and (h is not None and h.state == "changed" and m.changes
+                                  and m.changes[-1].host == host and m.changes[-1].task == data.get("task")):
+                state = "changed"
+            if state == "failed" and h is not None and h.state == "changed" and m.check_mode:
+                state = "depends on earlier changes"
+            self._line(f"    {host}: {state}")
+
+    def tick(self) -> None:
+        pass
+
+    def _line(self, text: str) -> None:
+        print(f"[{self.model.elapsed:6.1f}s] {text}", file=self.out, flush=True)
+
+
+class JsonDisplay(Display):
+    """One JSON object per line."""
+
+    def event(self, event: dict[str, Any]) -> None:
+        if event.get("event") in ("verbose", "debug", "runner_on_start"):
+            return
+        print(json.dumps(compact_event(event), ensure_ascii=False, default=str), file=self.out, flush=True)
+
+
+class LiveDisplay(Display):
+    """A rich live panel: play, task, a row per host, elapsed time."""
+
+    STYLES = {"ok": "green", "changed": "yellow", "failed": "bold red", "unreachable": "bold red",
+              "running": "cyan", "waiting": "dim", "skipped": "dim"}
+
+    def __enter__(self) -> "LiveDisplay":
+        from rich.console import Console
+        from rich.live import Live
+
+        self._console = Console(file=self.out)
+        self._live = Live(self._render(), console=self._console, refresh_per_second=4, transient=False)
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.update(self._render())
+        self._live.__exit__(None, None, None)
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        m = self.model
+        table = Table(title=f"{m.play or 'starting'} — {m.elapsed:.0f}s", title_justify="left", expand=False)
+        table.add_column("host")
+        table.add_column("state")
+        table.add_column("ok", justify="right")
+        table.add_column("changed", justify="right")
+        table.add_column("failed", justify="right")
+        table.add_column("task")
+        for h in m.hosts.values():
+            table.add_row(h.name, f"[{self.STYLES.get(h.state, '')}]{h.state}[/]", str(h.ok), str(h.changed),
+                          str(h.failed + h.unreachable), h.task[:60])
+        table.caption = f"task {m.tasks_done}: {(m.role + ' : ') if m.role else ''}{m.task}"
+        return table
+
+    def event(self, event: dict[str, Any]) -> None:
+        self._live.update(self._render())
+
+    def tick(self) -> None:
+        self._live.update(self._render())
+
+
+def make_display(model: RunModel, *, json_output: bool, out: TextIO | None = None) -> Display:
+    out = out or sys.stdout
+    if json_output:
+        return JsonDisplay(model, out)
+    if out.isatty():
+        return LiveDisplay(model, out)
+    return Display(model, out)
+
+
+
+
+def display_factory(*, json_output: bool, out: TextIO | None = None) -> DisplayFactory:
+    """What the engine calls with each run's model to get that run's display."""
+    return partial(make_display, json_output=json_output, out=out)

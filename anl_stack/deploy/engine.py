@@ -1,0 +1,224 @@
+"""Runs of any lifecycle step: ansible-runner in a fresh private data dir.
+
+execute: read each host's Debian release (a setup-only run, changes
+nothing) and refuse versions it cannot run -> run the step with events fed
+to a run model and to the caller's display -> a run folder with log,
+events.jsonl and summary.json -> optional idempotence re-run (nothing may
+change).
+
+Secrets reach Ansible only through the encrypted ``vault.yml`` and the
+vault password file; what we write (log, events, summary) is also scrubbed
+of every secret value as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets as pysecrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anl_stack.adapters import runner
+from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
+from anl_stack.deploy.events import DisplayFactory, RunModel, is_censored, quiet_display
+from anl_stack.deploy.prepare import Prepared, check_platforms
+from anl_stack.plugin_api import GENERATED_INVENTORY
+from anl_stack.deploy.targets import Target
+from anl_stack.inventory.model import InventoryPaths
+from anl_stack.plugins.digest import content_digest
+
+
+@dataclass
+class Options:
+    limit: str | None = None
+    tags: str | None = None
+    skip_tags: str | None = None
+    idempotence: bool = False
+    check: bool = False
+    #: run kind shown and recorded (default: plan or deploy); e.g. a lifecycle step name
+    kind: str | None = None
+    #: copy the ansible-runner private data dir here before removing it (tests)
+    keep_runner_dir: Path | None = None
+    #: how the caller shows progress (the CLI's displays); silent by default
+    display: DisplayFactory = quiet_display
+
+
+@dataclass
+class RunReport:
+    kind: str                    # plan | deploy | idempotence
+    folder: Path
+    model: RunModel
+    status: str
+    rc: int | None
+    canceled: bool
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        return sorted(h.name for h in self.model.hosts.values() if h.failed or h.unreachable)
+
+
+@dataclass
+class Result:
+    """Everything a command prints and its exit code."""
+
+    plugins: list[str]
+    reports: list[RunReport] = field(default_factory=list)
+    generated_secrets: list[str] = field(default_factory=list)
+    exit_code: ExitCode = ExitCode.OK
+    records: list[ErrorRecord] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "summary": True,
+            "plugins": self.plugins,
+            "exit_code": int(self.exit_code),
+            "generated_secrets": self.generated_secrets,
+            "runs": [
+                {"kind": r.kind, "folder": str(r.folder), "status": r.status, "canceled": r.canceled,
+                 **r.model.summary()}
+                for r in self.reports
+            ],
+            "errors": [r.to_dict() for r in self.records],
+        }
+
+
+def read_releases(target: Target, env: dict[str, str], hosts: list[str]) -> dict[str, str]:
+    """Debian major release of each host, from a setup-only run (changes nothing)."""
+    facts: dict[str, dict[str, Any]] = {}
+    unreachable: dict[str, str] = {}
+
+    def on_event(event: dict[str, Any]) -> None:
+        data = event.get("event_data") or {}
+        res = data.get("res") or {}
+        if event.get("event") == "runner_on_ok":
+            facts[data.get("host", "?")] = res.get("ansible_facts") or {}
+        elif event.get("event") in ("runner_on_unreachable", "runner_on_failed"):
+            unreachable[data.get("host", "?")] = str(res.get("msg", "")).strip()
+
+    request = runner.RunRequest(
+        inventories=[target.paths.root], envvars=env, module="ansible.builtin.setup",
+        module_args="gather_subset=!all filter=ansible_distribution*", host_pattern=",".join(hosts),
+    )
+    outcome = runner.run(request, on_event)
+    if outcome.canceled:
+        raise AnlError("interrupted while reading host facts; nothing was changed", exit_code=ExitCode.INTERRUPTED)
+    if unreachable:
+        raise WorkFailedError([ErrorRecord(f"cannot read facts: {msg}", str(target.paths.hosts), None, host,
+                                           "a reachable host (SSH user with become)")
+                               for host, msg in sorted(unreachable.items())])
+    releases: dict[str, str] = {}
+    records: list[ErrorRecord] = []
+    for host in hosts:
+        f = facts.get(host, {})
+        if f.get("ansible_distribution") != "Debian":
+            records.append(ErrorRecord(f"host runs {f.get('ansible_distribution', 'an unknown system')}",
+                                       str(target.paths.hosts), None, host, "Debian 13 or 12"))
+            continue
+        releases[host] = str(f.get("ansible_distribution_major_version"))
+    if records:
+        raise AnlError(records)
+    return releases
+
+
+def new_run_folder(paths: InventoryPaths, kind: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = paths.runs / f"{stamp}-{kind}-{pysecrets.token_hex(3)}"
+    folder.mkdir(parents=True, mode=0o700)
+    return folder
+
+
+def run_once(prep: Prepared, kind: str, options: Options, stop: threading.Event) -> RunReport:
+    folder = new_run_folder(prep.target.paths, kind)
+    model = RunModel(check_mode=options.check)
+    display = options.display(model)
+    cmdline = ["--diff"] + (["--check"] if options.check else [])
+    request = runner.RunRequest(
+        inventories=[prep.target.paths.root, Path(GENERATED_INVENTORY)], envvars=prep.env,
+        playbook=Path("project/site.yml"), files=prep.files, cmdline=cmdline,
+        limit=options.limit, tags=options.tags, skip_tags=options.skip_tags,
+    )
+    events_file = (folder / "events.jsonl").open("w", encoding="utf-8")
+
+    def on_event(event: dict[str, Any]) -> None:
+        model.feed(event)
+        display.event(event)
+        stored = dict(event)
+        if is_censored(event):
+            stored.pop("stdout", None)
+        events_file.write(prep.scrub(json.dumps(stored, default=str, ensure_ascii=False)) + "\n")
+
+    keep = options.keep_runner_dir / kind if options.keep_runner_dir else None
+    try:
+        with display:
+            outcome = runner.run(request, on_event, stop=stop, tick=display.tick, keep_dir=keep)
+    finally:
+        events_file.close()
+    (folder / "log").write_text(prep.scrub(outcome.stdout), encoding="utf-8")
+    report = RunReport(kind, folder, model, outcome.status, outcome.rc, outcome.canceled)
+    summary = {"kind": kind, "plugins": [p.name for p in prep.plugins], "inventory": str(prep.target.paths.root),
+               "status": outcome.status, "rc": outcome.rc, "canceled": outcome.canceled,
+               "check_mode": options.check, "limit": options.limit, "tags": options.tags,
+               "skip_tags": options.skip_tags, "digests": _digests(prep.plugins), **model.summary()}
+    (folder / "summary.json").write_text(prep.scrub(json.dumps(summary, indent=2, default=str)), encoding="utf-8")
+    return report
+
+
+def _digests(plugins: list[Any]) -> dict[str, str]:
+    """Content digest of each plugin run: what makes a run summary evidence (plugins evidence)."""
+    return {p.name: content_digest(Path(p.path)) for p in plugins}
+
+
+def execute(prep: Prepared, options: Options, *, stop: threading.Event | None = None) -> Result:
+    """Read releases, refuse what cannot run, then plan or deploy (and re-run for idempotence)."""
+    stop = stop or threading.Event()
+    result = Result([p.name for p in prep.plugins], generated_secrets=prep.generated_secrets)
+    releases = read_releases(prep.target, prep.env, prep.hosts)
+    check_platforms(prep.inventory, prep.plugins, releases)
+
+    kind = options.kind or ("plan" if options.check else "deploy")
+    first = run_once(prep, kind, options, stop)
+    result.reports.append(first)
+    if first.canceled:
+        result.exit_code = ExitCode.INTERRUPTED
+        result.records.append(ErrorRecord(interrupted_message(first)))
+        return result
+    # In check mode ansible-playbook also fails where a task depends on an earlier change.
+    planned_around = options.check and any(h.depends for h in first.model.hosts.values())
+    bad_status = first.status != "successful" and not planned_around
+    if first.failed_hosts or first.model.errors or first.model.no_hosts_matched or bad_status:
+        result.exit_code = ExitCode.FAILED
+        result.records += [ErrorRecord(f"{e['task']}: {e['message']}", str(first.folder / "log"), None, e["host"],
+                                       None) for e in first.model.errors]
+        if first.model.no_hosts_matched:
+            result.records.append(ErrorRecord("no host matched (check --limit)", key="--limit"))
+        if not result.records:
+            result.records.append(ErrorRecord(f"ansible-playbook ended with status {first.status} (rc {first.rc})",
+                                              str(first.folder / "log")))
+        return result
+    if options.idempotence and not options.check:
+        second = run_once(prep, "idempotence", options, stop)
+        result.reports.append(second)
+        if second.canceled:
+            result.exit_code = ExitCode.INTERRUPTED
+            result.records.append(ErrorRecord(interrupted_message(second)))
+            return result
+        changed = [c for c in second.model.changes]
+        if changed or second.failed_hosts or second.status != "successful":
+            result.exit_code = ExitCode.FAILED
+            result.records += [ErrorRecord("changed on the second run (not idempotent)", str(second.folder / "log"),
+                                           None, f"{c.host}: {c.label}") for c in changed]
+            result.records += [ErrorRecord(f"{e['task']}: {e['message']}", str(second.folder / "log"), None,
+                                           e["host"]) for e in second.model.errors]
+    return result
+
+
+def interrupted_message(report: RunReport) -> str:
+    m = report.model
+    changed = sorted({c.label for c in m.changes if not c.depends_on_earlier})
+    done = f"interrupted during task {m.task!r} after {m.tasks_done} task(s)"
+    what = (f"; changed so far: {', '.join(changed)}" if changed else "; nothing was changed yet")
+    return f"{done}{what}; run the same command again to converge (log: {report.folder})"
+

@@ -1,0 +1,59 @@
+"""Lifecycle steps other than deploy (backup, restore, upgrade, remove).
+
+Each runs the plugin's own playbook for that step, found by the file name
+the plugin contract declares (:data:`anl_stack.plugin_api.LIFECYCLE`),
+through the same preparation and engine as a deploy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from anl_stack import lab
+from anl_stack.core.errors import AnlError
+from anl_stack.deploy.engine import Options, Result, execute
+from anl_stack.deploy.events import DisplayFactory, quiet_display
+from anl_stack.deploy.prepare import Prepared, prepare, resolve_plugins
+from anl_stack.plugin_api import DEPLOY, LIFECYCLE, provided_steps, step_named
+from anl_stack.plugins import discover_plugins
+
+
+def require_step(plugin: Any, step: str) -> Path:
+    """The plugin's playbook for ``step``; exit 2 naming the plugins that have one otherwise."""
+    playbook = step_named(step).playbook
+    file = Path(plugin.path) / playbook
+    if file.is_file():
+        return file
+    having = sorted(p.name for p in discover_plugins() if step in provided_steps(Path(p.path)))
+    raise AnlError(f"plugin {plugin.name!r} has no {step} step ({playbook} is missing)", file=str(file.parent),
+                   key=step, expected=f"a plugin that provides {playbook}" + (": " + ", ".join(having) if having else ""))
+
+
+def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = None, lab_name: str | None = None,
+                       vault_password: str | None = None, limit: str | None = None,
+                       extra_vars: dict[str, Any] | None = None,
+                       display: DisplayFactory = quiet_display) -> tuple[Prepared, Result]:
+    """Run one plugin's lifecycle playbook (``backup.yml``...) on its hosts, like a deploy.
+
+    Refused (exit 2) before any host is touched when the plugin has no such
+    step, or when ``--lab NAME`` names no existing lab host (a lifecycle step
+    never boots a fresh host).
+    """
+    if step_named(step) is DEPLOY:
+        raise AnlError("deploy is not a lifecycle step of its own here", key="step",
+                       expected=", ".join(s.name for s in LIFECYCLE if s is not DEPLOY))
+    (plugin,) = resolve_plugins([plugin_name])
+    require_step(plugin, step)
+    debian = "13"
+    if lab_name is not None:
+        host = lab.get(lab_name)
+        if host is None:
+            raise AnlError(f"no lab host named {lab_name!r}", key="--lab",
+                           expected=f"an existing lab host (deploy first: anl-stack deploy {plugin.name} --lab {lab_name})")
+        debian = str(host.release)
+    prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian,
+                   vault_password=vault_password, limit=limit, step=step, extra_vars=extra_vars)
+    options = Options(limit=limit, kind=step, display=display)
+    return prep, execute(prep, options)
+

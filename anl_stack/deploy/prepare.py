@@ -1,0 +1,217 @@
+"""Every check that can refuse a run (exit 2) before any host is changed.
+
+prepare: known plugins with a recipe -> a valid inventory -> reviews a
+commune requires -> hosts to run on -> artifacts the run needs -> secrets
+generated once into the vault -> the run's ansible.cfg, environment and
+generated files (site playbook, generated inventory with the variables of
+the plugin contract).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from anl_stack import lab
+from anl_stack.artifacts import resolve_for_deploy
+from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.deploy import ansible_cfg
+from anl_stack.deploy.targets import Target, inventory_target, lab_target
+from anl_stack.inventory import vault
+from anl_stack.inventory.check import require_valid
+from anl_stack.inventory.model import Inventory, firewall_ports
+from anl_stack.plugin_api import DEPLOY, GENERATED_INVENTORY, generated_inventory, step_named
+from anl_stack.plugins import discover_plugins, get_plugin, require_recipe
+from anl_stack.records.reviews import require_reviewed
+
+MASK = "********"
+
+
+def resolve_plugins(names: list[str]) -> list[Any]:
+    """Known plugins with a recipe; exit 2 with did-you-mean otherwise."""
+    if not names:
+        raise AnlError("no plugin named", key="plugin", expected="one or more plugin names")
+    found = discover_plugins()
+    records: list[ErrorRecord] = []
+    chosen: list[Any] = []
+    for name in dict.fromkeys(names):
+        try:
+            plugin = get_plugin(name, found)
+            require_recipe(plugin)
+            chosen.append(plugin)
+        except AnlError as error:
+            records.extend(error.records)
+    if records:
+        raise AnlError(records)
+    return chosen
+
+
+def target_hosts(inv: Inventory, plugins: list[Any], limit: str | None) -> list[str]:
+    hosts: list[str] = []
+    records: list[ErrorRecord] = []
+    for plugin in plugins:
+        members = inv.groups.get(plugin.name) or []
+        if not members:
+            records.append(ErrorRecord(f"no host runs plugin {plugin.name!r}", str(inv.paths.hosts), None,
+                                       f"all.children.{plugin.name}",
+                                       f"a host under all.children.{plugin.name}.hosts"))
+        hosts += [h for h in members if h not in hosts]
+    if records:
+        raise AnlError(records)
+    if limit:
+        wanted = {p.strip() for p in limit.replace(":", ",").split(",") if p.strip()}
+        if wanted <= set(inv.hosts) | set(inv.groups):
+            selected = {h for w in wanted for h in (inv.groups.get(w) or [w])}
+            hosts = [h for h in hosts if h in selected]
+            if not hosts:
+                raise AnlError("--limit selects no host that runs these plugins", key="--limit",
+                               expected="one of: " + ", ".join(sorted(set().union(
+                                   *(inv.groups.get(p.name, []) for p in plugins)))))
+    return hosts
+
+
+def check_platforms(inv: Inventory, plugins: list[Any], releases: dict[str, str]) -> None:
+    """Refuse (exit 2) a plugin or app version the host's Debian release cannot run."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    records: list[ErrorRecord] = []
+    for plugin in plugins:
+        manifest = plugin.manifest
+        platforms = dict(manifest.platforms.items())
+        for host in inv.groups.get(plugin.name, []):
+            if host not in releases:
+                continue
+            release = releases[host]
+            key = f"debian-{release}"
+            platform = platforms.get(key)
+            if platform is None or not platform.supported:
+                records.append(ErrorRecord(
+                    f"plugin {plugin.name!r} does not support {key} (host {host})",
+                    str(plugin.path / "plugin.yml"), None, f"platforms.{key}",
+                    "a host on one of: " + (", ".join(k for k, p in platforms.items() if p.supported) or "none")))
+                continue
+            settings = inv.host_settings(host)
+            requested = str(settings.get(f"{plugin.name}_version") or manifest.app.version)
+            spec = platform.app_versions
+            if not spec or spec == "unknown" or requested == "unknown" or "{{" in requested:
+                continue
+            try:
+                allowed = Version(requested) in SpecifierSet(spec)
+            except (InvalidVersion, InvalidSpecifier):
+                continue
+            if not allowed:
+                records.append(ErrorRecord(
+                    f"{manifest.app.name} {requested} cannot run on {key} (host {host})",
+                    str(inv.paths.settings), None, f"{plugin.name}_version", f"a version matching {spec}"))
+    if records:
+        raise AnlError(records)
+
+
+class Scrubber:
+    """Replaces known secret values in text we write (second line of defence)."""
+
+    def __init__(self, values: list[str]) -> None:
+        self.values = sorted({v for v in values if len(v) >= 6}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            text = text.replace(value, MASK)
+        return text
+
+
+def _flatten_secret_values(data: Any) -> list[str]:
+    if isinstance(data, dict):
+        return [v for item in data.values() for v in _flatten_secret_values(item)]
+    if isinstance(data, list):
+        return [v for item in data for v in _flatten_secret_values(item)]
+    return [str(data)] if data is not None and not isinstance(data, bool) else []
+
+
+def site_playbook(plugins: list[Any], step: str = DEPLOY.name) -> str:
+    playbook = step_named(step).playbook
+    return yaml.safe_dump([{"ansible.builtin.import_playbook": str((p.path / playbook).resolve())}
+                           for p in plugins], sort_keys=False)
+
+
+@dataclass
+class Prepared:
+    target: Target
+    inventory: Inventory
+    plugins: list[Any]
+    hosts: list[str]
+    env: dict[str, str]
+    files: dict[str, str]
+    scrub: Scrubber
+    generated_secrets: list[str]
+
+
+def needs_artifacts(tags: str | None, skip_tags: str | None = None) -> bool:
+    """Whether a run limited by ``tags``/``skip_tags`` reaches the application (tag ``app``).
+
+    Releases are pushed by tasks tagged ``app``: a ``--tags stack`` run
+    prepares a server without them, so it must not require them.
+    """
+    def split(value: str | None) -> set[str]:
+        return {t.strip() for t in (value or "").split(",") if t.strip()}
+
+    wanted, skipped = split(tags), split(skip_tags)
+    if "app" in skipped:
+        return False
+    return not wanted or bool(wanted & {"app", "all"})
+
+
+def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: str | None = None,
+            debian: str = "13", vault_password: str | None = None, limit: str | None = None,
+            tags: str | None = None, skip_tags: str | None = None, step: str = DEPLOY.name,
+            extra_vars: dict[str, Any] | None = None) -> Prepared:
+    """Every check that can refuse (exit 2) before a host is changed.
+
+    ``step`` names the lifecycle step to run (:data:`anl_stack.plugin_api.LIFECYCLE`):
+    ``deploy`` by default; only the steps that use artifacts need releases.
+    ``extra_vars`` (never secrets) go to the run's generated inventory.
+    """
+    the_step = step_named(step)
+    plugins = resolve_plugins(plugin_names)
+    if (inventory is None) == (lab_name is None):
+        raise AnlError("give exactly one of -i PATH or --lab NAME", key="-i/--lab",
+                       expected="-i inventories/COMMUNE or --lab NAME")
+    wants_artifacts = (the_step.uses_artifacts and any(p.manifest.deployment.artifacts for p in plugins)
+                       and needs_artifacts(tags, skip_tags))
+    if lab_name and wants_artifacts:
+        if lab.get(lab_name) is None:
+            # A lab host not made yet has no commune pins: refuse a missing
+            # artifact before booting a host for nothing.
+            resolve_for_deploy(plugins, {})
+    target = lab_target(lab_name, debian, plugins) if lab_name else inventory_target(inventory, vault_password)
+    everything = discover_plugins()
+    inv = require_valid(target.paths, everything)
+    if the_step is DEPLOY:
+        # Communes may accept only recipes reviewed on their current digest (anl_require_reviews).
+        require_reviewed(plugins, inv.settings(), target.paths.settings)
+    hosts = target_hosts(inv, plugins, limit)
+
+    artifacts: dict[str, Any] = {}
+    if wants_artifacts:
+        artifacts = resolve_for_deploy(plugins, inv.settings())
+
+    declared = [s for p in plugins for s in p.manifest.deployment.secrets]
+    generated = vault.ensure_secrets(target.paths, target.password_file, declared)
+    scrub = Scrubber(_flatten_secret_values(vault.read_secrets(target.paths, target.password_file)))
+
+    manifests = {p.name: p.manifest for p in everything if p.loaded}
+    roles_paths = [p.path / "roles" for p in plugins]
+    runs_cfg = target.paths.private / "ansible.cfg"
+    ansible_cfg.write(runs_cfg, roles_paths=roles_paths, host_key_checking=target.host_key_checking,
+                      control_tag=ansible_cfg.inventory_tag(target.paths.root))
+    env = ansible_cfg.ansible_env(runs_cfg, host_key_checking=target.host_key_checking, roles_paths=roles_paths)
+    env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(target.password_file)
+    env["ANSIBLE_NOCOLOR"] = "1"
+    files = {
+        GENERATED_INVENTORY: generated_inventory(firewall_ports(inv, manifests), artifacts, extra_vars),
+        "project/site.yml": site_playbook(plugins, step),
+    }
+    return Prepared(target, inv, plugins, hosts, env, files, scrub, generated)
+

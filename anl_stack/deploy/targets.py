@@ -1,0 +1,69 @@
+"""Where a run goes: a commune's inventory, or a lab host booted on this machine.
+
+A target bundles the inventory folder, the vault password file and the SSH
+host key policy, so that deploy, lifecycle steps and verify reach hosts
+the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anl_stack import lab
+from anl_stack.inventory.model import (
+    InventoryPaths,
+    add_host_to_group,
+    load_inventory,
+    read_yaml,
+    resolve_inventory_path,
+    vault_password_file,
+)
+
+
+@dataclass
+class Target:
+    """Where a run goes: an inventory, its vault password, and the lab host if any."""
+
+    paths: InventoryPaths
+    password_file: Path
+    host_key_checking: bool = True
+    lab: Any = None
+
+
+
+def plugin_domain(plugin: Any, settings: dict[str, Any]) -> str | None:
+    """The name a plugin's web UI answers to (``<plugin>_domain`` or subdomain.anl_domain)."""
+    value = settings.get(f"{plugin.name}_domain")
+    if isinstance(value, str) and "{{" not in value:
+        return value
+    domain = settings.get("anl_domain")
+    return f"{plugin.manifest.deployment.subdomain}.{domain}" if domain else None
+
+
+def inventory_target(inventory: str | os.PathLike[str], vault_password: str | None = None) -> Target:
+    paths = resolve_inventory_path(inventory)
+    checking = True
+    if paths.private_settings.is_file():
+        data = read_yaml(paths.private_settings).data
+        if isinstance(data, dict) and "host_key_checking" in data:
+            checking = bool(data["host_key_checking"])
+    return Target(paths, vault_password_file(paths, vault_password), checking)
+
+
+def lab_target(name: str, release: str, plugins: list[Any]) -> Target:
+    """Boot (or reuse) a lab host and put it in each plugin's group of its inventory."""
+    host = lab.get(name)
+    if host is None or str(host.release) != str(release):
+        host = lab.up(name, release=release)
+    paths = resolve_inventory_path(host.inventory)
+    for plugin in plugins:
+        add_host_to_group(paths, name, plugin.name)
+    settings = load_inventory(paths).host_settings(name)
+    names = [d for p in plugins if (d := plugin_domain(p, settings))]
+    if names:
+        lab.add_names(name, names)
+    return Target(paths, Path(host.vault_password_file), host_key_checking=False, lab=host)
+

@@ -1,0 +1,345 @@
+"""``inventory check``: everything that can be wrong in a commune inventory, found before any host is touched.
+
+Each problem is an :class:`~anl_stack.core.errors.ErrorRecord` naming the file,
+line and key, and what was expected. Plugin settings (``<plugin>_*``
+variables) are checked against the one source of truth, the role's
+``meta/argument_specs.yml``: types, choices, required options, and unknown
+keys with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.inventory.model import (
+    TLS_MODES,
+    VAULTED,
+    Inventory,
+    InventoryPaths,
+    VarSource,
+    load_inventory,
+    read_yaml,
+)
+from anl_stack.core.paths import project_root
+
+#: Commune-wide variables anl-stack knows; other ``anl_`` keys are typos when close to one.
+ANL_KEYS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode",
+            "anl_tls_certificate", "anl_tls_key", "anl_acme_server", "anl_acme_ca_file",
+            "anl_artifact_pins", "anl_artifact_versions", "anl_firewall_ports", "anl_artifacts",
+            "anl_require_reviews", "anl_lab")
+REQUIRED_ANL = ("anl_commune", "anl_domain", "anl_admin_email")
+SHARED_ROLES = ("base", "web", "postgresql", "mariadb", "redis", "php_fpm", "artifact")
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_COMMUNE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass
+class RoleSpec:
+    """The options of one role's ``main`` entry point."""
+
+    role: str
+    file: Path
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def load_role_spec(role: str, role_dir: Path) -> RoleSpec | None:
+    """Options from ``meta/argument_specs.yml`` (None when the role has none)."""
+    for name in ("argument_specs.yml", "argument_specs.yaml"):
+        file = role_dir / "meta" / name
+        if file.is_file():
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            main = ((data.get("argument_specs") or {}).get("main") or {})
+            return RoleSpec(role, file, dict(main.get("options") or {}))
+    return None
+
+
+def role_specs(plugins: list[Any]) -> dict[str, RoleSpec]:
+    """Specs by variable prefix: each loaded plugin's role and the shared roles."""
+    specs: dict[str, RoleSpec] = {}
+    for role in SHARED_ROLES:
+        spec = load_role_spec(role, project_root() / "playbooks" / "roles" / role)
+        if spec:
+            specs[role] = spec
+    for plugin in plugins:
+        spec = load_role_spec(plugin.name, plugin.path / "roles" / plugin.name)
+        specs[plugin.name] = spec or RoleSpec(plugin.name, plugin.path / "roles" / plugin.name)
+    return specs
+
+
+def _prefix_owner(key: str, specs: dict[str, RoleSpec]) -> RoleSpec | None:
+    # The longest matching prefix wins (a plugin "web_x" before the role "web").
+    owners = [s for p, s in specs.items() if key.startswith(p + "_")]
+    return max(owners, key=lambda s: len(s.role)) if owners else None
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value or value == VAULTED)
+
+
+_TYPE_CHECKS: dict[str, tuple[Any, str]] = {
+    "str": (lambda v: isinstance(v, str), "text"),
+    "path": (lambda v: isinstance(v, str), "a path"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "list": (lambda v: isinstance(v, list), "a list"),
+    "dict": (lambda v: isinstance(v, dict), "a mapping"),
+}
+
+
+def check_value(key: str, value: Any, option: dict[str, Any]) -> tuple[str, str] | None:
+    """(message, expected) when ``value`` breaks ``option``; None when fine."""
+    if _is_template(value):
+        return None
+    kind = str(option.get("type", "str"))
+    check = _TYPE_CHECKS.get(kind)
+    if check and not check[0](value):
+        return f"{value!r} is not {check[1]}", f"{check[1]} ({kind})"
+    choices = option.get("choices")
+    if choices is not None:
+        values = value if kind == "list" and isinstance(value, list) else [value]
+        for item in values:
+            if item not in choices:
+                return f"{item!r} is not an allowed value", "one of: " + ", ".join(map(str, choices))
+    if kind == "list" and isinstance(value, list) and option.get("elements") in _TYPE_CHECKS:
+        element_check, label = _TYPE_CHECKS[str(option["elements"])]
+        for index, item in enumerate(value):
+            if not _is_template(item) and not element_check(item):
+                return f"item {index} ({item!r}) is not {label}", f"a list of {label}"
+    if kind == "dict" and isinstance(value, dict) and option.get("options"):
+        sub = option["options"]
+        for sub_key, sub_value in value.items():
+            if sub_key not in sub:
+                return f"unknown key {sub_key!r}", "one of: " + ", ".join(sub)
+            problem = check_value(f"{key}.{sub_key}", sub_value, sub[sub_key])
+            if problem:
+                return f"{sub_key}: {problem[0]}", problem[1]
+        for sub_key, sub_option in sub.items():
+            if sub_option.get("required") and sub_key not in value:
+                return f"required key {sub_key!r} is missing", f"{sub_key} in {key}"
+    if kind == "list" and isinstance(value, list) and option.get("elements") == "dict" and option.get("options"):
+        for index, item in enumerate(value):
+            problem = check_value(f"{key}[{index}]", item, {"type": "dict", "options": option["options"]})
+            if problem:
+                return f"item {index}: {problem[0]}", problem[1]
+    return None
+
+
+def valid_domain(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > 253 or "." not in value:
+        return False
+    return all(_LABEL.match(label) for label in value.lower().split("."))
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+class Checker:
+    """Collects every problem of one inventory."""
+
+    def __init__(self, inv: Inventory, plugins: list[Any]) -> None:
+        self.inv = inv
+        self.plugins = {p.name: p for p in plugins}
+        self.specs = role_specs([p for p in plugins if p.loaded])
+        self.records: list[ErrorRecord] = list(inv.problems)
+
+    def add(self, message: str, source: VarSource | None, key: str | None, expected: str | None,
+            *, file: Path | None = None, line: int | None = None) -> None:
+        if source is not None:
+            file = source.doc.file
+            line = source.line(key) if key else None
+            if source.path:
+                key = ".".join(str(p) for p in source.path) + (f".{key}" if key else "")
+        self.records.append(ErrorRecord(message, str(file) if file else None, line, key, expected))
+
+    def run(self) -> list[ErrorRecord]:
+        self.check_groups()
+        self.check_settings()
+        self.check_hosts()
+        for source in self.inv.var_sources:
+            self.check_source(source)
+        self.check_required()
+        return self.records
+
+    def check_groups(self) -> None:
+        hosts_file = self.inv.paths.hosts
+        known = sorted(self.plugins)
+        for group in self.inv.groups:
+            if group in ("all", "ungrouped") or group in self.plugins:
+                continue
+            where = self._group_path(group)
+            self.add(f"group {group!r} names no known plugin{_did_you_mean(group, known)}", None,
+                     ".".join(where), "a plugin name: " + (", ".join(known) or "(no plugin found)"),
+                     file=hosts_file, line=self.inv.hosts_doc.line(*where))
+        for name, plugin in self.plugins.items():
+            if name in self.inv.groups and not plugin.loaded and plugin.error:
+                self.records.extend(plugin.error.records)
+
+    def _group_path(self, group: str) -> tuple[str, ...]:
+        def walk(body: Any, where: tuple[str, ...]) -> tuple[str, ...] | None:
+            children = (body or {}).get("children") if isinstance(body, dict) else None
+            if not isinstance(children, dict):
+                return None
+            for child, child_body in children.items():
+                if child == group:
+                    return where + ("children", child)
+                found = walk(child_body, where + ("children", child))
+                if found:
+                    return found
+            return None
+
+        data = self.inv.hosts_doc.data if isinstance(self.inv.hosts_doc.data, dict) else {}
+        return walk(data.get("all"), ("all",)) or ("all", "children", group)
+
+    def check_settings(self) -> None:
+        settings = self.inv.settings()
+        anl_file = self.inv.paths.settings
+        source = next((s for s in self.inv.var_sources if s.doc.file == anl_file), None)
+        if source is None:
+            self.add("commune settings file is missing", None, None, "group_vars/all/anl.yml from `anl-stack init`",
+                     file=anl_file)
+        for key in REQUIRED_ANL:
+            if key not in settings:
+                self.add("required setting is missing", None, key, f"{key} in group_vars/all/anl.yml",
+                         file=anl_file, line=1)
+
+    def _source_of(self, key: str) -> VarSource | None:
+        found = None
+        for source in self.inv.var_sources:
+            if key in source.values:
+                found = source
+        return found
+
+    def check_hosts(self) -> None:
+        if not self.inv.hosts:
+            return
+        for host, values in self.inv.host_vars.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", host):
+                self.add("not a usable host name", None, host, "letters, digits, '.', '-' or '_'",
+                         file=self.inv.paths.hosts, line=self.inv.hosts_doc.line("all"))
+
+    def check_source(self, source: VarSource) -> None:
+        for key, value in source.values.items():
+            key = str(key)
+            self.check_known_var(source, key, value)
+
+    def check_known_var(self, source: VarSource, key: str, value: Any) -> None:
+        if _is_template(value):
+            return
+        if key in ("ansible_port", "ansible_ssh_port"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                self.add(f"{value!r} is not an SSH port", source, key, "an integer from 1 to 65535")
+            return
+        if key in ("ansible_host", "ansible_user") and (not isinstance(value, str) or not value.strip()):
+            self.add(f"{value!r} is not usable", source, key, "non-empty text")
+            return
+        if key == "ansible_host" and " " in value:
+            self.add(f"{value!r} is not a host address", source, key, "an IP address or a DNS name")
+            return
+        if key.startswith("anl_"):
+            self.check_anl(source, key, value)
+            return
+        spec = _prefix_owner(key, self.specs)
+        if spec is None:
+            return
+        if key.endswith("_domain") and key[: -len("_domain")] in self.plugins and not valid_domain(value):
+            self.add(f"{value!r} is not a domain name", source, key, "a DNS name such as cloud.example.fr")
+            return
+        option = spec.options.get(key)
+        if option is None:
+            if spec.options or spec.role in self.plugins:
+                hint = _did_you_mean(key, list(spec.options))
+                self.add(f"unknown setting for {spec.role}{hint}", source, key,
+                         "one of: " + (", ".join(spec.options) or "(this role takes no settings)")
+                         + f" (from {spec.file})")
+            return
+        problem = check_value(key, value, option)
+        if problem:
+            self.add(problem[0], source, key, problem[1])
+        if key.endswith("_allowed_sources") or key.endswith("_allow_from"):
+            self.check_networks(source, key, value)
+
+    def check_networks(self, source: VarSource, key: str, value: Any) -> None:
+        for item in value if isinstance(value, list) else [value]:
+            try:
+                ipaddress.ip_network(str(item), strict=False)
+            except ValueError:
+                self.add(f"{item!r} is not an address or network", source, key, "addresses such as 192.0.2.0/24")
+
+    def check_anl(self, source: VarSource, key: str, value: Any) -> None:
+        if key == "anl_domain" and not valid_domain(value):
+            self.add(f"{value!r} is not a domain name", source, key, "a DNS name such as mairie-exemple.fr")
+        elif key == "anl_admin_email" and (not isinstance(value, str) or not _EMAIL.match(value)
+                                           or not valid_domain(value.rpartition("@")[2])):
+            self.add(f"{value!r} is not an e-mail address", source, key, "an address such as dsi@mairie-exemple.fr")
+        elif key == "anl_tls_mode" and value not in TLS_MODES:
+            self.add(f"{value!r} is not a TLS mode", source, key, "one of: " + ", ".join(TLS_MODES))
+        elif key == "anl_commune" and (not isinstance(value, str) or not _COMMUNE.match(value)):
+            self.add(f"{value!r} is not a commune name", source, key, "lower-case letters, digits, '-' or '_'")
+        elif key == "anl_require_reviews" and (not isinstance(value, (bool, int)) or value < 0):
+            self.add(f"{value!r} is not a number of reviews", source, key,
+                     "false, true (one review) or a number of communes such as 2")
+        elif key == "anl_lab" and not isinstance(value, bool):
+            self.add(f"{value!r} is not true or false", source, key, "true on lab hosts only")
+        elif key not in ANL_KEYS:
+            hint = _did_you_mean(key, list(ANL_KEYS))
+            if hint:
+                self.add(f"unknown commune setting{hint}", source, key, "one of: " + ", ".join(ANL_KEYS))
+
+    def check_required(self) -> None:
+        """Required role options, for plugins that have hosts; secrets are provided by the vault."""
+        settings_keys: set[str] = set()
+        for source in self.inv.var_sources:
+            settings_keys.update(map(str, source.values))
+        tls = self.inv.settings().get("anl_tls_mode", "selfsigned")
+        if tls == "provided":
+            for key in ("anl_tls_certificate", "anl_tls_key"):
+                if key not in settings_keys:
+                    self.add("required when anl_tls_mode is provided", None, key,
+                             f"{key}: path of the PEM file on the controller",
+                             file=self.inv.paths.settings, line=1)
+        for name, plugin in self.plugins.items():
+            if not self.inv.groups.get(name) or not plugin.loaded:
+                continue
+            spec = self.specs.get(name)
+            secrets = {s.name for s in plugin.manifest.deployment.secrets}
+            for key, option in (spec.options if spec else {}).items():
+                if option.get("required") and key not in settings_keys and key not in secrets:
+                    self.add(f"required by plugin {name}", None, key, f"{key} in group_vars/all/anl.yml",
+                             file=self.inv.paths.settings, line=1)
+
+
+def check_inventory(path: str | Path | InventoryPaths, plugins: list[Any] | None = None) -> tuple[Inventory | None, list[ErrorRecord]]:
+    """Load and check an inventory; (inventory or None, problems)."""
+    if plugins is None:
+        from anl_stack.plugins import discover_plugins
+
+        plugins = discover_plugins()
+    try:
+        inv = load_inventory(path)
+    except AnlError as error:
+        return None, list(error.records)
+    return inv, Checker(inv, plugins).run()
+
+
+def require_valid(path: str | Path | InventoryPaths, plugins: list[Any] | None = None) -> Inventory:
+    """The loaded inventory, or AnlError (exit 2) with every problem."""
+    inv, records = check_inventory(path, plugins)
+    if records or inv is None:
+        raise AnlError(records)
+    return inv
+
+
+__all__ = ["check_inventory", "require_valid", "load_role_spec", "check_value", "valid_domain", "read_yaml"]

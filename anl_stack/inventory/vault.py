@@ -1,0 +1,111 @@
+"""Generated secrets: ``group_vars/all/vault.yml``, encrypted with Ansible's own vault library.
+
+Plugins declare the secrets they need (manifest ``deployment.secrets``).
+Missing ones are generated once with Python's :mod:`secrets`; existing
+values are never regenerated. The clear text only lives in this process's
+memory: it is never printed (except ``secrets show --reveal``), never
+passed to Ansible as a variable or argument. Ansible decrypts the file
+itself with the vault password file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as pysecrets
+import string
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anl_stack.core.errors import AnlError
+from anl_stack.inventory.model import InventoryPaths
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def generate(kind: str, length: int) -> str:
+    """A fresh random value; letters and digits only so it fits any config file unquoted."""
+    if kind == "hex":
+        return pysecrets.token_hex((length + 1) // 2)[:length]
+    if kind == "token":
+        return pysecrets.token_urlsafe(length)[:length]
+    return "".join(pysecrets.choice(_ALPHABET) for _ in range(length))
+
+
+def _vault_lib(password_file: Path) -> Any:
+    # Imported lazily: Ansible is heavy and only needed when secrets are touched.
+    from ansible.errors import AnsibleError
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultLib, get_file_vault_secret
+
+    try:
+        secret = get_file_vault_secret(filename=str(password_file), vault_id="default", loader=DataLoader())
+        secret.load()
+    except (AnsibleError, OSError) as error:
+        raise AnlError(f"cannot read the vault password: {error}", file=str(password_file),
+                       key="vault_password_file", expected="a readable file, or an executable printing it") from None
+    return VaultLib([("default", secret)])
+
+
+def read_secrets(paths: InventoryPaths, password_file: Path) -> dict[str, Any]:
+    """The decrypted secrets of an inventory ({} when there is no vault yet)."""
+    if not paths.vault.is_file():
+        return {}
+    from ansible.errors import AnsibleError
+
+    vault = _vault_lib(password_file)
+    try:
+        clear = vault.decrypt(paths.vault.read_bytes())
+    except AnsibleError as error:
+        raise AnlError(f"cannot decrypt: {error}", file=str(paths.vault),
+                       expected="the vault password this inventory was created with") from None
+    data = yaml.safe_load(clear) or {}
+    if not isinstance(data, dict):
+        raise AnlError("the decrypted vault is not a mapping", file=str(paths.vault), expected="name: value lines")
+    return data
+
+
+def write_secrets(paths: InventoryPaths, password_file: Path, values: dict[str, Any]) -> None:
+    """Encrypt and write atomically, mode 0600."""
+    vault = _vault_lib(password_file)
+    clear = yaml.safe_dump(values, sort_keys=True, default_flow_style=False)
+    data = vault.encrypt(clear)
+    paths.vault.parent.mkdir(parents=True, exist_ok=True)
+    tmp = paths.vault.with_name(".vault.yml.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    tmp.replace(paths.vault)
+
+
+def ensure_secrets(paths: InventoryPaths, password_file: Path, declared: list[Any]) -> list[str]:
+    """Generate the declared secrets that are missing; return their names (never values).
+
+    ``declared`` holds manifest secrets (``name``, ``kind``, ``length``).
+    """
+    current = read_secrets(paths, password_file)
+    added: list[str] = []
+    for secret in declared:
+        if secret.name not in current:
+            current[secret.name] = generate(secret.kind, secret.length)
+            added.append(secret.name)
+    if added:
+        write_secrets(paths, password_file, current)
+    return added
+
+
+def secret_names(paths: InventoryPaths, password_file: Path) -> list[str]:
+    return sorted(read_secrets(paths, password_file))
+
+
+def reveal(paths: InventoryPaths, password_file: Path, name: str) -> str:
+    values = read_secrets(paths, password_file)
+    if name not in values:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(values), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise AnlError(f"no secret named {name!r}{hint}", file=str(paths.vault), key=name,
+                       expected="one of: " + (", ".join(sorted(values)) or "(no secret yet)"))
+    return str(values[name])

@@ -1,0 +1,196 @@
+"""The plugin contract: every name a recipe can rely on, declared once.
+
+This module is to anl-stack what hookspecs are to datasette: a recipe
+author reads it to know what anl-stack looks for in a plugin folder, what
+it hands to the recipe's playbooks and checks, and what it reads back.
+Everything else in anl-stack takes these names from here.
+
+A plugin folder::
+
+    plugin.yml           the manifest (MANIFEST_FILE; model: anl_stack.plugins.manifest)
+    playbook.yml         the deploy step; other steps: see LIFECYCLE
+    roles/<name>/        defaults/ tasks/ handlers/ templates/ meta/argument_specs.yml
+    verify/test_*.py     testinfra checks (CHECKS_DIR, CHECKS_GLOB), given the FIXTURES
+    docs/fr.md docs/en.md    the fiche, in both languages
+    evidence/ reviews/   records (anl_stack.records)
+
+This module imports nothing from the rest of anl-stack but ``core``, so
+that every layer may use it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anl_stack.core.errors import AnlError, WorkFailedError
+
+# --- files anl-stack looks for in a plugin folder ----------------------------------------
+
+MANIFEST_FILE = "plugin.yml"
+ROLES_DIR = "roles"
+CHECKS_DIR = "verify"
+CHECKS_GLOB = "test_*.py"
+#: Sections every fiche must have, in this order, in each language.
+FICHE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "en": ("Overview", "Who uses it", "Requirements", "Sizing", "Costs", "Providers", "Deployment method",
+           "Upgrades and backups", "Known limits", "What CI does not exercise"),
+    "fr": ("Présentation", "Qui l'utilise", "Prérequis", "Dimensionnement", "Coûts", "Prestataires",
+           "Méthode de déploiement", "Mises à jour et sauvegardes", "Limites connues",
+           "Ce que les tests n'exécutent pas"),
+}
+FICHE_LANGUAGES: tuple[str, ...] = tuple(FICHE_SECTIONS)
+
+
+def fiche_file(plugin_dir: Path, lang: str) -> Path:
+    """Where a plugin's fiche in ``lang`` lives (``docs/fr.md``, ``docs/en.md``)."""
+    return plugin_dir / "docs" / f"{lang}.md"
+
+
+# --- the lifecycle, declared once ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One lifecycle step: a playbook the plugin may provide, found by its file name."""
+
+    name: str
+    playbook: str
+    #: whether the step pushes application releases (the ``anl_artifacts`` variable)
+    uses_artifacts: bool
+    #: variables anl-stack hands to this step's playbook (besides those of every run)
+    variables: tuple[str, ...]
+    summary: str
+
+
+#: The sequence a commune's tool goes through, in order (as Molecule declares its
+#: scenario steps). The CLI offers a step for a plugin only when the plugin ships
+#: the step's playbook, and refuses it (exit 2) otherwise.
+LIFECYCLE: tuple[Step, ...] = (
+    Step("deploy", "playbook.yml", True, (), "Deploy the tool (installs or converges it)."),
+    Step("backup", "backup.yml", False, ("anl_backup_name",), "Back up a plugin's data on its hosts."),
+    Step("restore", "restore.yml", False, ("anl_restore_from",), "Restore a plugin's data from a backup."),
+    Step("upgrade", "upgrade.yml", True, (), "Upgrade a plugin's application on its hosts."),
+    Step("remove", "remove.yml", False, (), "Remove a plugin's service from its hosts."),
+)
+DEPLOY = LIFECYCLE[0]
+STEP_NAMES: tuple[str, ...] = tuple(s.name for s in LIFECYCLE)
+
+
+def step_named(name: str) -> Step:
+    """The declared step called ``name``; exit 2 listing the steps otherwise."""
+    for step in LIFECYCLE:
+        if step.name == name:
+            return step
+    raise AnlError(f"unknown lifecycle step {name!r}", key="step", expected=", ".join(STEP_NAMES))
+
+
+def provided_steps(plugin_dir: Path) -> dict[str, Path]:
+    """The steps a plugin folder provides, by name, with their playbooks."""
+    return {s.name: plugin_dir / s.playbook for s in LIFECYCLE if (plugin_dir / s.playbook).is_file()}
+
+
+# --- variables anl-stack hands to recipes ------------------------------------------------
+
+#: Commune settings (``group_vars/all/anl.yml``), validated before any run.
+COMMUNE_SETTINGS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode")
+
+#: Variables of one run, written to the run's generated inventory (never secrets).
+RUN_VARIABLES: dict[str, str] = {
+    "anl_firewall_ports": "per host: the ports every plugin of the host declares "
+                          "(list of {port, protocol, purpose[, allow]}); the base role opens them",
+    "anl_artifacts": "per artifact name: {path, sha256, filename, version, plugin} of a verified release "
+                     "on the controller; the shared role `artifact` pushes it and re-checks its sha256",
+    "anl_backup_name": "backup step: the name of the backup to write (a UTC time stamp by default)",
+    "anl_restore_from": "restore step: the name of the backup to restore",
+}
+
+#: Where the run's variables are written, inside the ansible-runner private data dir.
+GENERATED_INVENTORY = "inventory/anl-generated.yml"
+
+
+def generated_inventory(host_ports: dict[str, list[dict[str, Any]]], artifacts: dict[str, Any],
+                        extra_vars: dict[str, Any] | None = None) -> str:
+    """The generated inventory of one run: :data:`RUN_VARIABLES`, nothing else."""
+    unknown = sorted(set(extra_vars or {}) - set(RUN_VARIABLES))
+    if unknown:
+        # A programming error, not a user's: only declared variables reach recipes.
+        raise ValueError(f"undeclared run variables: {', '.join(unknown)}")
+    doc: dict[str, Any] = {"all": {"hosts": {h: {"anl_firewall_ports": ports} for h, ports in host_ports.items()}}}
+    if artifacts:
+        doc["all"]["vars"] = {"anl_artifacts": artifacts}
+    if extra_vars:
+        doc["all"].setdefault("vars", {}).update(extra_vars)
+    return "# Generated by anl-stack for one run (not secret).\n" + yaml.safe_dump(doc, sort_keys=False)
+
+
+# --- what verify hands to checks, and reads back -------------------------------------------
+
+#: The pytest plugin loaded into the checks' process (``-p``); it provides FIXTURES.
+PYTEST_PLUGIN = "anl_stack.plugin_api.fixtures"
+
+#: Fixtures a check may ask for, besides testinfra's ``host``.
+FIXTURES: dict[str, str] = {
+    "anl_host_name": "the host's name in the commune inventory",
+    "anl_hostvars": "every variable of the host, secrets filtered out, templates resolved",
+    "anl_settings": "the commune settings (the anl_* variables)",
+    "anl_host_context": "what verify computed for the host: its plugins and declared ports",
+    "host_address": "the address the controller reaches the host at (ansible_host)",
+    "ssh_port": "the host's SSH port",
+    "declared_ports": "ports the host may expose: its plugins' ports plus SSH",
+    "plugin_name": "the plugin whose verify/ folder holds the running check",
+    "plugin_vars": "the running plugin's variables (role defaults overlaid with the inventory), no secrets",
+    "anl_secret": "anl_secret(NAME): one secret as a value that never prints itself (.reveal())",
+    "https_get": "https_get(domain, path='/', headers=None, port=443): (status, headers, body) from the controller",
+    "anl_fact": "anl_fact(NAME, VALUE): a fact recorded in the verify report",
+}
+
+#: Markers a check may carry.
+MARKERS: dict[str, str] = {
+    "live": "changes something or pushes traffic; runs only with --live-test",
+    "app": "needs the application itself installed (leave out with -m 'not app')",
+}
+
+#: A skip whose reason starts with this is "not applicable", never "passed".
+NOT_APPLICABLE = "n/a:"
+
+#: Name of the security baseline suite, which runs on every host.
+BASELINE = "baseline"
+
+#: Version of the context file verify writes for the checks' process. The
+#: fixtures refuse a context of another version rather than misread it.
+CONTEXT_VERSION = 1
+CONTEXT_KEYS = ("version", "results", "suites", "hosts", "secret_names")
+
+
+def write_context(path: Path, *, results: Path, suites: list[dict[str, Any]], hosts: dict[str, Any],
+                  secret_names: list[str]) -> Path:
+    """The context of one verify run (never a secret value: only secret names)."""
+    data = {"version": CONTEXT_VERSION, "results": str(results), "suites": suites, "hosts": hosts,
+            "secret_names": secret_names}
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def read_context(path: Path) -> dict[str, Any]:
+    """A context file of this version; an error naming the file and key otherwise."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise WorkFailedError(f"cannot read the verify context: {error}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise WorkFailedError("the verify context is not an object", file=str(path),
+                              expected=f"a JSON object with {', '.join(CONTEXT_KEYS)}")
+    version = data.get("version")
+    if version != CONTEXT_VERSION:
+        raise WorkFailedError(f"verify context version {version!r} is not supported", file=str(path),
+                              key="version", expected=str(CONTEXT_VERSION))
+    missing = [k for k in CONTEXT_KEYS if k not in data]
+    if missing:
+        raise WorkFailedError("the verify context lacks " + ", ".join(missing), file=str(path),
+                              key=missing[0], expected=", ".join(CONTEXT_KEYS))
+    return data

@@ -1,0 +1,234 @@
+"""``plugins check``: everything a reviewer would check first, as located findings.
+
+Each check returns :class:`~anl_stack.core.errors.ErrorRecord` findings (file,
+line, key, message, expected). Checks that need Ansible or pytest run them
+in a child process (``ansible-lint``, ``ansible-playbook --syntax-check``,
+``pytest --collect-only``), so this module stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anl_stack.adapters import ansible_tools
+from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.paths import project_root
+from anl_stack.plugin_api import CHECKS_DIR, CHECKS_GLOB, DEPLOY, FICHE_LANGUAGES, FICHE_SECTIONS, MANIFEST_FILE, fiche_file
+from anl_stack.plugins.fiches import missing_sections
+from anl_stack.plugins.manifest import _parse, load_manifest, locate
+
+
+@dataclass
+class CheckResult:
+    name: str
+    findings: list[ErrorRecord] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "skipped" if self.skipped else ("ok" if not self.findings else "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "status": self.status, "skipped": self.skipped,
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+@dataclass
+class CheckReport:
+    path: Path
+    results: list[CheckResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(not r.findings for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "ok": self.ok, "checks": [r.to_dict() for r in self.results]}
+
+
+def _ansible_env(plugin: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = str(ansible_tools.BIN) + os.pathsep + env.get("PATH", "")
+    env["ANSIBLE_ROLES_PATH"] = os.pathsep.join([str(plugin / "roles"), str(project_root() / "playbooks" / "roles")])
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+# --- the checks ----------------------------------------------------------------
+
+def check_manifest(plugin: Path) -> tuple[list[ErrorRecord], Any]:
+    try:
+        return [], load_manifest(plugin)
+    except AnlError as error:
+        return list(error.records), None
+
+
+def check_fiches(plugin: Path) -> list[ErrorRecord]:
+    found = []
+    for lang in FICHE_LANGUAGES:
+        path = fiche_file(plugin, lang)
+        rel = path.relative_to(plugin)
+        if not path.is_file():
+            found.append(ErrorRecord("fiche missing", str(path), None, f"fiche.{lang}",
+                                     f"{rel} with sections: {', '.join(FICHE_SECTIONS[lang])}"))
+            continue
+        text = path.read_text(encoding="utf-8")
+        for section in missing_sections(text, lang):  # type: ignore[arg-type]
+            found.append(ErrorRecord(f"required section '{section}' is missing", str(path),
+                                     len(text.splitlines()) or 1, f"fiche.{lang}", f"a heading '## {section}'"))
+    return found
+
+
+def check_artifacts(plugin: Path, manifest: Any) -> list[ErrorRecord]:
+    file = plugin / MANIFEST_FILE
+    _, node = _parse(file.read_text(encoding="utf-8"), str(file))
+    found = []
+    for index, artifact in enumerate(manifest.deployment.artifacts):
+        loc = ("deployment", "artifacts", index)
+        key = f"deployment.artifacts[{index}]"
+        if not artifact.pinned:
+            found.append(ErrorRecord(f"artifact {artifact.name!r} is trusted by nothing", str(file),
+                                     locate(node, loc)[0], key, "sha256, sha512 or signature with a pinned key"))
+        sig = artifact.signature
+        if sig and sig.key_file and not (plugin / sig.key_file).is_file():
+            found.append(ErrorRecord(f"signing key file {sig.key_file!r} is not in the plugin", str(file),
+                                     locate(node, loc + ("signature", "key_file"))[0], key + ".signature.key_file",
+                                     "a key file shipped in the plugin"))
+    return found
+
+
+def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
+    """Settings the manifest names (``allow_from_setting``) must be options of the role's argument specs."""
+    specs = plugin / "roles" / manifest.name / "meta" / "argument_specs.yml"
+    if not specs.is_file():
+        return [ErrorRecord("role has no argument specs", str(specs), None, "argument_specs",
+                            f"roles/{manifest.name}/meta/argument_specs.yml")]
+    data = yaml.safe_load(specs.read_text(encoding="utf-8")) or {}
+    options = (((data.get("argument_specs") or {}).get("main") or {}).get("options") or {})
+    file = plugin / MANIFEST_FILE
+    _, node = _parse(file.read_text(encoding="utf-8"), str(file))
+    named: list[tuple[str, tuple[Any, ...]]] = []
+    for i, port in enumerate(manifest.deployment.ports):
+        if port.allow_from_setting:
+            named.append((port.allow_from_setting, ("deployment", "ports", i, "allow_from_setting")))
+    found = []
+    for name, loc in named:
+        if name not in options:
+            key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+            found.append(ErrorRecord(f"{name!r} is not an option of the role's argument specs", str(file),
+                                     locate(node, loc)[0], key, f"an option {name} in {specs}"))
+    return found
+
+
+_ANSIBLE_WHERE = re.compile(r"The error appears to be in '([^']+)': line (\d+)")
+_ORIGIN = re.compile(r"Origin: (\S+?):(\d+)(?::\d+)?")
+
+
+def check_syntax(plugin: Path) -> list[ErrorRecord]:
+    playbook = plugin / DEPLOY.playbook
+    proc = ansible_tools.syntax_check(playbook, env=_ansible_env(plugin), cwd=plugin)
+    if proc.returncode == 0:
+        return []
+    text = proc.text
+    where = _ANSIBLE_WHERE.search(text) or _ORIGIN.search(text)
+    first = next((line for line in text.splitlines() if "ERROR" in line), text.strip().splitlines()[0] if text.strip() else "syntax check failed")
+    return [ErrorRecord(first.replace("[ERROR]: ", "").replace("ERROR! ", "").strip(),
+                        where.group(1) if where else str(playbook), int(where.group(2)) if where else None,
+                        "syntax", "a playbook ansible-playbook --syntax-check accepts")]
+
+
+def check_lint(plugin: Path, manifest_name: str | None) -> list[ErrorRecord]:
+    # Relative targets and the plugin as project dir: ansible-lint ignores files outside its project.
+    targets = [DEPLOY.playbook]
+    if manifest_name and (plugin / "roles" / manifest_name).is_dir():
+        targets.append(f"roles/{manifest_name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "ansible-lint.yml"
+        # Explicit targets (the playbook and the plugin's role), so no exclusions are needed.
+        config.write_text(yaml.safe_dump({"profile": "production", "offline": True}))
+        proc = ansible_tools.ansible_lint(plugin, targets, config=config, env=_ansible_env(plugin))
+    try:
+        issues = json.loads(proc.stdout or "[]")
+    except json.JSONDecodeError:
+        if proc.returncode == 0:
+            return []
+        return [ErrorRecord(f"ansible-lint failed: {(proc.stderr or proc.stdout).strip()[-500:]}",
+                            str(plugin), None, "lint", "ansible-lint to run")]
+    found = []
+    for issue in issues:
+        loc = issue.get("location") or {}
+        lines = loc.get("lines") or {}
+        line = lines.get("begin") if isinstance(lines.get("begin"), int) else \
+            ((loc.get("positions") or {}).get("begin") or {}).get("line")
+        path = loc.get("path") or ""
+        path = str((plugin / path).resolve()) if path and not os.path.isabs(path) else path
+        found.append(ErrorRecord(issue.get("description") or issue.get("check_name", "lint"), path, line,
+                                 issue.get("check_name") or "lint", "ansible-lint clean at the production profile"))
+    if not found and proc.returncode != 0:
+        found.append(ErrorRecord(f"ansible-lint failed: {proc.stderr.strip()[-500:]}", str(plugin), None, "lint",
+                                 "ansible-lint clean at the production profile"))
+    return found
+
+
+def check_verify_tests(plugin: Path) -> list[ErrorRecord]:
+    folder = plugin / CHECKS_DIR
+    tests = sorted(folder.glob(CHECKS_GLOB)) if folder.is_dir() else []
+    if not tests:
+        return [ErrorRecord("no verify test", str(folder), None, "verify", "at least one verify/test_*.py")]
+    proc = ansible_tools.pytest_collect(tests, env=_ansible_env(plugin))
+    if proc.returncode == 0:
+        return []
+    text = proc.stdout + proc.stderr
+    where = re.search(r"(\S+\.py):(\d+)", text)
+    file = str(folder)
+    if where:
+        # pytest prints paths relative to its root: map back to the test file.
+        file = next((str(t) for t in tests if str(t).endswith(where.group(1).lstrip("./"))), where.group(1))
+    if proc.returncode == 5:
+        message = "verify tests collect no test"
+    else:
+        message = next((line.strip() for line in text.splitlines() if line.startswith("E ")), "collection failed")
+    return [ErrorRecord(message, file, int(where.group(2)) if where else None,
+                        "verify", "verify tests that pytest collects")]
+
+
+def check_plugin(path: Path, *, lint: bool = True) -> CheckReport:
+    """Run every check on the plugin folder ``path``."""
+    plugin = path.resolve()
+    if not (plugin / MANIFEST_FILE).is_file():
+        raise AnlError("not a plugin folder", file=str(plugin / MANIFEST_FILE), key="path",
+                       expected="a folder holding plugin.yml")
+    results: list[CheckResult] = []
+    findings, manifest = check_manifest(plugin)
+    results.append(CheckResult("manifest", findings))
+
+    def run(name: str, func: Callable[[], list[ErrorRecord]], *, needs_manifest: bool = False,
+            needs_playbook: bool = False, skip: str | None = None) -> None:
+        if skip:
+            results.append(CheckResult(name, skipped=skip))
+        elif needs_manifest and manifest is None:
+            results.append(CheckResult(name, skipped="manifest invalid"))
+        elif needs_playbook and not (plugin / DEPLOY.playbook).is_file():
+            results.append(CheckResult(name, [ErrorRecord("recipe: not yet available", str(plugin / DEPLOY.playbook),
+                                                          None, "recipe", f"a {DEPLOY.playbook}")]))
+        else:
+            results.append(CheckResult(name, func()))
+
+    run("fiches", lambda: check_fiches(plugin))
+    run("artifacts", lambda: check_artifacts(plugin, manifest), needs_manifest=True)
+    run("settings", lambda: check_settings(plugin, manifest), needs_manifest=True)
+    run("syntax", lambda: check_syntax(plugin), needs_playbook=True)
+    run("lint", lambda: check_lint(plugin, manifest.name if manifest else None), needs_playbook=True,
+        skip=None if lint else "--no-lint")
+    run("verify", lambda: check_verify_tests(plugin))
+    return CheckReport(plugin, results)

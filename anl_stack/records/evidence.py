@@ -1,0 +1,344 @@
+"""Evidence records: what a plugin was proven to do, produced by commands, never typed.
+
+A record (``evidence/<date>-<kind>.yml`` in the plugin) names the recipe's
+content digest and carries the sha256 of the files it was made from: a
+verify report (``verify --report FILE.json``), deploy run summaries
+(``summary.json`` of an idempotence, backup, restore or upgrade run) or a
+``plugins check`` result. Those files are copied next to the record, so
+anyone can re-check that a record says what its sources say; a record
+typed by hand has no source whose digest matches.
+
+Kinds: ``check`` (``plugins check --record``), ``lab`` (a passing verify
+report whose hosts are all lab hosts), ``idempotence`` (a second deploy run
+that changed nothing), ``backup-restore`` (both steps ran), ``upgrade`` (the
+upgrade step ran). The quality levels (:mod:`anl_stack.records.quality`) count only
+records whose digest is the plugin's current one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anl_stack.core.errors import AnlError
+from anl_stack.plugin_api import MANIFEST_FILE
+from anl_stack.plugins.digest import content_digest
+from anl_stack.plugins.manifest import load_manifest
+from anl_stack.verify.result import JSON_FORMAT
+
+EVIDENCE_DIR = "evidence"
+KINDS = ("check", "lab", "idempotence", "backup-restore", "upgrade")
+RECORD_TAG = "anl_stack_record"
+
+
+# --- shared helpers (also used by reviews) -------------------------------------------
+
+def sha256_file(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def today() -> str:
+    return dt.date.today().isoformat()
+
+
+def unique_stem(folder: Path, stem: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``... when a record of that name exists."""
+    candidate, n = stem, 1
+    while (folder / f"{candidate}.yml").exists():
+        n += 1
+        candidate = f"{stem}-{n}"
+    return candidate
+
+
+def write_yaml(path: Path, data: dict[str, Any], comment: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(comment + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A record as a mapping; None when the file is not one (it is then ignored, and said so)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) and RECORD_TAG in data else None
+
+
+def plugin_identity(folder: Path) -> dict[str, Any]:
+    """Name, recipe and app versions (from plugin.yml) and the current content digest."""
+    manifest = load_manifest(folder / MANIFEST_FILE)
+    return {"plugin": manifest.name, "digest": content_digest(folder), "recipe_version": manifest.version,
+            "app_version": str(manifest.app.version)}
+
+
+def require_plugin_folder(path: Path) -> Path:
+    folder = path.resolve()
+    if not (folder / "plugin.yml").is_file():
+        raise AnlError("not a plugin folder", file=str(folder / "plugin.yml"), key="path",
+                       expected="a folder holding plugin.yml")
+    return folder
+
+
+# --- verify reports ------------------------------------------------------------------------
+
+def read_report(path: Path) -> dict[str, Any]:
+    """A verify report in its JSON form; exit 2 on anything else."""
+    expected = "a report written by `anl-stack verify ... --report FILE.json`"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AnlError(f"cannot read the verify report: {error}", file=str(path), key="--report",
+                       expected=expected) from None
+    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
+        raise AnlError("not a verify report in JSON form", file=str(path), key="format", expected=expected)
+    return data
+
+
+def report_facts(report: dict[str, Any], plugin: str) -> dict[str, Any]:
+    """What a report says about one plugin: digest, hosts, releases, lab/production, result."""
+    entry = next((p for p in report.get("plugins") or [] if p.get("name") == plugin), None)
+    hosts = [h for h in report.get("hosts") or [] if plugin in (h.get("plugins") or [])]
+    summary = {k: int(v) for k, v in (report.get("summary") or {}).items()}
+    passed = report.get("exit_code") == 0
+    return {
+        "date": report.get("date"),
+        "label": report.get("label"),
+        "digest": entry.get("digest") if entry else None,
+        "recipe_version": entry.get("recipe_version") if entry else None,
+        "app_version": entry.get("app_version") if entry else None,
+        "hosts": [{"name": h.get("name"), "debian_version": str(h.get("debian_version")),
+                   "environment": h.get("environment") or ("lab" if h.get("lab") else "unknown")} for h in hosts],
+        "debian_releases": sorted({str(h.get("debian_version")).split(".")[0] for h in hosts}),
+        "environments": sorted({h.get("environment") or ("lab" if h.get("lab") else "unknown") for h in hosts}),
+        "result": "passed" if passed else "failed",
+        "summary": summary,
+    }
+
+
+def report_problem(facts: dict[str, Any], digest: str, plugin: str) -> str | None:
+    """Why a report cannot be evidence for the recipe ``digest`` (None when it can)."""
+    if facts["digest"] is None or not facts["hosts"]:
+        return f"the report did not verify plugin {plugin!r} on any host"
+    if facts["digest"] != digest:
+        return f"the report verified digest {facts['digest']}, the recipe is now {digest}: verify again"
+    if facts["result"] != "passed":
+        return "the report did not pass"
+    return None
+
+
+# --- deploy run summaries ------------------------------------------------------------------
+
+def read_run(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """``summary.json`` of a deploy run folder (or the file itself)."""
+    file = folder / "summary.json" if folder.is_dir() else folder
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise AnlError(f"cannot read the run summary: {error}", file=str(file), key="run",
+                       expected="a run folder of `anl-stack deploy` (.anl-stack/runs/...)") from None
+    if not isinstance(data, dict) or "kind" not in data or "hosts" not in data:
+        raise AnlError("not a deploy run summary", file=str(file), key="run", expected="summary.json of a run")
+    return file, data
+
+
+def run_problem(run: dict[str, Any], kind: str, plugin: str, digest: str) -> str | None:
+    """Why a run summary cannot be evidence of ``kind`` for the recipe ``digest``."""
+    if run.get("kind") != kind:
+        return f"the run is a {run.get('kind')!r} run, not {kind!r}"
+    if plugin not in (run.get("plugins") or []):
+        return f"the run did not include plugin {plugin!r}"
+    ran = (run.get("digests") or {}).get(plugin)
+    if ran != digest:
+        return f"the run used digest {ran or '(not recorded)'}, the recipe is now {digest}"
+    if run.get("status") != "successful" or run.get("check_mode"):
+        return f"the run ended {run.get('status')!r}" + (" in check mode" if run.get("check_mode") else "")
+    hosts = run.get("hosts") or {}
+    if not hosts or any(h.get("failed") or h.get("unreachable") for h in hosts.values()):
+        return "a host failed or was unreachable"
+    if kind == "idempotence" and any(h.get("changed") for h in hosts.values()):
+        return "something changed on the idempotence run"
+    return None
+
+
+# --- writing evidence -------------------------------------------------------------------------
+
+@dataclass
+class Written:
+    records: list[Path] = field(default_factory=list)
+    sources: list[Path] = field(default_factory=list)
+
+
+def _copy_source(src: Path, dest: Path) -> dict[str, Any]:
+    dest.write_bytes(src.read_bytes())
+    return {"file": dest.name, "sha256": sha256_file(dest)}
+
+
+def record_evidence(path: Path, report_file: Path, *, idempotence_run: Path | None = None,
+                    backup_run: Path | None = None, restore_run: Path | None = None,
+                    upgrade_run: Path | None = None) -> Written:
+    """Write lab evidence from a passing verify report (plus the runs given); exit 2 when they do not prove it."""
+    folder = require_plugin_folder(path)
+    ident = plugin_identity(folder)
+    name, digest = ident["plugin"], ident["digest"]
+    report = read_report(report_file)
+    facts = report_facts(report, name)
+    problem = report_problem(facts, digest, name)
+    if problem:
+        raise AnlError(problem, file=str(report_file), key="report", expected=f"a passing report on {digest}")
+    if facts["environments"] != ["lab"]:
+        raise AnlError("the report's hosts are not all lab hosts", file=str(report_file), key="hosts",
+                       expected="lab evidence comes from `verify --lab`; production evidence goes with a "
+                                "review (`plugins review --evidence`)")
+    if (backup_run is None) != (restore_run is None):
+        raise AnlError("backup and restore are proven together", key="--backup-run/--restore-run",
+                       expected="both --backup-run and --restore-run")
+    runs: dict[str, list[tuple[str, Path]]] = {}
+    if idempotence_run:
+        runs["idempotence"] = [("idempotence", idempotence_run)]
+    if backup_run and restore_run:
+        runs["backup-restore"] = [("backup", backup_run), ("restore", restore_run)]
+    if upgrade_run:
+        runs["upgrade"] = [("upgrade", upgrade_run)]
+    loaded: dict[str, list[tuple[str, Path, dict[str, Any]]]] = {}
+    for kind, items in runs.items():
+        loaded[kind] = []
+        for run_kind, run_path in items:
+            file, data = read_run(run_path)
+            why = run_problem(data, run_kind, name, digest)
+            if why:
+                raise AnlError(why, file=str(file), key=run_kind, expected=f"a successful {run_kind} run on {digest}")
+            loaded[kind].append((run_kind, file, data))
+
+    out = folder / EVIDENCE_DIR
+    out.mkdir(exist_ok=True)
+    written = Written()
+    report_stem = unique_stem(out, f"{today()}-report")
+    stored_report = out / f"{report_stem}.json"
+    source = _copy_source(report_file, stored_report)
+    written.sources.append(stored_report)
+    for kind in ["lab", *loaded]:
+        stem = unique_stem(out, f"{today()}-{kind}")
+        record: dict[str, Any] = {RECORD_TAG: "evidence", "kind": kind, **ident,
+                                  "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                                  "report": {**source, **facts}}
+        if kind in loaded:
+            record["runs"] = []
+            for run_kind, file, data in loaded[kind]:
+                stored = out / f"{stem}.{run_kind}-run.json"
+                copied = _copy_source(file, stored)
+                written.sources.append(stored)
+                record["runs"].append({**copied, "kind": run_kind, "status": data.get("status"),
+                                       "hosts": data.get("hosts")})
+        target = out / f"{stem}.yml"
+        write_yaml(target, record, f"# Evidence for {name}, written by `anl-stack plugins evidence`; "
+                                   "do not edit (its sources carry digests).\n")
+        written.records.append(target)
+    return written
+
+
+def record_check(path: Path, report: Any) -> Path:
+    """``plugins check --record``: the check result on the current digest (level 1 needs lint to have run)."""
+    folder = require_plugin_folder(path)
+    ident = plugin_identity(folder)
+    out = folder / EVIDENCE_DIR
+    stem = unique_stem(out, f"{today()}-check")
+    out.mkdir(exist_ok=True)
+    stored = out / f"{stem}.json"
+    stored.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    record = {RECORD_TAG: "evidence", "kind": "check", **ident,
+              "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+              "check": {"file": stored.name, "sha256": sha256_file(stored), "ok": report.ok,
+                        "checks": {r.name: r.status for r in report.results}}}
+    target = out / f"{stem}.yml"
+    write_yaml(target, record, "# Result of `anl-stack plugins check --record`; do not edit.\n")
+    return target
+
+
+# --- reading evidence back -----------------------------------------------------------------
+
+@dataclass
+class Evidence:
+    file: Path
+    kind: str
+    digest: str | None
+    #: why the record does not count (None when it counts for the current digest)
+    problem: str | None
+
+
+def _source_problem(folder: Path, ref: Any) -> str | None:
+    if not isinstance(ref, dict) or not ref.get("file"):
+        return "names no source file"
+    source = folder / str(ref["file"])
+    if not source.is_file() or source.parent != folder:
+        return f"its source {ref['file']} is missing"
+    if sha256_file(source) != ref.get("sha256"):
+        return f"its source {ref['file']} does not match the recorded sha256"
+    return None
+
+
+def evaluate(file: Path, data: dict[str, Any], name: str, digest: str) -> Evidence:
+    """Whether one evidence record counts for the recipe ``name`` at ``digest``."""
+    kind = str(data.get("kind"))
+    ev = Evidence(file, kind, data.get("digest"), None)
+    folder = file.parent
+
+    def fail(why: str) -> Evidence:
+        ev.problem = why
+        return ev
+
+    if kind not in KINDS:
+        return fail(f"unknown kind {kind!r}")
+    if data.get("plugin") != name:
+        return fail(f"it is about plugin {data.get('plugin')!r}")
+    if data.get("digest") != digest:
+        return fail("changed since this evidence")
+    if kind == "check":
+        check = data.get("check") or {}
+        why = _source_problem(folder, check)
+        if why:
+            return fail(why)
+        stored = json.loads((folder / check["file"]).read_text(encoding="utf-8"))
+        statuses = {c.get("check"): c.get("status") for c in stored.get("checks", [])}
+        if not stored.get("ok"):
+            return fail("the check had findings")
+        if statuses.get("lint") != "ok":
+            return fail("ansible-lint did not run (--no-lint)")
+        return ev
+    report = data.get("report") or {}
+    why = _source_problem(folder, report)
+    if why:
+        return fail(why)
+    facts = report_facts(json.loads((folder / report["file"]).read_text(encoding="utf-8")), name)
+    why = report_problem(facts, digest, name)
+    if why:
+        return fail(why)
+    if facts["environments"] != ["lab"]:
+        return fail("the report's hosts are not all lab hosts")
+    needed = {"idempotence": ["idempotence"], "backup-restore": ["backup", "restore"], "upgrade": ["upgrade"]}
+    for run_kind in needed.get(kind, []):
+        ref = next((r for r in data.get("runs") or [] if r.get("kind") == run_kind), None)
+        why = _source_problem(folder, ref) if ref else f"no {run_kind} run"
+        if why:
+            return fail(why)
+        run = json.loads((folder / ref["file"]).read_text(encoding="utf-8"))
+        why = run_problem(run, run_kind, name, digest)
+        if why:
+            return fail(why)
+    return ev
+
+
+def load_evidence(folder: Path, name: str, digest: str) -> list[Evidence]:
+    found = []
+    for file in sorted((folder / EVIDENCE_DIR).glob("*.yml")):
+        data = read_record(file)
+        if data is None or data.get(RECORD_TAG) != "evidence":
+            found.append(Evidence(file, "?", None, "not an evidence record"))
+            continue
+        found.append(evaluate(file, data, name, digest))
+    return found

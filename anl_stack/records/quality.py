@@ -1,0 +1,106 @@
+"""Quality levels computed from evidence, never declared.
+
+A plugin's level is the highest rung whose requirement and those of every
+rung below are met by records on the recipe's *current* content digest
+(docs/contributing-a-recipe.md). Computing it reads files and, for signed
+reviews, runs ``gpgv``; it never runs Ansible or ansible-lint, so
+``plugins list`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anl_stack.core.i18n import Lang
+from anl_stack.plugins.digest import content_digest
+from anl_stack.records.evidence import load_evidence
+from anl_stack.records.reviews import load_reviews
+
+#: (level, what it needs) in English and French.
+LADDER: tuple[tuple[int, dict[str, str]], ...] = (
+    (0, {"en": "no evidence", "fr": "aucune preuve"}),
+    (1, {"en": "`plugins check` passes, lint included (plugins check --record)",
+         "fr": "`plugins check` passe, lint compris (plugins check --record)"}),
+    (2, {"en": "deployed and verified on a lab host (plugins evidence --from-report)",
+         "fr": "déployé et vérifié sur un hôte de labo (plugins evidence --from-report)"}),
+    (3, {"en": "idempotent: a second deploy run changed nothing (--idempotence-run)",
+         "fr": "idempotent : un second déploiement n'a rien changé (--idempotence-run)"}),
+    (4, {"en": "backup and restore proven (--backup-run and --restore-run)",
+         "fr": "sauvegarde et restauration prouvées (--backup-run et --restore-run)"}),
+    (5, {"en": "reviewed by one commune with evidence from production servers (plugins review --evidence)",
+         "fr": "relu par une commune avec une preuve sur serveurs de production (plugins review --evidence)"}),
+    (6, {"en": "reviewed by two or more communes on the current digest",
+         "fr": "relu par deux communes ou plus sur l'empreinte actuelle"}),
+    (7, {"en": "upgrade from the previous version proven (--upgrade-run)",
+         "fr": "mise à jour depuis la version précédente prouvée (--upgrade-run)"}),
+)
+TOP = LADDER[-1][0]
+
+
+@dataclass
+class Quality:
+    level: int
+    digest: str
+    #: level -> the records that meet it
+    met: dict[int, list[str]] = field(default_factory=dict)
+    #: records on other digests or that do not verify: (file, why)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    reviews: list[Any] = field(default_factory=list)
+
+    def next_level(self) -> int | None:
+        return self.level + 1 if self.level < TOP else None
+
+    def missing(self, lang: Lang = "en") -> str | None:
+        nxt = self.next_level()
+        return dict(LADDER)[nxt][lang] if nxt is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "digest": self.digest, "next_level": self.next_level(),
+                "missing": self.missing("en"), "met": {str(k): v for k, v in sorted(self.met.items())},
+                "ignored": [{"file": f, "why": w} for f, w in self.ignored],
+                "reviews": [r.to_dict() for r in self.reviews]}
+
+
+def compute(folder: Path, name: str) -> Quality:
+    """The level of the plugin in ``folder`` from its evidence/ and reviews/ records."""
+    digest = content_digest(folder)
+    quality = Quality(0, digest)
+    by_kind: dict[str, list[str]] = {}
+    for ev in load_evidence(folder, name, digest):
+        if ev.problem:
+            quality.ignored.append((ev.file.name, ev.problem))
+        else:
+            by_kind.setdefault(ev.kind, []).append(ev.file.name)
+    reviews = load_reviews(folder, name, digest)
+    quality.reviews = reviews
+    for r in reviews:
+        if not r.counts:
+            quality.ignored.append((r.file.name, r.status if not r.current else r.signature))
+        elif r.evidence_problem:
+            quality.ignored.append((r.file.name, f"evidence: {r.evidence_problem}"))
+    production = [r for r in reviews if r.production_evidence]
+    communes = {r.by for r in reviews if r.counts}
+    rungs = {
+        1: by_kind.get("check", []),
+        2: by_kind.get("lab", []),
+        3: by_kind.get("idempotence", []),
+        4: by_kind.get("backup-restore", []),
+        5: [r.file.name for r in production],
+        6: [r.file.name for r in reviews if r.counts] if len(communes) >= 2 else [],
+        7: by_kind.get("upgrade", []),
+    }
+    for level in range(1, TOP + 1):
+        if not rungs[level]:
+            break
+        quality.met[level] = rungs[level]
+        quality.level = level
+    return quality
+
+
+def safe_compute(plugin: Any) -> Quality | None:
+    """The level of a loaded plugin; None for a broken one (listing never fails on records)."""
+    if getattr(plugin, "manifest", None) is None:
+        return None
+    return compute(Path(plugin.path), plugin.name)

@@ -1,0 +1,1 @@
+"""Verify an installation: plan (what runs where), run (testinfra), result (the report schema), reports."""

@@ -1,0 +1,211 @@
+"""What a verify run will check, decided before any host is touched.
+
+The plan picks the checks (by default every plugin whose inventory group
+holds the host, plus the security baseline on every selected host) and
+refuses bad input (exit 2): an unknown plugin, a plugin with no host, an
+invalid marker expression, an inventory with problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _pytest.mark.expression import Expression
+
+from anl_stack import lab
+from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.deploy.targets import inventory_target
+from anl_stack.inventory.model import Inventory, firewall_ports, load_inventory
+from anl_stack.plugin_api import BASELINE, CHECKS_DIR, CHECKS_GLOB
+from anl_stack.plugins import discover_plugins, get_plugin, require_loaded
+from anl_stack.plugins.digest import content_digest
+from anl_stack.verify import baseline
+
+
+@dataclass
+class VerifyOptions:
+    plugins: list[str] = field(default_factory=list)
+    inventory: Path | None = None
+    lab: str | None = None
+    live: bool = False
+    mark: str | None = None
+    junit: Path | None = None
+    report: Path | None = None
+    vault_password_file: Path | None = None
+    #: the security baseline runs on every host unless turned off (tests of plugin checks)
+    baseline: bool = True
+    #: plugins' own checks; off to time or run the baseline alone (ports are still declared)
+    plugin_checks: bool = True
+
+
+@dataclass
+class Suite:
+    """A folder of checks: the baseline, or one plugin's ``verify/``."""
+
+    name: str
+    folder: Path
+    plugin_dir: Path | None = None
+    subdomain: str | None = None
+    recipe_version: str | None = None
+    app_version: str | None = None
+    digest: str | None = None
+
+    def to_context(self) -> dict[str, Any]:
+        return {"name": self.name, "dir": str(self.folder),
+                "plugin_dir": str(self.plugin_dir) if self.plugin_dir else None, "subdomain": self.subdomain}
+
+
+@dataclass
+class Plan:
+    """Everything decided before any host is touched."""
+
+    inventory: Inventory
+    label: str
+    hosts: dict[str, list[str]]            # host -> plugin names (in its groups, selected)
+    suites: list[Suite]
+    declared_ports: dict[str, list[dict[str, Any]]]
+    web_plugins: dict[str, list[str]]
+    secret_names: list[str]
+    vault_password_file: Path | None
+    marker_expr: str | None
+    notes: list[str] = field(default_factory=list)
+    host_key_checking: bool = True
+    #: hosts that are lab hosts (evidence from them is lab evidence, not production)
+    lab_hosts: set[str] = field(default_factory=set)
+
+
+# --- choosing what to run -------------------------------------------------------
+
+
+def marker_expression(live: bool, mark: str | None) -> str | None:
+    """``live`` checks run only with --live-test; --mark adds an expression."""
+    parts = []
+    if mark:
+        validate_marker_expression(mark)
+        parts.append(f"({mark})")
+    if not live:
+        parts.append("not live")
+    return " and ".join(parts) or None
+
+
+def validate_marker_expression(expr: str) -> None:
+    # pytest's own parser (private but stable since pytest 6): same rules as -m.
+    try:
+        Expression.compile(expr)
+    except SyntaxError as error:
+        raise AnlError(f"invalid marker expression: {error.msg if hasattr(error, 'msg') else error}", key="--mark",
+                       expected="a pytest -m expression such as 'not app' or 'live and not app'") from None
+
+
+def baseline_folder() -> Path:
+    return Path(baseline.__file__).resolve().parent
+
+
+def resolve_target(options: VerifyOptions) -> tuple[Inventory, Path | None, str]:
+    """The inventory, its vault password file (if it has a vault) and a label."""
+    inv, password, label, _ = _target(options)
+    return inv, password, label
+
+
+def _target(options: VerifyOptions) -> tuple[Inventory, Path | None, str, bool]:
+    """As resolve_target, plus host key checking (the same choice as the deploy)."""
+    if bool(options.inventory) == bool(options.lab):
+        raise AnlError("give exactly one of -i PATH or --lab NAME", key="target",
+                       expected="-i inventories/COMMUNE or --lab NAME")
+    if options.lab:
+        host = lab.get(options.lab)
+        if host is None:
+            raise AnlError(f"no lab host named {options.lab!r}", key="--lab",
+                           expected="a running lab host (`anl-stack lab up NAME`)")
+        inv = load_inventory(host.inventory)
+        return inv, Path(host.vault_password_file), f"lab {options.lab}", False
+    inv = load_inventory(options.inventory)  # type: ignore[arg-type]
+    try:
+        target = inventory_target(inv.paths.root, str(options.vault_password_file or "") or None)
+    except AnlError:
+        if inv.paths.vault.exists():
+            raise
+        return inv, None, inv.commune(), True
+    return inv, target.password_file, inv.commune(), target.host_key_checking
+
+
+def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
+    """Validate the request and decide hosts and suites (exit 2 on bad input)."""
+    marker_expr = marker_expression(options.live, options.mark)
+    inv, password, label, host_key_checking = _target(options)
+    if inv.problems:
+        raise AnlError(inv.problems)
+    if not inv.hosts:
+        raise AnlError("the inventory lists no host", file=str(inv.paths.hosts), expected="all.hosts.NAME")
+    found = discover_plugins() if plugins is None else plugins
+    by_name = {p.name: p for p in found}
+
+    requested = list(dict.fromkeys(options.plugins))
+    errors: list[ErrorRecord] = []
+    for name in requested:
+        try:
+            require_loaded(get_plugin(name, found))
+        except AnlError as error:
+            errors += error.records
+            continue
+        if not inv.groups.get(name):
+            errors.append(ErrorRecord(f"plugin {name!r}: no host in its inventory group", str(inv.paths.hosts),
+                                      None, f"all.children.{name}", f"a host listed under all.children.{name}.hosts"))
+    if errors:
+        raise AnlError(errors)
+
+    in_inventory = [n for n, p in by_name.items() if p.manifest is not None and inv.groups.get(n)]
+    chosen = requested or in_inventory
+    hosts: dict[str, list[str]] = {}
+    for host in inv.hosts:
+        names = [n for n in chosen if host in inv.groups.get(n, [])]
+        if names or not requested:
+            hosts[host] = names
+
+    notes: list[str] = []
+    suites = [Suite(BASELINE, baseline_folder())] if options.baseline else []
+    manifests: dict[str, Any] = {}
+    for name in chosen if options.plugin_checks else []:
+        plugin = by_name[name]
+        manifest = plugin.manifest
+        manifests[name] = manifest
+        folder = plugin.path / CHECKS_DIR
+        if not any(folder.glob(CHECKS_GLOB)):
+            notes.append(f"plugin {name} has no checks (verify/test_*.py); only the baseline applies")
+        suites.append(Suite(name, folder.resolve(), plugin.path.resolve(), manifest.deployment.subdomain,
+                            manifest.version, manifest.app.version, content_digest(plugin.path)))
+    # Declared ports come from every plugin whose group holds the host, selected or not.
+    all_manifests = {p.name: p.manifest for p in found if p.manifest is not None}
+    ports = firewall_ports(inv, all_manifests)
+    declared = {h: [{**p, "plugin": _port_owner(inv, all_manifests, h, p)} for p in ports.get(h, [])]
+                for h in hosts}
+    web = {h: [n for n in inv.groups_of(h) if n in all_manifests and any(
+        p.port == 443 and p.protocol == "tcp" for p in all_manifests[n].deployment.ports)] for h in hosts}
+    secret_names = sorted({s.name for m in all_manifests.values() for s in m.deployment.secrets})
+    return Plan(inv, label, hosts, suites, declared, web, secret_names, password, marker_expr, notes,
+                host_key_checking=host_key_checking, lab_hosts=lab_hosts(inv, options))
+
+
+def lab_hosts(inv: Inventory, options: VerifyOptions) -> set[str]:
+    """Hosts known to be lab hosts: ``--lab``, a lab host's own inventory, or ``anl_lab: true``."""
+    if options.lab:
+        return set(inv.hosts)
+    found = {h for h in inv.hosts if inv.host_settings(h).get("anl_lab") is True}
+    try:
+        for host in lab.list_hosts():
+            if Path(host.inventory).resolve() == inv.paths.root.resolve() and host.name in inv.hosts:
+                found.add(host.name)
+    except Exception:  # noqa: BLE001 - no lab state here: only the marker counts
+        pass
+    return found
+
+
+def _port_owner(inv: Inventory, manifests: dict[str, Any], host: str, port: dict[str, Any]) -> str:
+    for group in inv.groups_of(host):
+        manifest = manifests.get(group)
+        if manifest and any(p.port == port["port"] and p.protocol == port["protocol"]
+                            for p in manifest.deployment.ports):
+            return group
+    return "?"

@@ -1,0 +1,82 @@
+"""Dated verify reports a commune can file: Markdown and HTML, and JSON for tools.
+
+Both come from Jinja templates in ``anl_stack/verify/templates/`` and carry the
+same facts: date, inventory, hosts with their Debian release, each plugin's
+recipe version, content digest and app version, every check with its
+result, explanation and (on failure) remediation hint. A check that could
+not apply is shown as "n/a" with its reason, never as passed. The JSON form
+(``FILE.json``) is the same result as ``verify --json`` with a format tag; it
+is what ``plugins evidence`` and ``plugins review`` read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from anl_stack.core.errors import AnlError
+from anl_stack.verify.result import JSON_FORMAT, JSON_FORMAT_VERSION, VerifyResult
+
+FORMATS = {".md": "verify_report.md.j2", ".markdown": "verify_report.md.j2",
+           ".html": "verify_report.html.j2", ".htm": "verify_report.html.j2", ".json": ""}
+LABELS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "n/a": "n/a", "skipped": "SKIP",
+          "not run": "not run"}
+
+
+def check_report_path(path: Path) -> None:
+    """Refuse (exit 2) a report file whose format we cannot write."""
+    if path.suffix.lower() not in FORMATS:
+        raise AnlError("unknown report format", file=str(path), key="--report",
+                       expected="a file name ending in .md, .html or .json")
+
+
+def label(outcome: str) -> str:
+    return LABELS.get(outcome, outcome)
+
+
+def _md_cell(value: Any) -> str:
+    return str(value or "").replace("|", "\\|").replace("\n", " ")
+
+
+def _environment(autoescape: bool) -> Any:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("anl_stack.verify", "templates"),
+        autoescape=autoescape, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["label"] = label
+    env.filters["md"] = _md_cell
+    return env
+
+
+def _by_host(result: VerifyResult) -> list[dict[str, Any]]:
+    groups = []
+    for host in result.hosts:
+        rows = [c for c in result.checks if c.get("host") == host["name"]]
+        groups.append({**host, "checks": rows})
+    orphans = [c for c in result.checks if c.get("host") not in {h["name"] for h in result.hosts}]
+    if orphans:
+        groups.append({"name": "(no host)", "plugins": [], "debian_version": "", "codename": None,
+                       "facts": {}, "checks": orphans})
+    return groups
+
+
+def render(result: VerifyResult, fmt: str) -> str:
+    """``fmt`` is ``.md``, ``.html`` or ``.json``."""
+    if fmt == ".json":
+        data = {"format": JSON_FORMAT, "format_version": JSON_FORMAT_VERSION, **result.to_dict()}
+        return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    template = FORMATS[fmt]
+    env = _environment(autoescape=template.endswith(".html.j2"))
+    return env.get_template(template).render(r=result, hosts=_by_host(result), verdict=(
+        "PASSED" if result.exit_code == 0 else "FAILED"))
+
+
+def write_report(result: VerifyResult, path: Path) -> Path:
+    check_report_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(result, path.suffix.lower()), encoding="utf-8")
+    return path
