@@ -1,4 +1,4 @@
-"""Downloads over HTTP(S): progress bar on a terminal, resume with Range, retries.
+"""Downloads over HTTP(S): resume with Range, retries, progress reported to the caller.
 
 A download goes to a ``.part`` file next to its destination. When the
 connection drops, the next attempt asks for the missing bytes only
@@ -9,7 +9,6 @@ caller checks them before keeping them.
 
 from __future__ import annotations
 
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,35 +30,8 @@ class DownloadError(Exception):
         self.reason = reason
 
 
-class _Progress:
-    """A rich progress bar when stderr is a terminal, silence otherwise."""
-
-    def __init__(self, label: str, enabled: bool | None) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._bar = None
-        self._task = None
-        self.label = label
-
-    def __enter__(self) -> "_Progress":
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                       TimeRemainingColumn, TransferSpeedColumn)
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(),
-                                 console=Console(stderr=True), transient=False)
-            self._bar.__enter__()
-            self._task = self._bar.add_task(self.label, total=None)
-        return self
-
-    def update(self, completed: int, total: int | None) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, completed=completed, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
+#: ``progress(label, bytes_done, bytes_total_or_None)``: how a caller follows a download.
+ProgressHook = Callable[[str, int, "int | None"], None]
 
 
 def download(
@@ -69,7 +41,7 @@ def download(
     retries: int = 5,
     timeout: float = 30.0,
     backoff: float = 1.0,
-    progress: bool | None = None,
+    progress: ProgressHook | None = None,
     on_attempt: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` (atomically), resuming a partial ``dest.part``.
@@ -80,30 +52,30 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     last_reason = "no attempt made"
-    with _Progress(dest.name, progress) as bar:
-        for attempt in range(1, retries + 1):
-            offset = part.stat().st_size if part.exists() else 0
-            if on_attempt:
-                on_attempt(attempt, offset)
-            try:
-                if _attempt(url, part, offset, timeout, bar):
-                    part.replace(dest)
-                    return dest
-                last_reason = "connection closed before the end of the file"
-            except urllib.error.HTTPError as error:
-                last_reason = f"HTTP {error.code} {error.reason}"
-                if error.code == 416 and offset:
-                    part.unlink(missing_ok=True)  # our partial file is longer than theirs: start again
-                elif 400 <= error.code < 500 and error.code not in (408, 429):
-                    raise DownloadError(url, last_reason) from None
-            except (urllib.error.URLError, OSError, TimeoutError) as error:
-                last_reason = str(getattr(error, "reason", error))
-            if attempt < retries:
-                time.sleep(backoff * attempt)
+    report = progress or (lambda _label, _done, _total: None)
+    for attempt in range(1, retries + 1):
+        offset = part.stat().st_size if part.exists() else 0
+        if on_attempt:
+            on_attempt(attempt, offset)
+        try:
+            if _attempt(url, part, offset, timeout, lambda done, total: report(dest.name, done, total)):
+                part.replace(dest)
+                return dest
+            last_reason = "connection closed before the end of the file"
+        except urllib.error.HTTPError as error:
+            last_reason = f"HTTP {error.code} {error.reason}"
+            if error.code == 416 and offset:
+                part.unlink(missing_ok=True)  # our partial file is longer than theirs: start again
+            elif 400 <= error.code < 500 and error.code not in (408, 429):
+                raise DownloadError(url, last_reason) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as error:
+            last_reason = str(getattr(error, "reason", error))
+        if attempt < retries:
+            time.sleep(backoff * attempt)
     raise DownloadError(url, f"{last_reason} (after {retries} attempts)")
 
 
-def _attempt(url: str, part: Path, offset: int, timeout: float, bar: _Progress) -> bool:
+def _attempt(url: str, part: Path, offset: int, timeout: float, report: Callable[[int, int | None], None]) -> bool:
     """One request; True when the whole file is in ``part``."""
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
@@ -128,5 +100,5 @@ def _attempt(url: str, part: Path, offset: int, timeout: float, bar: _Progress) 
                     break
                 out.write(chunk)
                 done += len(chunk)
-                bar.update(done, total)
+                report(done, total)
     return total is None or done >= total

@@ -14,6 +14,7 @@ Each host's table ``ip anl_lab_NAME`` holds:
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 from anl_stack.adapters.nspawn import run
 
@@ -71,3 +72,8 @@ def table_exists(host: str) -> bool:
 
 def ruleset() -> str:
     return run(["nft", "list", "ruleset"], check=False).stdout
+
+
+def enable_forwarding() -> None:
+    """Let the kernel route IPv4 between lab links and the uplink (the NAT needs it)."""
+    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")

@@ -27,7 +27,10 @@ from typing import Any
 from anl_stack.artifacts.cache import Cache
 from anl_stack.artifacts.service import Result, _store, fetch, plugin_refs, select
 from anl_stack.artifacts.trust import Ref, check_file, hash_file
+from anl_stack.adapters.http import ProgressHook
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.inventory.model import load_inventory
+from anl_stack.plugins.discovery import discover_plugins
 
 BUNDLE_FORMAT = 1
 MANIFEST_NAME = "anl-bundle.json"
@@ -36,16 +39,13 @@ BLOB_MEMBER = re.compile(r"^blobs/[0-9a-f]{64}$")
 
 def inventory_plugins(inventory_path: str | Path) -> tuple[list[str], dict[str, Any]]:
     """Plugin names used by an inventory's groups, and its commune settings."""
-    from anl_stack.inventory.model import load_inventory
-    from anl_stack.plugins.discovery import discover_plugins
-
     inventory = load_inventory(inventory_path)
     known = {p.name for p in discover_plugins()}
     return sorted(set(inventory.groups) & known), inventory.settings()
 
 
 def make_bundle(inventory_path: str | Path, output: Path, *, cache: Cache | None = None,
-                progress: bool | None = None) -> dict[str, Any]:
+                progress: ProgressHook | None = None) -> dict[str, Any]:
     """Fetch what is missing, then write every artifact the inventory needs into ``output``."""
     cache = cache or Cache()
     plugins, settings = inventory_plugins(inventory_path)

@@ -8,19 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anl_stack.adapters.gpg import GpgError, verify_detached
 from anl_stack.artifacts.cache import Cache
-from anl_stack.artifacts.sources import download_url, expected_filename, npm_pack, work_name
+from anl_stack.artifacts.sources import download_url, expected_filename, npm_pack, url_filename, work_name
 from anl_stack.artifacts.trust import (VERSIONS_SETTING, Evidence, Ref, check_file, entry_matches, hash_file,
                                        require_trust)
+from anl_stack.adapters.http import ProgressHook
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode
+from anl_stack.plugins.discovery import get_plugin, require_loaded
 
 
 # --- which artifacts a plugin needs -------------------------------------------
 
 def _plugin(plugin: Any) -> tuple[str, Path, Any]:
     """(name, folder, manifest) from a plugin name or a discovered Plugin."""
-    from anl_stack.plugins.discovery import get_plugin, require_loaded
-
     if isinstance(plugin, str):
         plugin = get_plugin(plugin)
     return plugin.name, Path(plugin.path), require_loaded(plugin)
@@ -101,13 +102,13 @@ def _store(cache: Cache, ref: Ref, path: Path, evidence: Evidence, *, origin: st
 
 
 def _signing_material(ref: Ref, workdir: Path, *, signature: Path | None = None,
-                      key: Path | None = None, progress: bool | None = None) -> tuple[Path | None, Path | None]:
+                      key: Path | None = None, progress: ProgressHook | None = None) -> tuple[Path | None, Path | None]:
     """The detached signature and the key file, fetched when not given."""
     sig = ref.spec.signature
     if sig is None:
         return None, None
     if signature is None:
-        signature = download_url(sig.url, workdir / expected_filename_sig(sig.url), progress=False)
+        signature = download_url(sig.url, workdir / expected_filename_sig(sig.url))
     if key is None:
         if sig.key_file:
             key = (ref.plugin_dir / sig.key_file).resolve()
@@ -115,13 +116,11 @@ def _signing_material(ref: Ref, workdir: Path, *, signature: Path | None = None,
                 raise AnlError(f"key file {sig.key_file} not found in the plugin", file=str(ref.plugin_dir),
                                key=f"{ref.where}.signature.key_file", expected="a key file inside the plugin folder")
         else:
-            key = download_url(sig.key_url, workdir / "signing-key", progress=False)
+            key = download_url(sig.key_url, workdir / "signing-key")
     return signature, key
 
 
 def expected_filename_sig(url: str) -> str:
-    from anl_stack.artifacts.sources import url_filename
-
     return url_filename(url, "signature")
 
 
@@ -136,7 +135,7 @@ def cached(ref: Ref, settings: dict[str, Any] | None, cache: Cache | None = None
 
 
 def fetch(ref: Ref, settings: dict[str, Any] | None = None, *, cache: Cache | None = None,
-          progress: bool | None = None) -> Result:
+          progress: ProgressHook | None = None) -> Result:
     """Download, check and cache one artifact; a cache hit downloads nothing."""
     cache = cache or Cache()
     require_trust(ref, settings)
@@ -214,8 +213,6 @@ class Finding:
 def verify_cache(plugin: str | None = None, settings: dict[str, Any] | None = None,
                  cache: Cache | None = None) -> list[Finding]:
     """Re-hash every cached file (and re-run signature checks) of one plugin or all."""
-    from anl_stack.adapters.gpg import GpgError, verify_detached
-
     cache = cache or Cache()
     findings: list[Finding] = []
     refs: dict[str, Ref] = {}

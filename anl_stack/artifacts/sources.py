@@ -14,6 +14,7 @@ import subprocess
 import urllib.parse
 from pathlib import Path
 
+from anl_stack.adapters.http import DownloadError, ProgressHook, download
 from anl_stack.artifacts.trust import Ref
 from anl_stack.core.errors import AnlError, ExitCode
 
@@ -56,9 +57,7 @@ def work_name(ref: Ref) -> str:
     return hashlib.sha256(f"{ref.key}\0{origin}".encode()).hexdigest()[:24]
 
 
-def download_url(url: str, dest: Path, *, progress: bool | None = None) -> Path:
-    from anl_stack.adapters.http import DownloadError, download
-
+def download_url(url: str, dest: Path, *, progress: ProgressHook | None = None) -> Path:
     try:
         return download(url, dest, progress=progress)
     except DownloadError as error:

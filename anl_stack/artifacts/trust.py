@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anl_stack.adapters.gpg import GpgError, verify_detached
 from anl_stack.core.errors import AnlError, ErrorRecord
 
 PINS_SETTING = "anl_artifact_pins"
@@ -171,8 +172,6 @@ def check_file(ref: Ref, path: Path, settings: dict[str, Any] | None, *,
     evidence = Evidence(digests, check_digests(ref, digests, settings, path.name))
     sig = ref.spec.signature
     if sig is not None:
-        from anl_stack.adapters.gpg import GpgError, verify_detached
-
         if signature is None or not signature.is_file():
             raise check_failure(ref, "signature", f"a detached signature ({sig.url})", "no signature file", path.name)
         if key is None or not key.is_file():

@@ -15,6 +15,7 @@ import click
 from anl_stack import __version__
 from anl_stack.cli.output import fail
 from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.plugin_api import DEPLOY, LIFECYCLE
 
 # name -> (module, attribute, one-line help shown by the root --help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -27,9 +28,10 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "deploy": ("anl_stack.cli.deploy_cmd", "deploy", "Deploy plugins to a commune's servers."),
     "verify": ("anl_stack.cli.verify_cmd", "verify", "Verify an installation with testinfra checks."),
     "artifacts": ("anl_stack.cli.artifacts_cmd", "artifacts", "Fetch, verify and bundle application releases."),
-    "backup": ("anl_stack.cli.lifecycle_cmd", "backup", "Back up a plugin's data on its hosts."),
-    "restore": ("anl_stack.cli.lifecycle_cmd", "restore", "Restore a plugin's data from a backup."),
 }
+# Every lifecycle step the plugin contract declares has a command; deploy has its own (with plan).
+SUBCOMMANDS.update({step.name: ("anl_stack.cli.lifecycle_cmd", step.name, step.summary)
+                    for step in LIFECYCLE if step is not DEPLOY})
 
 
 class LazyGroup(click.Group):

@@ -53,9 +53,11 @@ def fetch(plugin: str, version: str | None, inventory: Path | None, as_json: boo
     """
     from anl_stack.artifacts import fetch as do_fetch
     from anl_stack.artifacts import select
+    from anl_stack.cli.progress import DownloadBars
 
     settings = _settings(inventory)
-    results = [do_fetch(ref, settings) for ref in select(plugin, settings, version)]
+    with DownloadBars() as bars:
+        results = [do_fetch(ref, settings, progress=bars) for ref in select(plugin, settings, version)]
     if as_json:
         echo_json([r.to_dict() for r in results])
         return
@@ -106,8 +108,10 @@ def add(plugin: str, file: Path, signature: Path | None, name: str | None, versi
 def bundle(inventory: Path, output: Path, as_json: bool) -> None:
     """Write every verified artifact an inventory needs into one file, for a controller without internet."""
     from anl_stack.artifacts.bundle import make_bundle
+    from anl_stack.cli.progress import DownloadBars
 
-    document = make_bundle(inventory, output)
+    with DownloadBars() as bars:
+        document = make_bundle(inventory, output, progress=bars)
     if as_json:
         echo_json(dict(document, output=str(output)))
         return

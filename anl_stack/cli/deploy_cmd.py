@@ -46,7 +46,8 @@ def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
     from anl_stack.deploy.prepare import prepare
 
     prep = prepare(list(plugins), inventory=inventory, lab_name=lab_name, debian=debian,
-                          vault_password=vault_password_file, limit=limit, tags=tags, skip_tags=skip_tags)
+                   vault_password=vault_password_file, limit=limit, tags=tags, skip_tags=skip_tags,
+                   log=lambda line: click.echo(line, err=True))
     if prep.generated_secrets and not as_json:
         click.echo("generated secrets (values kept in the vault): " + ", ".join(prep.generated_secrets))
     options = Options(limit=limit, tags=tags, skip_tags=skip_tags, idempotence=idempotence, check=check,

@@ -1,6 +1,7 @@
-"""``anl-stack backup`` and ``anl-stack restore``: a plugin's lifecycle steps.
+"""``anl-stack backup``, ``restore``, ``upgrade`` and ``remove``: a plugin's lifecycle steps.
 
-Generic: each runs the plugin's own ``backup.yml`` / ``restore.yml`` through
+Generic: each runs the plugin's own playbook for the step (``backup.yml``,
+``restore.yml``..., as :data:`anl_stack.plugin_api.LIFECYCLE` declares) through
 the deploy engine's runner (:func:`anl_stack.deploy.lifecycle.run_lifecycle_step`) and
 refuses (exit 2) a plugin that has no such step. The backup name (a UTC
 time stamp) is chosen here and handed to the playbook as ``anl_backup_name``;
@@ -102,3 +103,35 @@ def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str
                        expected="letters, digits, dots, dashes and underscores (as printed by backup)")
     _run("restore", plugin, inventory, lab_name, limit, vault_password_file, as_json, {"anl_restore_from": source})
     click.echo(f"\nrestored {plugin} from backup {source}")
+
+
+@click.command("upgrade")
+@_target_options
+def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
+            vault_password_file: str | None, as_json: bool) -> None:
+    """Upgrade PLUGIN's application on each of its hosts, with the plugin's upgrade.yml.
+
+    \b
+    The release comes from the artifact cache, as for a deploy.
+    Refused (exit 2) when PLUGIN has no upgrade step. Exit 1 when a host fails.
+    """
+    _run("upgrade", plugin, inventory, lab_name, limit, vault_password_file, as_json, {})
+    click.echo(f"\nupgraded {plugin}")
+
+
+@click.command("remove")
+@_target_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
+           vault_password_file: str | None, as_json: bool, yes: bool) -> None:
+    """Remove PLUGIN's service from each of its hosts, with the plugin's remove.yml.
+
+    \b
+    What is removed (and what data is kept) is the plugin's own choice,
+    stated in its fiche. Asks for confirmation unless --yes.
+    Refused (exit 2) when PLUGIN has no remove step. Exit 1 when a host fails.
+    """
+    if not yes and not click.confirm(f"Remove {plugin} from its hosts ({_where(inventory, lab_name)})?"):
+        raise AnlError("not confirmed", key="--yes", expected="an answer yes, or --yes")
+    _run("remove", plugin, inventory, lab_name, limit, vault_password_file, as_json, {})
+    click.echo(f"\nremoved {plugin}")

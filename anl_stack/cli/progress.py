@@ -124,3 +124,39 @@ def make_display(model: RunModel, *, json_output: bool, out: TextIO | None = Non
 def display_factory(*, json_output: bool, out: TextIO | None = None) -> DisplayFactory:
     """What the engine calls with each run's model to get that run's display."""
     return partial(make_display, json_output=json_output, out=out)
+
+
+class DownloadBars:
+    """Download progress: one rich bar per file on stderr when it is a terminal, silence otherwise.
+
+    Use as a context around the work, and pass the object itself as the
+    ``progress`` hook of :func:`anl_stack.adapters.http.download`.
+    """
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "DownloadBars":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                       TransferSpeedColumn)
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                 TransferSpeedColumn(), TimeRemainingColumn(),
+                                 console=Console(stderr=True), transient=False)
+            self._bar.__enter__()
+        return self
+
+    def __call__(self, label: str, done: int, total: int | None) -> None:
+        if self._bar is None:
+            return
+        if label not in self._tasks:
+            self._tasks[label] = self._bar.add_task(label, total=total)
+        self._bar.update(self._tasks[label], completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)

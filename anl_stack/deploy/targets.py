@@ -8,6 +8,7 @@ the same way.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,14 @@ def inventory_target(inventory: str | os.PathLike[str], vault_password: str | No
     return Target(paths, vault_password_file(paths, vault_password), checking)
 
 
-def lab_target(name: str, release: str, plugins: list[Any]) -> Target:
-    """Boot (or reuse) a lab host and put it in each plugin's group of its inventory."""
+def lab_target(name: str, release: str, plugins: list[Any], *, log: Callable[[str], None] | None = None) -> Target:
+    """Boot (or reuse) a lab host and put it in each plugin's group of its inventory.
+
+    ``log`` receives the lab's progress lines (image build, boot).
+    """
     host = lab.get(name)
     if host is None or str(host.release) != str(release):
-        host = lab.up(name, release=release)
+        host = lab.up(name, release=release, log=log)
     paths = resolve_inventory_path(host.inventory)
     for plugin in plugins:
         add_host_to_group(paths, name, plugin.name)

@@ -29,6 +29,7 @@ from anl_stack.inventory.model import (
     read_yaml,
 )
 from anl_stack.core.paths import project_root
+from anl_stack.plugins import discover_plugins
 
 #: Commune-wide variables anl-stack knows; other ``anl_`` keys are typos when close to one.
 ANL_KEYS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode",
@@ -324,8 +325,6 @@ class Checker:
 def check_inventory(path: str | Path | InventoryPaths, plugins: list[Any] | None = None) -> tuple[Inventory | None, list[ErrorRecord]]:
     """Load and check an inventory; (inventory or None, problems)."""
     if plugins is None:
-        from anl_stack.plugins import discover_plugins
-
         plugins = discover_plugins()
     try:
         inv = load_inventory(path)

@@ -12,32 +12,24 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anl_stack.adapters import netfilter, nspawn
+from anl_stack.adapters import netfilter, nspawn, ssh
 from anl_stack.core.errors import AnlError, WorkFailedError
 from anl_stack.lab import hostsfile, image, network, reservations, state
 from anl_stack.lab.aptsources import debian_mirrors
 from anl_stack.lab.locks import file_lock
 from anl_stack.lab.names import codename, domain_for, validate_name, validate_release
 from anl_stack.core.paths import cache_dir
+from anl_stack.inventory.model import create_inventory, write_password_file
 
 Log = Callable[[str], None]
-SSH_OPTIONS = [
-    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-]
 READY_TIMEOUT = 180.0
 CLEANUP_TOOLS = ("nft", "ip")
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -65,16 +57,12 @@ class LabHost:
         return codename(self.release)
 
     def ssh_command(self, command: str | list[str] | None = None) -> list[str]:
-        cmd = ["ssh", "-i", str(self.ssh_key), *SSH_OPTIONS, f"root@{self.address}"]
-        if command is not None:
-            cmd += ["--", command if isinstance(command, str) else shlex.join(command)]
-        return cmd
+        return ssh.command_line(self.ssh_key, self.address, command)
 
     def ssh(self, command: str | list[str], *, timeout: float | None = 600,
             input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
         """Run command on the host as root; text output captured."""
-        return subprocess.run(self.ssh_command(command), capture_output=True, text=True,
-                              timeout=timeout, input=input, check=check)
+        return ssh.run(self.ssh_command(command), timeout=timeout, input=input, check=check)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,7 +154,7 @@ def shared_archives() -> Path:
 
 # --- up -------------------------------------------------------------------------
 
-def up(name: str, release: str = "13", *, log: Log | None = _stderr) -> LabHost:
+def up(name: str, release: str = "13", *, log: Log | None = None) -> LabHost:
     """A running host NAME on Debian release; created if needed (idempotent)."""
     say = log or (lambda _m: None)
     validate_name(name)
@@ -316,13 +304,11 @@ def _configure_network(data: dict[str, Any], leader: int) -> None:
     nspawn.nsenter_net(leader, "ip", "addr", "add", f"{data['address']}/{network.PREFIX}", "dev", "host0")
     nspawn.nsenter_net(leader, "ip", "link", "set", "host0", "up")
     nspawn.nsenter_net(leader, "ip", "route", "add", "default", "via", data["gateway"])
-    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+    netfilter.enable_forwarding()
     netfilter.add_host_table(data["name"], data["subnet"], data["resolvers"], data["mirror_addresses"])
 
 
 def _create_inventory(data: dict[str, Any], p: dict[str, Path]) -> None:
-    from anl_stack.inventory.model import create_inventory, write_password_file
-
     name = data["name"]
     if not p["vault"].exists():
         write_password_file(p["vault"])
