@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, Figure, markdown, machine, now, ratio, run_command  # noqa: E402
+from _common import ROOT, Figure, machine, markdown, now, ratio, run_command  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PROBE = Path(__file__).resolve().parent / "playbooks" / "probe.yml"

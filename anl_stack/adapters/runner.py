@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shlex
 import shutil
 import signal
 import tempfile
@@ -211,6 +212,4 @@ def run(request: RunRequest, on_event: Callable[[dict[str, Any]], None], *,
 
 
 def _quote(arg: str) -> str:
-    import shlex
-
     return shlex.quote(arg)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+
 @dataclass
 class PytestRequest:
     """One pytest-testinfra run against some hosts of one inventory."""

@@ -24,10 +24,10 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from anl_stack.adapters.http import ProgressHook
 from anl_stack.artifacts.cache import Cache
 from anl_stack.artifacts.service import Result, _store, fetch, plugin_refs, select
 from anl_stack.artifacts.trust import Ref, check_file, hash_file
-from anl_stack.adapters.http import ProgressHook
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.inventory.model import load_inventory
 from anl_stack.plugins.discovery import discover_plugins

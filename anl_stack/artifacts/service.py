@@ -9,14 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.adapters.gpg import GpgError, verify_detached
+from anl_stack.adapters.http import ProgressHook
 from anl_stack.artifacts.cache import Cache
 from anl_stack.artifacts.sources import download_url, expected_filename, npm_pack, url_filename, work_name
-from anl_stack.artifacts.trust import (VERSIONS_SETTING, Evidence, Ref, check_file, entry_matches, hash_file,
-                                       require_trust)
-from anl_stack.adapters.http import ProgressHook
+from anl_stack.artifacts.trust import (
+    VERSIONS_SETTING,
+    Evidence,
+    Ref,
+    check_file,
+    entry_matches,
+    hash_file,
+    require_trust,
+)
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode
 from anl_stack.plugins.discovery import get_plugin, require_loaded
-
 
 # --- which artifacts a plugin needs -------------------------------------------
 

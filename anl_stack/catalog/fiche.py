@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from anl_stack.core.i18n import Lang, label
-from anl_stack.plugins.discovery import Plugin, require_loaded
 from anl_stack.plugin_api import FICHE_LANGUAGES
+from anl_stack.plugins.discovery import Plugin, require_loaded
 from anl_stack.plugins.fiches import fiche_path
 
 # --- facts and their sources ----------------------------------------------------------

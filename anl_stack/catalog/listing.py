@@ -11,6 +11,7 @@ from typing import Any
 from anl_stack.core.i18n import label
 from anl_stack.records.quality import safe_compute
 
+
 def quality_levels(found: list[Any]) -> dict[str, Any]:
     """Computed quality of each loaded plugin (reads its records; never runs Ansible)."""
     out = {}

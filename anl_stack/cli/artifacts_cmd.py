@@ -10,6 +10,9 @@ import click
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import ExitCode
 
+# Feature packages are imported inside each command (start-up speed): `--help` and
+# `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
+
 inventory_option = click.option(
     "-i", "--inventory", "inventory", type=click.Path(path_type=Path),
     help="Commune inventory whose settings apply (anl_artifact_pins, anl_artifact_versions).")

@@ -15,6 +15,9 @@ import click
 
 from anl_stack.core.errors import AnlError, ExitCode
 
+# Feature packages are imported inside each command (start-up speed): `--help` and
+# `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
+
 DIFF_LINES = 30
 
 

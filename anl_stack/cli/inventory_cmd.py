@@ -17,6 +17,9 @@ INVENTORY_OPTION = click.option(
     help="The commune inventory folder (inventories/COMMUNE) or its hosts.yml.",
 )
 
+# Feature packages are imported inside each command (start-up speed): `--help` and
+# `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
+
 
 @click.command("init")
 @click.argument("commune")
@@ -39,8 +42,8 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
     stays outside the inventory, so the inventory can be versioned and
     shared. Refuses to overwrite an existing inventory.
     """
-    from anl_stack.inventory.model import create_inventory
     from anl_stack.inventory.check import check_inventory
+    from anl_stack.inventory.model import create_inventory
 
     root = (directory or Path.cwd()) / "inventories" / commune
     if vault_password_file is not None:

@@ -10,6 +10,9 @@ import click
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
 
+# Feature packages are imported inside each command (start-up speed): `--help` and
+# `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
+
 
 def _err(message: str) -> None:
     click.echo(message, err=True)

@@ -16,10 +16,14 @@ from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
 from anl_stack.core.i18n import Lang, detect_language, label
 
+# Feature packages are imported inside each command (start-up speed): `--help` and
+# `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
+
 LANG_OPTION = click.option(
     "--lang", type=click.Choice(["fr", "en"]), default=None,
     help="Language of the output (default: from the locale, fr for fr_* locales, else en).",
 )
+
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
@@ -122,7 +126,6 @@ def show_cmd(name: str, lang: str | None, as_json: bool) -> None:
     """The fiche of plugin NAME for a decision-maker, each fact with its source."""
     from anl_stack.catalog import fiche as catalog
     from anl_stack.plugins import get_plugin
-
     from anl_stack.records.quality import safe_compute
 
     plugin = get_plugin(name)

@@ -6,6 +6,9 @@ import click
 
 from anl_stack.cli.output import echo_json
 
+# Feature packages are imported inside each command (start-up speed): `--help` and
+# `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
+
 INVENTORY_OPTION = click.option("-i", "--inventory", "inventory", required=True, metavar="PATH",
                                 help="The commune inventory folder or its hosts.yml.")
 VAULT_OPTION = click.option("--vault-password-file", default=None, envvar="ANL_STACK_VAULT_PASSWORD_FILE",
@@ -24,7 +27,8 @@ def secrets() -> None:
 def list_cmd(inventory: str, vault_password_file: str | None, as_json: bool) -> None:
     """Names of the secrets in the vault (never their values)."""
     from anl_stack.inventory import vault
-    from anl_stack.inventory.model import resolve_inventory_path, vault_password_file as find_password
+    from anl_stack.inventory.model import resolve_inventory_path
+    from anl_stack.inventory.model import vault_password_file as find_password
 
     paths = resolve_inventory_path(inventory)
     names = vault.secret_names(paths, find_password(paths, vault_password_file))
@@ -44,9 +48,10 @@ def list_cmd(inventory: str, vault_password_file: str | None, as_json: bool) -> 
 @click.option("--reveal", is_flag=True, help="Required: print the secret's value in clear.")
 def show(name: str, inventory: str, vault_password_file: str | None, reveal: bool) -> None:
     """Print one secret's value (only with --reveal)."""
-    from anl_stack.inventory import vault
     from anl_stack.core.errors import AnlError
-    from anl_stack.inventory.model import resolve_inventory_path, vault_password_file as find_password
+    from anl_stack.inventory import vault
+    from anl_stack.inventory.model import resolve_inventory_path
+    from anl_stack.inventory.model import vault_password_file as find_password
 
     paths = resolve_inventory_path(inventory)
     value = vault.reveal(paths, find_password(paths, vault_password_file), name)

@@ -10,6 +10,9 @@ import click
 
 from anl_stack.cli.output import echo_json
 
+# Feature packages are imported inside each command (start-up speed): `--help` and
+# `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
+
 WIDTH = 44
 
 
@@ -36,8 +39,8 @@ def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | Non
     Exit codes: 0 every check passed; 1 a check failed (or none ran);
     2 invalid input (nothing was touched).
     """
-    from anl_stack.verify.report import check_report_path
     from anl_stack.verify.plan import VerifyOptions
+    from anl_stack.verify.report import check_report_path
     from anl_stack.verify.run import run
 
     if report is not None:

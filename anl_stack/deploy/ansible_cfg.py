@@ -9,6 +9,7 @@ their own records.
 from __future__ import annotations
 
 import configparser
+import hashlib
 import io
 import os
 import sys
@@ -32,8 +33,6 @@ def inventory_tag(root: Path) -> str:
     at the same address would otherwise reuse the dead host's master
     connection for up to ControlPersist seconds.
     """
-    import hashlib
-
     settings = root / "group_vars" / "all" / "anl.yml"
     try:
         st = settings.stat()

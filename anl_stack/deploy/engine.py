@@ -25,9 +25,9 @@ from anl_stack.adapters import runner
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
 from anl_stack.deploy.events import DisplayFactory, RunModel, is_censored, quiet_display
 from anl_stack.deploy.prepare import Prepared, check_platforms
-from anl_stack.plugin_api import GENERATED_INVENTORY
 from anl_stack.deploy.targets import Target
 from anl_stack.inventory.model import InventoryPaths
+from anl_stack.plugin_api import GENERATED_INVENTORY
 from anl_stack.plugins.digest import content_digest
 
 

@@ -8,6 +8,7 @@ In check mode, a failure that follows an earlier change on the same host
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from dataclasses import dataclass, field
@@ -74,8 +75,6 @@ def _diff_text(res: dict[str, Any]) -> str:
             out.append(str(diff["prepared"]).rstrip())
         before, after = diff.get("before"), diff.get("after")
         if isinstance(before, str) and isinstance(after, str):
-            import difflib
-
             name_b = diff.get("before_header", "before")
             name_a = diff.get("after_header", "after")
             out.append("".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),

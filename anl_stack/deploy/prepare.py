@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from anl_stack import lab
 from anl_stack.artifacts import resolve_for_deploy
@@ -75,9 +77,6 @@ def target_hosts(inv: Inventory, plugins: list[Any], limit: str | None) -> list[
 
 def check_platforms(inv: Inventory, plugins: list[Any], releases: dict[str, str]) -> None:
     """Refuse (exit 2) a plugin or app version the host's Debian release cannot run."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
     records: list[ErrorRecord] = []
     for plugin in plugins:
         manifest = plugin.manifest

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.paths import project_root
 from anl_stack.inventory.model import (
     TLS_MODES,
     VAULTED,
@@ -28,7 +29,6 @@ from anl_stack.inventory.model import (
     load_inventory,
     read_yaml,
 )
-from anl_stack.core.paths import project_root
 from anl_stack.plugins import discover_plugins
 
 #: Commune-wide variables anl-stack knows; other ``anl_`` keys are typos when close to one.

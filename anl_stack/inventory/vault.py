@@ -10,6 +10,7 @@ itself with the vault password file.
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets as pysecrets
 import string
@@ -102,8 +103,6 @@ def secret_names(paths: InventoryPaths, password_file: Path) -> list[str]:
 def reveal(paths: InventoryPaths, password_file: Path, name: str) -> str:
     values = read_secrets(paths, password_file)
     if name not in values:
-        import difflib
-
         close = difflib.get_close_matches(name, list(values), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise AnlError(f"no secret named {name!r}{hint}", file=str(paths.vault), key=name,

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from anl_stack.adapters import nspawn
+from anl_stack.core.paths import cache_dir
 from anl_stack.lab.aptsources import DebianMirrors, debian_mirrors
 from anl_stack.lab.locks import file_lock
 from anl_stack.lab.names import codename
-from anl_stack.core.paths import cache_dir
 
 PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",

@@ -20,12 +20,12 @@ from typing import Any
 
 from anl_stack.adapters import netfilter, nspawn, ssh
 from anl_stack.core.errors import AnlError, WorkFailedError
+from anl_stack.core.paths import cache_dir
+from anl_stack.inventory.model import create_inventory, write_password_file
 from anl_stack.lab import hostsfile, image, network, reservations, state
 from anl_stack.lab.aptsources import debian_mirrors
 from anl_stack.lab.locks import file_lock
 from anl_stack.lab.names import codename, domain_for, validate_name, validate_release
-from anl_stack.core.paths import cache_dir
-from anl_stack.inventory.model import create_inventory, write_password_file
 
 Log = Callable[[str], None]
 READY_TIMEOUT = 180.0

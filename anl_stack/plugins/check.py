@@ -22,7 +22,15 @@ import yaml
 from anl_stack.adapters import ansible_tools
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import project_root
-from anl_stack.plugin_api import CHECKS_DIR, CHECKS_GLOB, DEPLOY, FICHE_LANGUAGES, FICHE_SECTIONS, MANIFEST_FILE, fiche_file
+from anl_stack.plugin_api import (
+    CHECKS_DIR,
+    CHECKS_GLOB,
+    DEPLOY,
+    FICHE_LANGUAGES,
+    FICHE_SECTIONS,
+    MANIFEST_FILE,
+    fiche_file,
+)
 from anl_stack.plugins.fiches import missing_sections
 from anl_stack.plugins.manifest import _parse, load_manifest, locate
 

@@ -11,9 +11,11 @@ entry-point package, to locate it).
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -110,8 +112,6 @@ def _from_in_tree(root: Path) -> list[Plugin]:
 
 
 def plugin_entry_points() -> list[object]:
-    from importlib.metadata import entry_points
-
     return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, ep.value))
 
 
@@ -200,8 +200,6 @@ def get_plugin(name: str, plugins: list[Plugin] | None = None) -> Plugin:
     for plugin in plugins:
         if plugin.name == name:
             return plugin
-    import difflib
-
     names = [p.name for p in plugins]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     hint = f"did you mean {' or '.join(close)}?" if close else "see `anl-stack plugins list`"

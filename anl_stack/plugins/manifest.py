@@ -9,6 +9,8 @@ key, the message and what was expected.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 import types
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -159,8 +163,6 @@ class Platform(Model):
     def _specifier(cls, value: str | None) -> str | None:
         if value is None or value == UNKNOWN:
             return value
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
         try:
             SpecifierSet(value)
         except InvalidSpecifier:
@@ -336,9 +338,6 @@ class Artifact(Model):
     def _digest(cls, value: Any) -> Any:
         # npm publishes SRI integrity ("sha512-<base64>"): accept it as the hex digest it encodes.
         if isinstance(value, str):
-            import base64
-            import binascii
-
             match = re.fullmatch(r"(sha256|sha512)-([A-Za-z0-9+/]+=*)", value.strip())
             if match:
                 try:
@@ -411,9 +410,6 @@ def cross_checks(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
 
 def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
     """The default app version must run on at least one supported release."""
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
     try:
         version = Version(manifest.app.version)
     except InvalidVersion:

@@ -28,6 +28,7 @@ from typing import Any
 
 from anl_stack.adapters import gpg
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.plugins.digest import content_digest
 from anl_stack.records.evidence import (
     RECORD_TAG,
     plugin_identity,
@@ -41,7 +42,6 @@ from anl_stack.records.evidence import (
     unique_stem,
     write_yaml,
 )
-from anl_stack.plugins.digest import content_digest
 
 REVIEWS_DIR = "reviews"
 SETTING = "anl_require_reviews"

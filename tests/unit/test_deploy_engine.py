@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anl_stack.deploy import ansible_cfg
-from anl_stack.deploy import prepare as deploy
 from anl_stack.adapters import runner
 from anl_stack.core.errors import AnlError
-from anl_stack.inventory.model import load_inventory
+from anl_stack.deploy import ansible_cfg
+from anl_stack.deploy import prepare as deploy
 from anl_stack.deploy.events import RunModel, compact_event
-
+from anl_stack.inventory.model import load_inventory
 
 # --- refusals before any host is touched -------------------------------------------------
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from anl_stack.plugin_api import FICHE_SECTIONS
-from anl_stack.plugins.fiches import fiche_path, missing_sections
 from anl_stack.plugins import discover_plugins
+from anl_stack.plugins.fiches import fiche_path, missing_sections
 
 FIRST_PARTY = ("framadate", "mastodon", "nextcloud", "peertube", "streaming")
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from anl_stack.cli import cli
 from anl_stack.core.errors import AnlError
+from anl_stack.inventory.check import check_inventory, check_value, valid_domain
 from anl_stack.inventory.model import (
     add_host_to_group,
     firewall_ports,
@@ -22,7 +23,6 @@ from anl_stack.inventory.model import (
     resolve_inventory_path,
     vault_password_file,
 )
-from anl_stack.inventory.check import check_inventory, check_value, valid_domain
 
 
 def test_init_creates_a_valid_inventory_and_refuses_to_overwrite(tmp_path: Path, isolated_dirs: Path,

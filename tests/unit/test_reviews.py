@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
-from anl_stack.records import quality
 from anl_stack.core.errors import AnlError
-from anl_stack.records.evidence import read_report, record_check, record_evidence
 from anl_stack.plugins.check import CheckReport, CheckResult
 from anl_stack.plugins.digest import content_digest
-from anl_stack.verify.report import render
-from anl_stack.records.reviews import load_reviews, record_review, require_reviewed
 from anl_stack.plugins.scaffold import create_plugin
+from anl_stack.records import quality
+from anl_stack.records.evidence import read_report, record_check, record_evidence
+from anl_stack.records.reviews import load_reviews, record_review, require_reviewed
+from anl_stack.verify.report import render
 from anl_stack.verify.result import VerifyResult
 
 NAME = "demo"
@@ -277,8 +277,8 @@ def test_deploy_refuses_unreviewed_recipe(isolated_dirs: Path, plugin: Path) -> 
 
 
 def test_inventory_check_validates_the_setting(isolated_dirs: Path) -> None:
-    from anl_stack.inventory.model import create_inventory
     from anl_stack.inventory.check import check_inventory
+    from anl_stack.inventory.model import create_inventory
 
     paths = create_inventory(isolated_dirs / "inv", commune="exemple", domain="exemple.fr", email="dsi@exemple.fr",
                              tls_mode="selfsigned", extra_settings={"anl_require_reviews": "yes", "anl_lab": 1})

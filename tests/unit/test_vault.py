@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from anl_stack.inventory import vault
 from anl_stack.cli import cli
 from anl_stack.core.errors import AnlError
+from anl_stack.inventory import vault
 from anl_stack.inventory.model import resolve_inventory_path, vault_password_file
 
 DECLARED = [SimpleNamespace(name="hello_token", kind="token", length=32),

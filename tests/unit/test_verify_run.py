@@ -98,8 +98,8 @@ def test_plan_selects_plugins_by_group(local_commune: Path) -> None:
 def test_host_key_checking_off_reaches_testinfra(tmp_path: Path) -> None:
     import configparser
 
-    from anl_stack.deploy import ansible_cfg
     from anl_stack.adapters.testinfra import skip_host_key_checking
+    from anl_stack.deploy import ansible_cfg
 
     cfg = ansible_cfg.write(tmp_path / "ansible.cfg", host_key_checking=False)
     before = configparser.ConfigParser(interpolation=None)
