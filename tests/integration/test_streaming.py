@@ -123,6 +123,10 @@ def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     require_lab()
     from anl_stack import lab
 
+    # The player's hls.js release, from the npm registry into the artifact cache, as the
+    # README's main job does (a cache hit when it is there already).
+    fetched = anl("artifacts", "fetch", "streaming")
+    assert fetched.returncode == 0, output(fetched)
     name = f"sl{request.param}"
     host = lab.up(name, request.param)
     try:
