@@ -43,3 +43,14 @@ def config_dir() -> Path:
 def project_root() -> Path:
     """The source tree holding plugins/ and playbooks/ (in-tree content)."""
     return Path(__file__).resolve().parents[2]
+
+
+def shared_roles_dir() -> Path:
+    """The shared roles (base, web, postgresql...) that plugins' playbooks use by name."""
+    return project_root() / "playbooks" / "roles"
+
+
+def shared_roles() -> list[str]:
+    """Names of the shared roles: every folder of :func:`shared_roles_dir` holding tasks."""
+    folder = shared_roles_dir()
+    return sorted(d.name for d in folder.iterdir() if (d / "tasks").is_dir()) if folder.is_dir() else []

@@ -15,15 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-from anl_stack.core.paths import project_root
+from anl_stack.core.paths import shared_roles_dir
 
 CONTROL_PATH = "/tmp/anl-{tag}%%C"   # %% because ansible.cfg is read with interpolation
 SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15"
 DEFAULT_FORKS = 10
-
-
-def shared_roles_path() -> Path:
-    return project_root() / "playbooks" / "roles"
 
 
 def inventory_tag(root: Path) -> str:
@@ -45,7 +41,7 @@ def inventory_tag(root: Path) -> str:
 def render(*, roles_paths: list[Path] | None = None, host_key_checking: bool = True,
            forks: int = DEFAULT_FORKS, control_tag: str = "") -> str:
     """The text of ansible.cfg; ``playbooks/roles`` always comes first on the roles path."""
-    paths = [shared_roles_path()] + [p for p in (roles_paths or []) if p != shared_roles_path()]
+    paths = [shared_roles_dir()] + [p for p in (roles_paths or []) if p != shared_roles_dir()]
     cfg = configparser.ConfigParser(interpolation=None)
     cfg["defaults"] = {
         "roles_path": ":".join(str(p) for p in paths),
@@ -91,5 +87,5 @@ def ansible_env(cfg_file: Path, *, host_key_checking: bool, roles_paths: list[Pa
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
     }
     if roles_paths:
-        env["ANSIBLE_ROLES_PATH"] = ":".join(str(p) for p in [shared_roles_path(), *roles_paths])
+        env["ANSIBLE_ROLES_PATH"] = ":".join(str(p) for p in [shared_roles_dir(), *roles_paths])
     return env

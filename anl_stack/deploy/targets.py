@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack import lab
+from anl_stack.core.yamlfile import read_yaml
 from anl_stack.inventory.model import (
     InventoryPaths,
     add_host_to_group,
     load_inventory,
-    read_yaml,
     resolve_inventory_path,
     vault_password_file,
 )

@@ -12,24 +12,21 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from anl_stack.core.errors import AnlError, ErrorRecord
-from anl_stack.core.paths import project_root
+from anl_stack.core.paths import shared_roles, shared_roles_dir
+from anl_stack.core.yamlfile import VAULTED, read_yaml
 from anl_stack.inventory.model import (
     TLS_MODES,
-    VAULTED,
     Inventory,
     InventoryPaths,
     VarSource,
     load_inventory,
-    read_yaml,
 )
 from anl_stack.plugins import discover_plugins
+from anl_stack.plugins.roles import RoleSpec, load_role_spec
 
 #: Commune-wide variables anl-stack knows; other ``anl_`` keys are typos when close to one.
 ANL_KEYS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode",
@@ -37,38 +34,17 @@ ANL_KEYS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode",
             "anl_artifact_pins", "anl_artifact_versions", "anl_firewall_ports", "anl_artifacts",
             "anl_require_reviews", "anl_lab")
 REQUIRED_ANL = ("anl_commune", "anl_domain", "anl_admin_email")
-SHARED_ROLES = ("base", "web", "postgresql", "mariadb", "redis", "php_fpm", "artifact")
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _COMMUNE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-@dataclass
-class RoleSpec:
-    """The options of one role's ``main`` entry point."""
-
-    role: str
-    file: Path
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def load_role_spec(role: str, role_dir: Path) -> RoleSpec | None:
-    """Options from ``meta/argument_specs.yml`` (None when the role has none)."""
-    for name in ("argument_specs.yml", "argument_specs.yaml"):
-        file = role_dir / "meta" / name
-        if file.is_file():
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-            main = ((data.get("argument_specs") or {}).get("main") or {})
-            return RoleSpec(role, file, dict(main.get("options") or {}))
-    return None
-
-
 def role_specs(plugins: list[Any]) -> dict[str, RoleSpec]:
     """Specs by variable prefix: each loaded plugin's role and the shared roles."""
     specs: dict[str, RoleSpec] = {}
-    for role in SHARED_ROLES:
-        spec = load_role_spec(role, project_root() / "playbooks" / "roles" / role)
+    for role in shared_roles():
+        spec = load_role_spec(role, shared_roles_dir() / role)
         if spec:
             specs[role] = spec
     for plugin in plugins:

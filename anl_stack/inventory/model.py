@@ -26,6 +26,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import config_dir
+from anl_stack.core.yamlfile import YamlDoc, is_vault_file, read_yaml
 
 TLS_MODES = ("selfsigned", "acme", "provided")
 
@@ -161,78 +162,6 @@ def create_inventory(
 
 
 # --- reading ------------------------------------------------------------------
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that keeps Ansible's ``!vault`` / ``!unsafe`` values as opaque text."""
-
-
-def _opaque(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-    return VAULTED if node.tag == "!vault" else str(loader.construct_scalar(node))  # type: ignore[arg-type]
-
-
-_Loader.add_constructor("!vault", _opaque)
-_Loader.add_constructor("!unsafe", _opaque)
-
-#: Placeholder for an inline-encrypted value: present, but not checkable.
-VAULTED = "<vaulted>"
-
-
-@dataclass
-class YamlDoc:
-    """One parsed YAML file with its node tree, to locate keys by line."""
-
-    file: Path
-    data: Any
-    node: yaml.Node | None
-
-    def line(self, *path: Any) -> int | None:
-        """1-based line of the deepest node reached along ``path``."""
-        node = self.node
-        line = node.start_mark.line + 1 if node is not None else None
-        for part in path:
-            if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                        line, node = key.start_mark.line + 1, value
-                        break
-                else:
-                    break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
-                line = node.start_mark.line + 1
-            else:
-                break
-        return line
-
-
-def read_yaml(file: Path) -> YamlDoc:
-    """Parse one YAML file; a syntax error becomes an AnlError with its line."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise AnlError(f"cannot read: {error}", file=str(file), expected="a readable UTF-8 YAML file") from None
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise AnlError(f"not valid YAML: {error.problem or error}", file=str(file),
-                       line=mark.line + 1 if mark else None, expected="valid YAML") from None
-    except yaml.YAMLError as error:
-        raise AnlError(f"not valid YAML: {error}", file=str(file), expected="valid YAML") from None
-    finally:
-        loader.dispose()
-    return YamlDoc(file, data, node)
-
-
-def is_vault_file(file: Path) -> bool:
-    try:
-        with file.open("rb") as handle:
-            return handle.read(14) == b"$ANSIBLE_VAULT"
-    except OSError:
-        return False
-
 
 def _vars_files(folder: Path, name: str) -> list[Path]:
     """Ansible's vars files for one host or group: NAME.yml or NAME/*.yml (sorted)."""

@@ -11,28 +11,28 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from anl_stack.adapters import ansible_tools
 from anl_stack.core.errors import AnlError, ErrorRecord
-from anl_stack.core.paths import project_root
+from anl_stack.core.paths import project_root, shared_roles_dir
 from anl_stack.plugin_api import (
     CHECKS_DIR,
     CHECKS_GLOB,
     DEPLOY,
     FICHE_LANGUAGES,
     FICHE_SECTIONS,
+    LIFECYCLE,
     MANIFEST_FILE,
+    ROLES_DIR,
     fiche_file,
 )
 from anl_stack.plugins.fiches import missing_sections
 from anl_stack.plugins.manifest import _parse, load_manifest, locate
+from anl_stack.plugins.roles import load_role_spec, spec_file
 
 
 @dataclass
@@ -66,7 +66,7 @@ class CheckReport:
 def _ansible_env(plugin: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = str(ansible_tools.BIN) + os.pathsep + env.get("PATH", "")
-    env["ANSIBLE_ROLES_PATH"] = os.pathsep.join([str(plugin / "roles"), str(project_root() / "playbooks" / "roles")])
+    env["ANSIBLE_ROLES_PATH"] = os.pathsep.join([str(plugin / "roles"), str(shared_roles_dir())])
     env["ANSIBLE_NOCOLOR"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
@@ -117,12 +117,13 @@ def check_artifacts(plugin: Path, manifest: Any) -> list[ErrorRecord]:
 
 def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
     """Settings the manifest names (``allow_from_setting``) must be options of the role's argument specs."""
-    specs = plugin / "roles" / manifest.name / "meta" / "argument_specs.yml"
-    if not specs.is_file():
+    role_dir = plugin / ROLES_DIR / manifest.name
+    spec = load_role_spec(manifest.name, role_dir)
+    if spec is None:
+        specs = spec_file(role_dir)
         return [ErrorRecord("role has no argument specs", str(specs), None, "argument_specs",
-                            f"roles/{manifest.name}/meta/argument_specs.yml")]
-    data = yaml.safe_load(specs.read_text(encoding="utf-8")) or {}
-    options = (((data.get("argument_specs") or {}).get("main") or {}).get("options") or {})
+                            str(specs.relative_to(plugin)))]
+    specs, options = spec.file, spec.options
     file = plugin / MANIFEST_FILE
     _, node = _parse(file.read_text(encoding="utf-8"), str(file))
     named: list[tuple[str, tuple[Any, ...]]] = []
@@ -155,16 +156,18 @@ def check_syntax(plugin: Path) -> list[ErrorRecord]:
                         "syntax", "a playbook ansible-playbook --syntax-check accepts")]
 
 
+def lint_config() -> Path:
+    """The one ansible-lint configuration: the source tree's ``.ansible-lint``."""
+    return project_root() / ".ansible-lint"
+
+
 def check_lint(plugin: Path, manifest_name: str | None) -> list[ErrorRecord]:
     # Relative targets and the plugin as project dir: ansible-lint ignores files outside its project.
-    targets = [DEPLOY.playbook]
-    if manifest_name and (plugin / "roles" / manifest_name).is_dir():
-        targets.append(f"roles/{manifest_name}")
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "ansible-lint.yml"
-        # Explicit targets (the playbook and the plugin's role), so no exclusions are needed.
-        config.write_text(yaml.safe_dump({"profile": "production", "offline": True}))
-        proc = ansible_tools.ansible_lint(plugin, targets, config=config, env=_ansible_env(plugin))
+    # The same configuration as the repository's own lint (profile production, strict, offline).
+    targets = [step.playbook for step in LIFECYCLE if (plugin / step.playbook).is_file()]
+    if manifest_name and (plugin / ROLES_DIR / manifest_name).is_dir():
+        targets.append(f"{ROLES_DIR}/{manifest_name}")
+    proc = ansible_tools.ansible_lint(plugin, targets, config=lint_config(), env=_ansible_env(plugin))
     try:
         issues = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError:

@@ -32,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from anl_stack.core import yamlfile
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.plugin_api import MANIFEST_FILE
 
@@ -424,36 +425,9 @@ def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], 
 
 # --- loading ------------------------------------------------------------------
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe loader that leaves dates as text, so the model reports a bad date with its key and line."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
-
-
-def _yaml_loader() -> type:
-    return _Loader
-
-
 def _parse(text: str, file: str) -> tuple[Any, yaml.Node | None]:
     """YAML data and its node tree (for line numbers), from one parse."""
-    loader = _yaml_loader()(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise AnlError(
-            f"not valid YAML: {error.problem or error}",
-            file=file,
-            line=mark.line + 1 if mark else None,
-            expected="a YAML mapping",
-        ) from None
-    except yaml.YAMLError as error:
-        raise AnlError(f"not valid YAML: {error}", file=file, expected="a YAML mapping") from None
-    finally:
-        loader.dispose()
-    return data, node
+    return yamlfile.parse(text, file, loader=yamlfile.TextDatesLoader, expected="a YAML mapping")
 
 
 def _duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> list[tuple[str, int]]:
@@ -473,31 +447,7 @@ def _duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> list[
     return found
 
 
-def locate(node: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int | None, tuple[Any, ...]]:
-    """Line (1-based) of the deepest node reached along ``loc``, and the part of ``loc`` that matched.
-
-    For a key that is missing, this is the line of its parent mapping; for a
-    forbidden key, the line of that key.
-    """
-    line = node.start_mark.line + 1 if node is not None else None
-    matched: list[Any] = []
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                    # Point at the key line for a value that starts on the next line.
-                    line = key.start_mark.line + 1
-                    node = value
-                    break
-            else:
-                break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-        matched.append(part)
-    return line, tuple(matched)
+locate = yamlfile.locate
 
 
 def _unwrap(annotation: Any) -> list[Any]:

@@ -12,6 +12,7 @@ import yaml
 
 from anl_stack.adapters import runner
 from anl_stack.core.errors import AnlError
+from anl_stack.core.paths import shared_roles_dir
 from anl_stack.deploy import ansible_cfg
 from anl_stack.deploy import prepare as deploy
 from anl_stack.deploy.events import RunModel, compact_event
@@ -66,7 +67,7 @@ def test_prepare_generates_secrets_and_per_host_vars(commune: Path) -> None:
     token = deploy.Scrubber(["x"]) and prep.scrub.values[0]
     assert token not in json.dumps(prep.env) and token not in json.dumps(prep.files)
     assert prep.env["ANSIBLE_VAULT_PASSWORD_FILE"].endswith("exemple.txt")
-    assert str(ansible_cfg.shared_roles_path()) in prep.env["ANSIBLE_ROLES_PATH"]
+    assert str(shared_roles_dir()) in prep.env["ANSIBLE_ROLES_PATH"]
 
 
 def test_release_and_version_checks(commune: Path, test_plugins: Path) -> None:
@@ -88,7 +89,7 @@ def test_ansible_cfg_short_control_path() -> None:
     assert "control_path = /tmp/anl-0123abcd-%%C" in text
     assert "pipelining = True" in text
     assert "retry_files_enabled = False" in text
-    assert text.index(str(ansible_cfg.shared_roles_path())) > 0
+    assert text.index(str(shared_roles_dir())) > 0
     assert len("/tmp/anl-0123abcd-" + "0" * 40) < 100   # a %C hash is 40 characters
 
 
