@@ -112,99 +112,119 @@ def fiche_data(plugin: Plugin) -> dict[str, Any]:
     }
 
 
-def render_fiche(plugin: Plugin, lang: Lang) -> str:
-    """The fiche as plain text for a decision-maker."""
-    m = require_loaded(plugin)
-    notes = _Footnotes(lang)
-    f = m.facts
-    L = lambda key: label(key, lang)  # noqa: E731 - short local alias keeps the layout readable
-    out: list[str] = []
-    out.append(f"{m.title.get(lang)} ({m.name}) - {L('recipe')} {m.version} - {L('recipe')}: {recipe_status(plugin, lang)}")
-    out.append(m.summary.get(lang))
+class _Fiche:
+    """The sections of one plugin's fiche, in order; footnotes numbered as sources appear."""
 
-    out += ["", L("overview")]
-    out.append(f"  {L('category')}: {m.category}")
-    out.append(f"  {m.app.name} {show_value(m.app.version, lang)} - {L('licence')}: {m.app.licence}")
-    out.append(f"  {L('homepage')}: {m.app.homepage}")
-    out.append(f"  {L('code')}: {m.app.source}")
-    out.append(f"  {L('platforms')}:")
-    out += [f"    {line}" for line in platform_text(m, lang, notes=True)]
-    out.append(f"  {L('web_address')}: {m.deployment.subdomain}.<anl_domain>")
+    def __init__(self, plugin: Plugin, lang: Lang) -> None:
+        self.plugin, self.lang = plugin, lang
+        self.m = require_loaded(plugin)
+        self.f = self.m.facts
+        self.notes = _Footnotes(lang)
 
-    out += ["", L("who_uses_it")]
-    if f.users:
-        for user in f.users:
-            extra = f" - {user.notes.get(lang)}" if user.notes else ""
-            out.append(f"  - {user.name}{extra}{notes.ref(user)}")
-    else:
-        out.append(f"  ({L('nobody_recorded')})")
+    def L(self, key: str) -> str:  # noqa: N802 - short label lookup keeps the layout readable
+        return label(key, self.lang)
 
-    def fact_group(group: Any, keys: tuple[str, ...]) -> list[str]:
+    def value(self, value: Any) -> str:
+        return show_value(value, self.lang)
+
+    def header(self) -> list[str]:
+        m, L = self.m, self.L
+        return [f"{m.title.get(self.lang)} ({m.name}) - {L('recipe')} {m.version} - {L('recipe')}: "
+                f"{recipe_status(self.plugin, self.lang)}", m.summary.get(self.lang)]
+
+    def overview(self) -> list[str]:
+        m, L = self.m, self.L
+        return [L("overview"), f"  {L('category')}: {m.category}",
+                f"  {m.app.name} {self.value(m.app.version)} - {L('licence')}: {m.app.licence}",
+                f"  {L('homepage')}: {m.app.homepage}", f"  {L('code')}: {m.app.source}", f"  {L('platforms')}:",
+                *(f"    {line}" for line in platform_text(m, self.lang, notes=True)),
+                f"  {L('web_address')}: {m.deployment.subdomain}.<anl_domain>"]
+
+    def users(self) -> list[str]:
+        out = [self.L("who_uses_it")]
+        for user in self.f.users:
+            extra = f" - {user.notes.get(self.lang)}" if user.notes else ""
+            out.append(f"  - {user.name}{extra}{self.notes.ref(user)}")
+        return out if self.f.users else out + [f"  ({self.L('nobody_recorded')})"]
+
+    def _facts(self, title: str, group: Any, keys: tuple[str, ...]) -> list[str]:
         """One line per fact of a group (requirements, cost), then its notes."""
-        lines = []
+        out = [self.L(title)]
         for key in keys:
             fact = getattr(group, key)
-            lines.append(f"  {L(key)}: {show_value(fact.value, lang)}{notes.ref(fact)}")
+            out.append(f"  {self.L(key)}: {self.value(fact.value)}{self.notes.ref(fact)}")
         if group.notes:
-            lines.append(f"  {L('notes')}: {group.notes.value.get(lang)}{notes.ref(group.notes)}")
-        return lines
+            out.append(f"  {self.L('notes')}: {group.notes.value.get(self.lang)}{self.notes.ref(group.notes)}")
+        return out
 
-    out += ["", L("requirements")]
-    out += fact_group(f.requirements, ("cpu_cores", "ram_mb", "disk_gb"))
+    def requirements(self) -> list[str]:
+        return self._facts("requirements", self.f.requirements, ("cpu_cores", "ram_mb", "disk_gb"))
 
-    out += ["", L("sizing")]
-    if f.sizing:
-        for row in f.sizing:
-            sizes = ", ".join(f"{L(k)} {show_value(getattr(row, k), lang)}" for k in ("cpu_cores", "ram_mb", "disk_gb"))
-            out.append(f"  - {row.audience.get(lang)}: {sizes}{notes.ref(row)}")
+    def sizing(self) -> list[str]:
+        out = [self.L("sizing")]
+        for row in self.f.sizing:
+            sizes = ", ".join(f"{self.L(k)} {self.value(getattr(row, k))}" for k in ("cpu_cores", "ram_mb", "disk_gb"))
+            out.append(f"  - {row.audience.get(self.lang)}: {sizes}{self.notes.ref(row)}")
             if row.notes:
-                out.append(f"    {row.notes.get(lang)}")
-    else:
-        out.append(f"  ({L('no_sizing')})")
+                out.append(f"    {row.notes.get(self.lang)}")
+        return out if self.f.sizing else out + [f"  ({self.L('no_sizing')})"]
 
-    out += ["", L("cost")]
-    out += fact_group(f.cost, ("hosting_eur_per_month", "setup_days", "admin_days_per_month"))
+    def cost(self) -> list[str]:
+        return self._facts("cost", self.f.cost, ("hosting_eur_per_month", "setup_days", "admin_days_per_month"))
 
-    out += ["", L("providers")]
-    if f.providers:
-        for p in f.providers:
-            siren = f" (SIREN {show_value(p.siren, lang)})"
+    def providers(self) -> list[str]:
+        out = [self.L("providers")]
+        for p in self.f.providers:
             site = f" {p.site}" if p.site else ""
-            out.append(f"  - {p.name}{siren}{site}{notes.ref(p)}")
-    else:
-        out.append(f"  ({L('no_providers')})")
+            out.append(f"  - {p.name} (SIREN {self.value(p.siren)}){site}{self.notes.ref(p)}")
+        return out if self.f.providers else out + [f"  ({self.L('no_providers')})"]
 
-    out += ["", L("references")]
-    for key in ("sill_id", "comptoir_du_libre_id", "wikidata"):
-        fact = getattr(f.references, key)
-        out.append(f"  {L(key)}: {show_value(fact.value, lang)}{notes.ref(fact)}")
+    def references(self) -> list[str]:
+        out = [self.L("references")]
+        for key in ("sill_id", "comptoir_du_libre_id", "wikidata"):
+            fact = getattr(self.f.references, key)
+            out.append(f"  {self.L(key)}: {self.value(fact.value)}{self.notes.ref(fact)}")
+        return out
 
-    health = f.upstream_health
-    out += ["", L("upstream_health")]
-    since = f" ({L('since')} {health.since.isoformat()})" if health.since else ""
-    out.append(f"  {L(health.value)}{since}{notes.ref(health)}")
-    if health.notes:
-        out.append(f"  {health.notes.get(lang)}")
-    if health.alternatives:
-        out.append(f"  {L('alternatives')}: {', '.join(health.alternatives)}")
+    def health(self) -> list[str]:
+        health, L = self.f.upstream_health, self.L
+        since = f" ({L('since')} {health.since.isoformat()})" if health.since else ""
+        out = [L("upstream_health"), f"  {L(health.value)}{since}{self.notes.ref(health)}"]
+        if health.notes:
+            out.append(f"  {health.notes.get(self.lang)}")
+        if health.alternatives:
+            out.append(f"  {L('alternatives')}: {', '.join(health.alternatives)}")
+        return out
 
-    d = m.deployment
-    out += ["", L("deployment")]
-    out.append(f"  {L('recipe')}: {recipe_status(plugin, lang)}")
-    if d.ports:
-        out.append(f"  {L('ports')}: " + ", ".join(f"{p.port}/{p.protocol} ({p.purpose})" for p in d.ports))
-    if d.depends_on:
-        out.append(f"  {L('depends_on')}: {', '.join(d.depends_on)}")
-    if d.artifacts:
-        out.append(f"  {L('artifacts')}: " + ", ".join(f"{a.name} {a.version}" for a in d.artifacts))
-    fiche = fiche_path(plugin, lang)
-    if fiche.is_file():
-        out.append(f"  {L('fiche')}: {fiche}")
+    def deployment(self) -> list[str]:
+        d, L = self.m.deployment, self.L
+        out = [L("deployment"), f"  {L('recipe')}: {recipe_status(self.plugin, self.lang)}"]
+        if d.ports:
+            out.append(f"  {L('ports')}: " + ", ".join(f"{p.port}/{p.protocol} ({p.purpose})" for p in d.ports))
+        if d.depends_on:
+            out.append(f"  {L('depends_on')}: {', '.join(d.depends_on)}")
+        if d.artifacts:
+            out.append(f"  {L('artifacts')}: " + ", ".join(f"{a.name} {a.version}" for a in d.artifacts))
+        fiche = fiche_path(self.plugin, self.lang)
+        if fiche.is_file():
+            out.append(f"  {L('fiche')}: {fiche}")
+        return out
 
-    footer = list(notes.lines())
-    if footer:
-        out += [""] + footer
-    return "\n".join(out) + "\n"
+    def render(self) -> str:
+        sections = (self.overview, self.users, self.requirements, self.sizing, self.cost, self.providers,
+                    self.references, self.health, self.deployment)
+        out = self.header()
+        for section in sections:  # in order: footnotes are numbered as sources appear
+            out += ["", *section()]
+        footer = list(self.notes.lines())
+        if footer:
+            out += [""] + footer
+        return "\n".join(out) + "\n"
+
+
+def render_fiche(plugin: Plugin, lang: Lang) -> str:
+    """The fiche as plain text for a decision-maker, each fact with a numbered source."""
+    return _Fiche(plugin, lang).render()
 
 
 # --- comparison ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from anl_stack.deploy.targets import Target, inventory_target, lab_target
 from anl_stack.inventory import vault
 from anl_stack.inventory.check import require_valid
 from anl_stack.inventory.model import Inventory, firewall_ports
-from anl_stack.plugin_api import DEPLOY, GENERATED_INVENTORY, RUN_VARIABLES, step_named
+from anl_stack.plugin_api import DEPLOY, GENERATED_INVENTORY, ROLES_DIR, RUN_VARIABLES, step_named
 from anl_stack.plugins import discover_plugins, get_plugin, require_recipe
 from anl_stack.records.reviews import require_reviewed
 
@@ -196,11 +196,11 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
                        expected="-i inventories/COMMUNE or --lab NAME")
     wants_artifacts = (the_step.uses_artifacts and any(p.manifest.deployment.artifacts for p in plugins)
                        and needs_artifacts(tags, skip_tags))
-    if lab_name and wants_artifacts:
-        if lab.get(lab_name) is None:
-            # A lab host not made yet has no commune pins: refuse a missing
-            # artifact before booting a host for nothing.
-            resolve_for_deploy(plugins, {})
+    artifacts: dict[str, Any] | None = None
+    if wants_artifacts and lab_name and lab.get(lab_name) is None:
+        # A lab host not made yet gets an inventory without commune pins: resolve the
+        # releases now, so that a missing one is refused before a host is booted for nothing.
+        artifacts = resolve_for_deploy(plugins, {})
     target = lab_target(lab_name, debian, plugins, log=log) if lab_name else inventory_target(inventory, vault_password)
     everything = discover_plugins()
     inv = require_valid(target.paths, everything)
@@ -208,26 +208,33 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
         # Communes may accept only recipes reviewed on their current digest (anl_require_reviews).
         require_reviewed(plugins, inv.settings(), target.paths.settings)
     hosts = target_hosts(inv, plugins, limit)
-
-    artifacts: dict[str, Any] = {}
-    if wants_artifacts:
+    if wants_artifacts and artifacts is None:
         artifacts = resolve_for_deploy(plugins, inv.settings())
 
+    generated, scrub = _secrets(target, plugins)
+    manifests = {p.name: p.manifest for p in everything if p.loaded}
+    files = {
+        GENERATED_INVENTORY: generated_inventory(firewall_ports(inv, manifests), artifacts or {}, extra_vars),
+        "project/site.yml": site_playbook(plugins, step),
+    }
+    env = _run_environment(target, plugins)
+    return Prepared(target, inv, plugins, hosts, env, files, scrub, generated)
+
+
+def _secrets(target: Target, plugins: list[Any]) -> tuple[list[str], Scrubber]:
+    """Generate the declared secrets still missing (once, into the vault); a scrubber of every secret value."""
     declared = [s for p in plugins for s in p.manifest.deployment.secrets]
     generated = vault.ensure_secrets(target.paths, target.password_file, declared)
-    scrub = Scrubber(_flatten_secret_values(vault.read_secrets(target.paths, target.password_file)))
+    return generated, Scrubber(_flatten_secret_values(vault.read_secrets(target.paths, target.password_file)))
 
-    manifests = {p.name: p.manifest for p in everything if p.loaded}
-    roles_paths = [p.path / "roles" for p in plugins]
+
+def _run_environment(target: Target, plugins: list[Any]) -> dict[str, str]:
+    """The run's ansible.cfg (written in the inventory's private folder) and the environment naming it."""
+    roles_paths = [p.path / ROLES_DIR for p in plugins]
     runs_cfg = target.paths.private / "ansible.cfg"
     ansible_cfg.write(runs_cfg, roles_paths=roles_paths, host_key_checking=target.host_key_checking,
                       control_tag=ansible_cfg.inventory_tag(target.paths.root))
     env = ansible_cfg.ansible_env(runs_cfg, host_key_checking=target.host_key_checking, roles_paths=roles_paths)
     env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(target.password_file)
     env["ANSIBLE_NOCOLOR"] = "1"
-    files = {
-        GENERATED_INVENTORY: generated_inventory(firewall_ports(inv, manifests), artifacts, extra_vars),
-        "project/site.yml": site_playbook(plugins, step),
-    }
-    return Prepared(target, inv, plugins, hosts, env, files, scrub, generated)
-
+    return env

@@ -9,7 +9,6 @@ unverified until the author fills them in.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -367,7 +366,3 @@ def create_plugin(name: str, parent: Path) -> Path:
                 .replace(PLACEHOLDER, name))
         path.write_text(text, encoding="utf-8")
     return folder
-
-
-def today() -> str:
-    return dt.date.today().isoformat()
