@@ -14,7 +14,7 @@ import click
 
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import Lang, detect_language, label
+from anl_stack.core.i18n import Lang, detect_language, label, translate
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -60,23 +60,26 @@ def plugins() -> None:
 
 
 def _quality_text(quality: Any, language: Lang) -> list[str]:
-    fr = language == "fr"
-    lines = ["", "Qualité (calculée à partir des preuves)" if fr else "Quality (computed from evidence)"]
-    lines.append(f"  {label('level', language)}: {quality.level}  ({'empreinte' if fr else 'digest'} {quality.digest})")
+    def _(message: str) -> str:
+        return translate(message, language)
+
+    # Babel does not read inside f-strings: translated texts are taken out first.
+    digest, missing, not_counted = _("digest"), _("missing for level"), _("not counted")
+    lines = ["", _("Quality (computed from evidence)")]
+    lines.append(f"  {label('level', language)}: {quality.level}  ({digest} {quality.digest})")
     for level, files in sorted(quality.met.items()):
         lines.append(f"    {level}: {', '.join(files)}")
     if quality.next_level() is not None:
-        lines.append(f"  {'manque pour le niveau' if fr else 'missing for level'} {quality.next_level()}: "
-                     f"{quality.missing(language)}")
+        lines.append(f"  {missing} {quality.next_level()}: {quality.missing(language)}")
     if quality.reviews:
-        lines.append("  " + ("relectures" if fr else "reviews") + ":")
+        lines.append("  " + _("reviews") + ":")
         for r in quality.reviews:
             signed = f"signed by {r.signer}" if r.signature == "signed" else r.signature
             evidence = f", {'/'.join(r.evidence_environments)} Debian {'/'.join(r.releases)}" \
                 if r.evidence_environments else ""
             lines.append(f"    {r.date} {r.by} ({r.reviewer}): {r.status}, {signed}{evidence}")
     for file, why in quality.ignored:
-        lines.append(f"  {'non comptée' if fr else 'not counted'}: {file}: {why}")
+        lines.append(f"  {not_counted}: {file}: {why}")
     return lines
 
 

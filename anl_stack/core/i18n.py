@@ -1,17 +1,25 @@
 """Language of human-facing output: French for fr_* locales, else English.
 
-Only two languages exist (the fiches are written in both); messages for
-developers and errors stay in English.
+Texts are written in English in the code and translated through gettext
+catalogs (``anl_stack/locale/<lang>/LC_MESSAGES/anl_stack.po``, compiled to
+``.mo``), extracted and compiled with Babel (docs/contributing-a-recipe.md,
+"Translations"). ``N_`` marks a text for extraction where it is defined;
+``translate`` gives it in a language where it is shown.
 """
 
 from __future__ import annotations
 
+import functools
+import gettext
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal
 
 Lang = Literal["fr", "en"]
 LANGS: tuple[Lang, ...] = ("fr", "en")
+DOMAIN = "anl_stack"
+LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 
 
 def detect_language(environ: Mapping[str, str] | None = None) -> Lang:
@@ -28,72 +36,89 @@ def detect_language(environ: Mapping[str, str] | None = None) -> Lang:
     return "en"
 
 
-# Labels of the catalog (fiches, lists, comparisons), by language.
-LABELS: dict[str, dict[Lang, str]] = {
-    "name": {"fr": "nom", "en": "name"},
-    "recipe_version": {"fr": "version recette", "en": "recipe version"},
-    "recipe_status": {"fr": "état recette", "en": "recipe status"},
-    "app_version": {"fr": "application", "en": "app"},
-    "platforms": {"fr": "plateformes", "en": "platforms"},
-    "recipe": {"fr": "recette", "en": "recipe"},
-    "source": {"fr": "origine", "en": "source"},
-    "available": {"fr": "disponible", "en": "available"},
-    "not_yet_available": {"fr": "pas encore disponible", "en": "not yet available"},
-    "broken": {"fr": "erreur", "en": "error"},
-    "shadowed": {"fr": "masqué par", "en": "shadowed by"},
-    "overview": {"fr": "Présentation", "en": "Overview"},
-    "category": {"fr": "Catégorie", "en": "Category"},
-    "licence": {"fr": "Licence", "en": "Licence"},
-    "homepage": {"fr": "Site", "en": "Home page"},
-    "code": {"fr": "Code source", "en": "Source code"},
-    "default_version": {"fr": "Version installée", "en": "Installed version"},
-    "web_address": {"fr": "Adresse web par défaut", "en": "Default web address"},
-    "who_uses_it": {"fr": "Qui l'utilise", "en": "Who uses it"},
-    "nobody_recorded": {"fr": "aucun utilisateur public recensé avec une source",
-                        "en": "no public user recorded with a source"},
-    "requirements": {"fr": "Prérequis", "en": "Requirements"},
-    "cpu_cores": {"fr": "Processeur (cœurs)", "en": "CPU cores"},
-    "ram_mb": {"fr": "Mémoire (Mo)", "en": "Memory (MB)"},
-    "disk_gb": {"fr": "Disque (Go)", "en": "Disk (GB)"},
-    "notes": {"fr": "Remarques", "en": "Notes"},
-    "sizing": {"fr": "Dimensionnement", "en": "Sizing"},
-    "no_sizing": {"fr": "aucun dimensionnement publié", "en": "no published sizing"},
-    "cost": {"fr": "Coûts (estimation)", "en": "Costs (estimate)"},
-    "hosting_eur_per_month": {"fr": "Hébergement (€/mois)", "en": "Hosting (EUR/month)"},
-    "setup_days": {"fr": "Mise en place (jours)", "en": "Set-up (days)"},
-    "admin_days_per_month": {"fr": "Administration (jours/mois)", "en": "Administration (days/month)"},
-    "providers": {"fr": "Prestataires", "en": "Providers"},
-    "no_providers": {"fr": "aucun prestataire recensé avec une source", "en": "no provider recorded with a source"},
-    "references": {"fr": "Références", "en": "References"},
-    "sill_id": {"fr": "SILL", "en": "SILL"},
-    "comptoir_du_libre_id": {"fr": "Comptoir du Libre", "en": "Comptoir du Libre"},
-    "wikidata": {"fr": "Wikidata", "en": "Wikidata"},
-    "upstream_health": {"fr": "Santé du projet amont", "en": "Upstream health"},
-    "active": {"fr": "actif", "en": "active"},
-    "maintained": {"fr": "maintenu (correctifs seulement)", "en": "maintained (fixes only)"},
-    "unmaintained": {"fr": "plus maintenu", "en": "unmaintained"},
-    "since": {"fr": "depuis", "en": "since"},
-    "alternatives": {"fr": "Alternatives", "en": "Alternatives"},
-    "deployment": {"fr": "Déploiement", "en": "Deployment"},
-    "ports": {"fr": "Ports ouverts", "en": "Open ports"},
-    "depends_on": {"fr": "Dépend de", "en": "Depends on"},
-    "artifacts": {"fr": "Téléchargements vérifiés", "en": "Verified downloads"},
-    "supported": {"fr": "oui", "en": "yes"},
-    "unsupported": {"fr": "non", "en": "no"},
-    "unknown": {"fr": "inconnu", "en": "unknown"},
-    "unverified": {"fr": "non vérifié", "en": "unverified"},
-    "checked": {"fr": "vérifié le", "en": "checked"},
-    "sources": {"fr": "Sources", "en": "Sources"},
-    "unverified_legend": {"fr": "* fait sans source : non vérifié", "en": "* fact without a source: unverified"},
-    "fiche": {"fr": "Fiche complète", "en": "Full fiche"},
-    "users_count": {"fr": "Utilisateurs publics recensés", "en": "Public users recorded"},
-    "providers_count": {"fr": "Prestataires recensés", "en": "Providers recorded"},
-    "no_plugins": {"fr": "Aucun plugin trouvé.", "en": "No plugin found."},
-    "level": {"fr": "niveau", "en": "level"},
-    "next": {"fr": "suivant", "en": "next"},
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction; it is translated where it is shown (gettext's convention)."""
+    return message
+
+
+@functools.cache
+def _catalog(lang: str) -> gettext.NullTranslations:
+    if lang == "en":
+        return gettext.NullTranslations()
+    # A missing catalog falls back to English rather than failing (tests keep the catalogs complete).
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
+
+
+def translate(message: str, lang: Lang) -> str:
+    """``message`` (English, as written in the code) in ``lang``."""
+    return _catalog(lang).gettext(message)
+
+
+#: Labels of the catalog (fiches, lists, comparisons) by key, in English.
+LABELS: dict[str, str] = {
+    "name": N_("name"),
+    "recipe_version": N_("recipe version"),
+    "recipe_status": N_("recipe status"),
+    "app_version": N_("app"),
+    "platforms": N_("platforms"),
+    "recipe": N_("recipe"),
+    "source": N_("source"),
+    "available": N_("available"),
+    "not_yet_available": N_("not yet available"),
+    "broken": N_("error"),
+    "shadowed": N_("shadowed by"),
+    "overview": N_("Overview"),
+    "category": N_("Category"),
+    "licence": N_("Licence"),
+    "homepage": N_("Home page"),
+    "code": N_("Source code"),
+    "default_version": N_("Installed version"),
+    "web_address": N_("Default web address"),
+    "who_uses_it": N_("Who uses it"),
+    "nobody_recorded": N_("no public user recorded with a source"),
+    "requirements": N_("Requirements"),
+    "cpu_cores": N_("CPU cores"),
+    "ram_mb": N_("Memory (MB)"),
+    "disk_gb": N_("Disk (GB)"),
+    "notes": N_("Notes"),
+    "sizing": N_("Sizing"),
+    "no_sizing": N_("no published sizing"),
+    "cost": N_("Costs (estimate)"),
+    "hosting_eur_per_month": N_("Hosting (EUR/month)"),
+    "setup_days": N_("Set-up (days)"),
+    "admin_days_per_month": N_("Administration (days/month)"),
+    "providers": N_("Providers"),
+    "no_providers": N_("no provider recorded with a source"),
+    "references": N_("References"),
+    "sill_id": N_("SILL"),
+    "comptoir_du_libre_id": N_("Comptoir du Libre"),
+    "wikidata": N_("Wikidata"),
+    "upstream_health": N_("Upstream health"),
+    "active": N_("active"),
+    "maintained": N_("maintained (fixes only)"),
+    "unmaintained": N_("unmaintained"),
+    "since": N_("since"),
+    "alternatives": N_("Alternatives"),
+    "deployment": N_("Deployment"),
+    "ports": N_("Open ports"),
+    "depends_on": N_("Depends on"),
+    "artifacts": N_("Verified downloads"),
+    "supported": N_("yes"),
+    "unsupported": N_("no"),
+    "unknown": N_("unknown"),
+    "unverified": N_("unverified"),
+    "checked": N_("checked"),
+    "sources": N_("Sources"),
+    "unverified_legend": N_("* fact without a source: unverified"),
+    "fiche": N_("Full fiche"),
+    "users_count": N_("Public users recorded"),
+    "providers_count": N_("Providers recorded"),
+    "no_plugins": N_("No plugin found."),
+    "level": N_("level"),
+    "next": N_("next"),
 }
 
 
 def label(key: str, lang: Lang) -> str:
-    """A catalog label; the key itself when it has no translation."""
-    return LABELS.get(key, {}).get(lang, key)
+    """A catalog label; the key itself when it has none."""
+    return translate(LABELS[key], lang) if key in LABELS else key

@@ -13,28 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anl_stack.core.i18n import Lang
+from anl_stack.core.i18n import N_, Lang, translate
 from anl_stack.plugins.digest import content_digest
 from anl_stack.records.evidence import load_evidence
 from anl_stack.records.reviews import load_reviews
 
-#: (level, what it needs) in English and French.
-LADDER: tuple[tuple[int, dict[str, str]], ...] = (
-    (0, {"en": "no evidence", "fr": "aucune preuve"}),
-    (1, {"en": "`plugins check` passes, lint included (plugins check --record)",
-         "fr": "`plugins check` passe, lint compris (plugins check --record)"}),
-    (2, {"en": "deployed and verified on a lab host (plugins evidence --from-report)",
-         "fr": "déployé et vérifié sur un hôte de labo (plugins evidence --from-report)"}),
-    (3, {"en": "idempotent: a second deploy run changed nothing (--idempotence-run)",
-         "fr": "idempotent : un second déploiement n'a rien changé (--idempotence-run)"}),
-    (4, {"en": "backup and restore proven (--backup-run and --restore-run)",
-         "fr": "sauvegarde et restauration prouvées (--backup-run et --restore-run)"}),
-    (5, {"en": "reviewed by one commune with evidence from production servers (plugins review --evidence)",
-         "fr": "relu par une commune avec une preuve sur serveurs de production (plugins review --evidence)"}),
-    (6, {"en": "reviewed by two or more communes on the current digest",
-         "fr": "relu par deux communes ou plus sur l'empreinte actuelle"}),
-    (7, {"en": "upgrade from the previous version proven (--upgrade-run)",
-         "fr": "mise à jour depuis la version précédente prouvée (--upgrade-run)"}),
+#: (level, what it needs), in English (translated where shown).
+LADDER: tuple[tuple[int, str], ...] = (
+    (0, N_("no evidence")),
+    (1, N_("`plugins check` passes, lint included (plugins check --record)")),
+    (2, N_("deployed and verified on a lab host (plugins evidence --from-report)")),
+    (3, N_("idempotent: a second deploy run changed nothing (--idempotence-run)")),
+    (4, N_("backup and restore proven (--backup-run and --restore-run)")),
+    (5, N_("reviewed by one commune with evidence from production servers (plugins review --evidence)")),
+    (6, N_("reviewed by two or more communes on the current digest")),
+    (7, N_("upgrade from the previous version proven (--upgrade-run)")),
 )
 TOP = LADDER[-1][0]
 
@@ -54,7 +47,7 @@ class Quality:
 
     def missing(self, lang: Lang = "en") -> str | None:
         nxt = self.next_level()
-        return dict(LADDER)[nxt][lang] if nxt is not None else None
+        return translate(dict(LADDER)[nxt], lang) if nxt is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "digest": self.digest, "next_level": self.next_level(),
