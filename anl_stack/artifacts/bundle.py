@@ -94,70 +94,83 @@ def _local_ref(item: dict[str, Any]) -> Ref:
                    expected="the same plugin version on both controllers")
 
 
+#: One artifact of a bundle that passed every check: what the cache stores.
+Checked = tuple[Ref, Path, Any, "Path | None", "Path | None"]
+
+
 def import_bundle(bundle: Path, settings: dict[str, Any] | None = None, *,
                   cache: Cache | None = None) -> list[dict[str, Any]]:
     """Check every artifact of ``bundle`` and load them all into the cache, or none."""
     cache = cache or Cache()
-    file = str(bundle)
     if not bundle.is_file():
-        raise AnlError("bundle not found", file=file, expected="a file made by `anl-stack artifacts bundle`")
+        raise AnlError("bundle not found", file=str(bundle), expected="a file made by `anl-stack artifacts bundle`")
     work = cache.workdir("import-" + hash_file(bundle).sha256[:16])
     try:
-        try:
-            tar = tarfile.open(bundle, "r:")
-        except tarfile.TarError as error:
-            raise AnlError(f"not a readable bundle: {error}", file=file, expected="an uncompressed tar") from None
-        with tar:
-            members = _read_members(tar, file)
-            try:
-                document = json.loads(tar.extractfile(members[MANIFEST_NAME]).read())
-                items = list(document["artifacts"])
-            except (ValueError, KeyError, TypeError) as error:
-                raise AnlError(f"{MANIFEST_NAME} is unreadable: {error}", file=file) from None
-            if document.get("format") != BUNDLE_FORMAT:
-                raise AnlError(f"bundle format {document.get('format')!r} is not supported", file=file,
-                               expected=str(BUNDLE_FORMAT))
-            extracted: dict[str, Path] = {}
-            for name, member in members.items():
-                if name == MANIFEST_NAME:
-                    continue
-                target = work / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as src, target.open("wb") as out:
-                    shutil.copyfileobj(src, out)
-                extracted[name.split("/", 1)[1]] = target
-        checked: list[tuple[Ref, Path, Any, Path | None, Path | None, dict[str, Any]]] = []
+        items, extracted = _unpack(bundle, work)
+        checked: list[Checked] = []
         records: list[ErrorRecord] = []
         for item in items:
-            label = f"artifact {item.get('name')} {item.get('version')} (plugin {item.get('plugin')})"
             try:
-                blob = extracted.get(item["sha256"])
-                if blob is None:
-                    raise AnlError(f"{label}: file missing from the bundle", file=file,
-                                   expected=f"blobs/{item['sha256']}")
-                actual = hash_file(blob).sha256
-                if actual != item["sha256"]:
-                    raise AnlError(f"{label}: sha256 check failed (bundle altered); actual: sha256:{actual}",
-                                   file=file, expected=f"sha256:{item['sha256']}")
-                ref = _local_ref(item)
-                named = work / "named" / item["sha256"] / Path(item["filename"]).name
-                named.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(blob, named)
-                signature = extracted.get(item.get("signature_sha256") or "")
-                key = extracted.get(item.get("key_sha256") or "")
-                sig = ref.spec.signature
-                if sig is not None and sig.key_file:
-                    key = (ref.plugin_dir / sig.key_file)  # the key shipped with the local plugin wins
-                evidence = check_file(ref, named, settings, signature=signature, key=key)
-                checked.append((ref, named, evidence, signature, key, item))
+                checked.append(_check_item(item, extracted, work, settings, str(bundle)))
             except AnlError as error:
                 records.extend(error.records)
         if records:
-            raise AnlError(records)
-        imported = []
-        for ref, named, evidence, signature, key, _item in checked:
-            imported.append(_store(cache, ref, named, evidence, origin=f"bundle {bundle.name}",
-                                   signature=signature if evidence.fingerprint else None, key=key, move=True))
-        return imported
+            raise AnlError(records)  # nothing was stored: all or none
+        return [_store(cache, ref, named, evidence, origin=f"bundle {bundle.name}",
+                       signature=signature if evidence.fingerprint else None, key=key, move=True)
+                for ref, named, evidence, signature, key in checked]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _unpack(bundle: Path, work: Path) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    """The bundle's list of artifacts, and its blobs extracted into ``work`` (by sha256)."""
+    file = str(bundle)
+    try:
+        tar = tarfile.open(bundle, "r:")
+    except tarfile.TarError as error:
+        raise AnlError(f"not a readable bundle: {error}", file=file, expected="an uncompressed tar") from None
+    with tar:
+        members = _read_members(tar, file)
+        try:
+            document = json.loads(tar.extractfile(members[MANIFEST_NAME]).read())
+            items = list(document["artifacts"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise AnlError(f"{MANIFEST_NAME} is unreadable: {error}", file=file) from None
+        if document.get("format") != BUNDLE_FORMAT:
+            raise AnlError(f"bundle format {document.get('format')!r} is not supported", file=file,
+                           expected=str(BUNDLE_FORMAT))
+        extracted: dict[str, Path] = {}
+        for name, member in members.items():
+            if name == MANIFEST_NAME:
+                continue
+            target = work / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(member) as src, target.open("wb") as out:
+                shutil.copyfileobj(src, out)
+            extracted[name.split("/", 1)[1]] = target
+    return items, extracted
+
+
+def _check_item(item: dict[str, Any], extracted: dict[str, Path], work: Path, settings: dict[str, Any] | None,
+                file: str) -> Checked:
+    """One listed artifact: present, unaltered, and trusted by the local plugin's manifest (exit 2 otherwise)."""
+    label = f"artifact {item.get('name')} {item.get('version')} (plugin {item.get('plugin')})"
+    blob = extracted.get(item["sha256"])
+    if blob is None:
+        raise AnlError(f"{label}: file missing from the bundle", file=file, expected=f"blobs/{item['sha256']}")
+    actual = hash_file(blob).sha256
+    if actual != item["sha256"]:
+        raise AnlError(f"{label}: sha256 check failed (bundle altered); actual: sha256:{actual}",
+                       file=file, expected=f"sha256:{item['sha256']}")
+    ref = _local_ref(item)
+    named = work / "named" / item["sha256"] / Path(item["filename"]).name
+    named.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(blob, named)
+    signature = extracted.get(item.get("signature_sha256") or "")
+    key = extracted.get(item.get("key_sha256") or "")
+    sig = ref.spec.signature
+    if sig is not None and sig.key_file:
+        key = ref.plugin_dir / sig.key_file  # the key shipped with the local plugin wins
+    evidence = check_file(ref, named, settings, signature=signature, key=key)
+    return ref, named, evidence, signature, key

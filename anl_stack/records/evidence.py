@@ -179,22 +179,17 @@ def _copy_source(src: Path, dest: Path) -> dict[str, Any]:
     return {"file": dest.name, "sha256": sha256_file(dest)}
 
 
+#: (run kind, path) pairs of one piece of evidence, loaded: (run kind, file, summary).
+LoadedRuns = dict[str, list[tuple[str, Path, dict[str, Any]]]]
+
+
 def record_evidence(path: Path, report_file: Path, *, idempotence_run: Path | None = None,
                     backup_run: Path | None = None, restore_run: Path | None = None,
                     upgrade_run: Path | None = None) -> Written:
     """Write lab evidence from a passing verify report (plus the runs given); exit 2 when they do not prove it."""
     folder = require_plugin_folder(path)
     ident = plugin_identity(folder)
-    name, digest = ident["plugin"], ident["digest"]
-    report = read_report(report_file)
-    facts = report_facts(report, name)
-    problem = report_problem(facts, digest, name)
-    if problem:
-        raise AnlError(problem, file=str(report_file), key="report", expected=f"a passing report on {digest}")
-    if facts["environments"] != ["lab"]:
-        raise AnlError("the report's hosts are not all lab hosts", file=str(report_file), key="hosts",
-                       expected="lab evidence comes from `verify --lab`; production evidence goes with a "
-                                "review (`plugins review --evidence`)")
+    facts = _lab_report_facts(report_file, ident)
     if (backup_run is None) != (restore_run is None):
         raise AnlError("backup and restore are proven together", key="--backup-run/--restore-run",
                        expected="both --backup-run and --restore-run")
@@ -205,7 +200,27 @@ def record_evidence(path: Path, report_file: Path, *, idempotence_run: Path | No
         runs["backup-restore"] = [("backup", backup_run), ("restore", restore_run)]
     if upgrade_run:
         runs["upgrade"] = [("upgrade", upgrade_run)]
-    loaded: dict[str, list[tuple[str, Path, dict[str, Any]]]] = {}
+    loaded = _load_runs(runs, ident["plugin"], ident["digest"])
+    return _write_evidence(folder / EVIDENCE_DIR, ident, facts, report_file, loaded)
+
+
+def _lab_report_facts(report_file: Path, ident: dict[str, Any]) -> dict[str, Any]:
+    """What a passing verify report from lab hosts says of this recipe; exit 2 otherwise."""
+    name, digest = ident["plugin"], ident["digest"]
+    facts = report_facts(read_report(report_file), name)
+    problem = report_problem(facts, digest, name)
+    if problem:
+        raise AnlError(problem, file=str(report_file), key="report", expected=f"a passing report on {digest}")
+    if facts["environments"] != ["lab"]:
+        raise AnlError("the report's hosts are not all lab hosts", file=str(report_file), key="hosts",
+                       expected="lab evidence comes from `verify --lab`; production evidence goes with a "
+                                "review (`plugins review --evidence`)")
+    return facts
+
+
+def _load_runs(runs: dict[str, list[tuple[str, Path]]], name: str, digest: str) -> LoadedRuns:
+    """Each run folder's summary, refused (exit 2) unless it is a successful run of that kind on ``digest``."""
+    loaded: LoadedRuns = {}
     for kind, items in runs.items():
         loaded[kind] = []
         for run_kind, run_path in items:
@@ -214,12 +229,15 @@ def record_evidence(path: Path, report_file: Path, *, idempotence_run: Path | No
             if why:
                 raise AnlError(why, file=str(file), key=run_kind, expected=f"a successful {run_kind} run on {digest}")
             loaded[kind].append((run_kind, file, data))
+    return loaded
 
-    out = folder / EVIDENCE_DIR
+
+def _write_evidence(out: Path, ident: dict[str, Any], facts: dict[str, Any], report_file: Path,
+                    loaded: LoadedRuns) -> Written:
+    """The report and runs copied into ``evidence/``, and one record per kind of evidence."""
     out.mkdir(exist_ok=True)
     written = Written()
-    report_stem = unique_stem(out, f"{today()}-report")
-    stored_report = out / f"{report_stem}.json"
+    stored_report = out / f"{unique_stem(out, f'{today()}-report')}.json"
     source = _copy_source(report_file, stored_report)
     written.sources.append(stored_report)
     for kind in ["lab", *loaded]:
@@ -236,7 +254,7 @@ def record_evidence(path: Path, report_file: Path, *, idempotence_run: Path | No
                 record["runs"].append({**copied, "kind": run_kind, "status": data.get("status"),
                                        "hosts": data.get("hosts")})
         target = out / f"{stem}.yml"
-        write_yaml(target, record, f"# Evidence for {name}, written by `anl-stack plugins evidence`; "
+        write_yaml(target, record, f"# Evidence for {ident['plugin']}, written by `anl-stack plugins evidence`; "
                                    "do not edit (its sources carry digests).\n")
         written.records.append(target)
     return written

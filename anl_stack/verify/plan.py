@@ -140,9 +140,27 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     if not inv.hosts:
         raise AnlError("the inventory lists no host", file=str(inv.paths.hosts), expected="all.hosts.NAME")
     found = discover_plugins() if plugins is None else plugins
-    by_name = {p.name: p for p in found}
-
     requested = list(dict.fromkeys(options.plugins))
+    _refuse_bad_requests(inv, requested, found)
+    by_name = {p.name: p for p in found}
+    chosen = requested or [n for n, p in by_name.items() if p.manifest is not None and inv.groups.get(n)]
+    hosts = {host: names for host in inv.hosts
+             if (names := [n for n in chosen if host in inv.groups.get(n, [])]) or not requested}
+    suites, notes = _suites([by_name[n] for n in chosen] if options.plugin_checks else [], options.baseline)
+    # Declared ports come from every plugin whose group holds the host, selected or not.
+    all_manifests = {p.name: p.manifest for p in found if p.manifest is not None}
+    ports = firewall_ports(inv, all_manifests)
+    declared = {h: [{**p, "plugin": _port_owner(inv, all_manifests, h, p)} for p in ports.get(h, [])]
+                for h in hosts}
+    web = {h: [n for n in inv.groups_of(h) if n in all_manifests and any(
+        p.port == 443 and p.protocol == "tcp" for p in all_manifests[n].deployment.ports)] for h in hosts}
+    secret_names = sorted({s.name for m in all_manifests.values() for s in m.deployment.secrets})
+    return Plan(inv, label, hosts, suites, declared, web, secret_names, password, marker_expr, notes,
+                host_key_checking=host_key_checking, lab_hosts=lab_hosts(inv, options))
+
+
+def _refuse_bad_requests(inv: Inventory, requested: list[str], found: list[Any]) -> None:
+    """Every named plugin must load and have a host in its group; all problems at once (exit 2)."""
     errors: list[ErrorRecord] = []
     for name in requested:
         try:
@@ -156,36 +174,19 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     if errors:
         raise AnlError(errors)
 
-    in_inventory = [n for n, p in by_name.items() if p.manifest is not None and inv.groups.get(n)]
-    chosen = requested or in_inventory
-    hosts: dict[str, list[str]] = {}
-    for host in inv.hosts:
-        names = [n for n in chosen if host in inv.groups.get(n, [])]
-        if names or not requested:
-            hosts[host] = names
 
+def _suites(chosen: list[Any], baseline: bool) -> tuple[list[Suite], list[str]]:
+    """The baseline (unless turned off) and each chosen plugin's checks, with a note for a plugin without any."""
     notes: list[str] = []
-    suites = [Suite(BASELINE, baseline_folder())] if options.baseline else []
-    manifests: dict[str, Any] = {}
-    for name in chosen if options.plugin_checks else []:
-        plugin = by_name[name]
+    suites = [Suite(BASELINE, baseline_folder())] if baseline else []
+    for plugin in chosen:
         manifest = plugin.manifest
-        manifests[name] = manifest
         folder = plugin.path / CHECKS_DIR
         if not any(folder.glob(CHECKS_GLOB)):
-            notes.append(f"plugin {name} has no checks (verify/test_*.py); only the baseline applies")
-        suites.append(Suite(name, folder.resolve(), plugin.path.resolve(), manifest.deployment.subdomain,
+            notes.append(f"plugin {plugin.name} has no checks (verify/test_*.py); only the baseline applies")
+        suites.append(Suite(plugin.name, folder.resolve(), plugin.path.resolve(), manifest.deployment.subdomain,
                             manifest.version, manifest.app.version, content_digest(plugin.path)))
-    # Declared ports come from every plugin whose group holds the host, selected or not.
-    all_manifests = {p.name: p.manifest for p in found if p.manifest is not None}
-    ports = firewall_ports(inv, all_manifests)
-    declared = {h: [{**p, "plugin": _port_owner(inv, all_manifests, h, p)} for p in ports.get(h, [])]
-                for h in hosts}
-    web = {h: [n for n in inv.groups_of(h) if n in all_manifests and any(
-        p.port == 443 and p.protocol == "tcp" for p in all_manifests[n].deployment.ports)] for h in hosts}
-    secret_names = sorted({s.name for m in all_manifests.values() for s in m.deployment.secrets})
-    return Plan(inv, label, hosts, suites, declared, web, secret_names, password, marker_expr, notes,
-                host_key_checking=host_key_checking, lab_hosts=lab_hosts(inv, options))
+    return suites, notes
 
 
 def lab_hosts(inv: Inventory, options: VerifyOptions) -> set[str]:

@@ -111,30 +111,51 @@ def _rule_text(rule: dict[str, Any]) -> str:
     return f"{rule.get('family')} {rule.get('table')} {rule.get('chain')} handle {rule.get('handle')}: " + " ".join(parts)
 
 
+Chain = tuple[str, str, str]  # (family, table, name)
+
+
 def analyse_nft(ruleset: dict[str, Any]) -> Firewall:
     """Default-deny, open ports and accept-everything rules of the input hook."""
-    chains = _items(ruleset, "chain")
-    rules = _items(ruleset, "rule")
     sets = {(s["family"], s["table"], s["name"]): s.get("elem", []) for s in _items(ruleset, "set")}
-    by_chain: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for rule in rules:
+    by_chain: dict[Chain, list[dict[str, Any]]] = {}
+    for rule in _items(ruleset, "rule"):
         by_chain.setdefault((rule["family"], rule["table"], rule["chain"]), []).append(rule)
+    deny_chains = _default_deny_chains(_items(ruleset, "chain"), by_chain)
+    open_ports: set[tuple[str, int]] = set()
+    open_all: list[str] = []
+    for family, table, rule in _reachable_rules(deny_chains, by_chain):
+        exprs = rule.get("expr", [])
+        if not any("accept" in e for e in exprs):
+            continue
+        ports, harmless = _accepted(exprs, sets, family, table)
+        if ports:
+            open_ports.update(ports)
+        elif not harmless:
+            open_all.append(_rule_text(rule))
+    return Firewall(bool(deny_chains), [f"{f} {t} {n}" for f, t, n in deny_chains], open_ports, open_all)
 
-    base = [c for c in chains if c.get("hook") == "input" and c.get("type", "filter") == "filter"
-            and c.get("family") in ("inet", "ip", "ip6")]
-    deny_chains = []
-    for chain in base:
+
+def _default_deny_chains(chains: list[dict[str, Any]], by_chain: dict[Chain, list[dict[str, Any]]]) -> list[Chain]:
+    """Input filter base chains whose policy is drop, or whose last rule drops or rejects everything."""
+    found = []
+    for chain in chains:
+        if chain.get("hook") != "input" or chain.get("type", "filter") != "filter" \
+                or chain.get("family") not in ("inet", "ip", "ip6"):
+            continue
         key = (chain["family"], chain["table"], chain["name"])
-        last = by_chain.get(key, [])[-1:] if by_chain.get(key) else []
+        last = by_chain.get(key, [])[-1:]
         final_drop = bool(last) and all("match" not in e for e in last[0].get("expr", [])) and any(
             ("drop" in e or "reject" in e) for e in last[0].get("expr", []))
         if chain.get("policy") == "drop" or final_drop:
-            deny_chains.append(key)
+            found.append(key)
+    return found
 
-    open_ports: set[tuple[str, int]] = set()
-    open_all: list[str] = []
-    seen: set[tuple[str, str, str]] = set()
-    todo = list(deny_chains)
+
+def _reachable_rules(start: list[Chain], by_chain: dict[Chain, list[dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(family, table, rule) of every rule in ``start`` and in the chains they jump or go to."""
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    seen: set[Chain] = set()
+    todo = list(start)
     while todo:
         key = todo.pop()
         if key in seen:
@@ -142,40 +163,40 @@ def analyse_nft(ruleset: dict[str, Any]) -> Firewall:
         seen.add(key)
         family, table, _ = key
         for rule in by_chain.get(key, []):
-            exprs = rule.get("expr", [])
-            for e in exprs:  # follow jumps into regular chains
+            for e in rule.get("expr", []):
                 for verb in ("jump", "goto"):
                     if verb in e:
                         todo.append((family, table, e[verb]["target"]))
-            if not any("accept" in e for e in exprs):
-                continue
-            ports: list[tuple[str, int]] = []
-            harmless = False
-            l4 = None
-            for e in exprs:
-                m = e.get("match")
-                if not m:
-                    continue
-                left = m.get("left") or {}
-                kind, what = _match_key(left)
-                if kind == "payload" and left["payload"].get("field") == "dport":
-                    proto = what if what in ("tcp", "udp") else (l4 or "tcp+udp")
-                    for port in _values(m.get("right"), sets, family, table):
-                        for p in (("tcp", "udp") if proto == "tcp+udp" else (proto,)):
-                            ports.append((p, port))
-                elif kind == "meta" and what == "l4proto":
-                    right = m.get("right")
-                    l4 = right if isinstance(right, str) else None
-                    named = right.get("set", []) if isinstance(right, dict) else [right]
-                    if named and all(isinstance(v, (str, int)) and v in _HARMLESS_L4 for v in named):
-                        harmless = True
-                elif (kind, what) in _HARMLESS_KEYS:
-                    harmless = True
-            if ports:
-                open_ports.update(ports)
-            elif not harmless:
-                open_all.append(_rule_text(rule))
-    return Firewall(bool(deny_chains), [f"{f} {t} {n}" for f, t, n in deny_chains], open_ports, open_all)
+            out.append((family, table, rule))
+    return out
+
+
+def _accepted(exprs: list[dict[str, Any]], sets: dict[Chain, list[Any]], family: str,
+              table: str) -> tuple[list[tuple[str, int]], bool]:
+    """Ports an accepting rule opens, and whether it is harmless without ports (loopback, established...)."""
+    ports: list[tuple[str, int]] = []
+    harmless = False
+    l4 = None
+    for e in exprs:
+        m = e.get("match")
+        if not m:
+            continue
+        left = m.get("left") or {}
+        kind, what = _match_key(left)
+        if kind == "payload" and left["payload"].get("field") == "dport":
+            proto = what if what in ("tcp", "udp") else (l4 or "tcp+udp")
+            for port in _values(m.get("right"), sets, family, table):
+                for p in (("tcp", "udp") if proto == "tcp+udp" else (proto,)):
+                    ports.append((p, port))
+        elif kind == "meta" and what == "l4proto":
+            right = m.get("right")
+            l4 = right if isinstance(right, str) else None
+            named = right.get("set", []) if isinstance(right, dict) else [right]
+            if named and all(isinstance(v, (str, int)) and v in _HARMLESS_L4 for v in named):
+                harmless = True
+        elif (kind, what) in _HARMLESS_KEYS:
+            harmless = True
+    return ports, harmless
 
 
 # --- listening sockets (ss -Hlntu) ---------------------------------------------
