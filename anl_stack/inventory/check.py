@@ -17,7 +17,7 @@ from typing import Any
 
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import shared_roles, shared_roles_dir
-from anl_stack.core.yamlfile import VAULTED, read_yaml
+from anl_stack.core.yamlfile import VAULTED
 from anl_stack.inventory.model import (
     TLS_MODES,
     Inventory,
@@ -25,15 +25,14 @@ from anl_stack.inventory.model import (
     VarSource,
     load_inventory,
 )
+from anl_stack.plugin_api import COMMUNE_SETTINGS, REQUIRED_SETTINGS, ROLES_DIR
 from anl_stack.plugins import discover_plugins
 from anl_stack.plugins.roles import RoleSpec, load_role_spec
 
 #: Commune-wide variables anl-stack knows; other ``anl_`` keys are typos when close to one.
-ANL_KEYS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode",
-            "anl_tls_certificate", "anl_tls_key", "anl_acme_server", "anl_acme_ca_file",
-            "anl_artifact_pins", "anl_artifact_versions", "anl_firewall_ports", "anl_artifacts",
-            "anl_require_reviews", "anl_lab")
-REQUIRED_ANL = ("anl_commune", "anl_domain", "anl_admin_email")
+# (the run variables anl-stack itself writes for every run are known too: a commune may override them)
+ANL_KEYS = (*COMMUNE_SETTINGS, "anl_firewall_ports", "anl_artifacts")
+REQUIRED_ANL = REQUIRED_SETTINGS
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -48,8 +47,8 @@ def role_specs(plugins: list[Any]) -> dict[str, RoleSpec]:
         if spec:
             specs[role] = spec
     for plugin in plugins:
-        spec = load_role_spec(plugin.name, plugin.path / "roles" / plugin.name)
-        specs[plugin.name] = spec or RoleSpec(plugin.name, plugin.path / "roles" / plugin.name)
+        spec = load_role_spec(plugin.name, plugin.path / ROLES_DIR / plugin.name)
+        specs[plugin.name] = spec or RoleSpec(plugin.name, plugin.path / ROLES_DIR / plugin.name)
     return specs
 
 
@@ -317,4 +316,4 @@ def require_valid(path: str | Path | InventoryPaths, plugins: list[Any] | None =
     return inv
 
 
-__all__ = ["check_inventory", "require_valid", "load_role_spec", "check_value", "valid_domain", "read_yaml"]
+__all__ = ["check_inventory", "require_valid", "check_value", "valid_domain"]

@@ -94,8 +94,11 @@ def provided_steps(plugin_dir: Path) -> dict[str, Path]:
 
 # --- variables anl-stack hands to recipes ------------------------------------------------
 
-#: Commune settings (``group_vars/all/anl.yml``), validated before any run.
-COMMUNE_SETTINGS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode")
+#: Commune settings (``group_vars/all/anl.yml``), validated before any run; the first three are required.
+COMMUNE_SETTINGS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode", "anl_tls_certificate",
+                    "anl_tls_key", "anl_acme_server", "anl_acme_ca_file", "anl_artifact_pins",
+                    "anl_artifact_versions", "anl_require_reviews", "anl_lab")
+REQUIRED_SETTINGS = COMMUNE_SETTINGS[:3]
 
 #: Variables of one run, written to the run's generated inventory (never secrets).
 RUN_VARIABLES: dict[str, str] = {
