@@ -116,12 +116,10 @@ argument_specs:
     options:
       __NAME___domain:
         type: str
-        default: "__SUBDOMAIN__.{{ anl_domain }}"
-        description: Web name of the page.
+        description: Web name of the page. Computed in C(defaults/main.yml) as C(__SUBDOMAIN__.) followed by C(anl_domain).
       __NAME___title:
         type: str
-        default: "{{ anl_commune }}"
-        description: Title shown on the page.
+        description: Title shown on the page. Computed in C(defaults/main.yml) as C(anl_commune).
       __NAME___web_root:
         type: path
         default: /var/www/anl-__NAME__
