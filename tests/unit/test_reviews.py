@@ -111,7 +111,7 @@ def test_review_record_carries_digest_versions_and_evidence(tmp_path: Path, plug
     file = record_review(plugin, by="Commune de Saint-Étienne-d'Ici", reviewer="A. Martin", evidence=report)
     assert file.parent == plugin / "reviews" and file.name.endswith("-commune-de-saint-etienne-d-ici.yml")
     data = yaml.safe_load(file.read_text())
-    assert data["digest"] == content_digest(plugin)
+    assert data["digest"] == digest_of(plugin)
     assert (data["recipe_version"], data["app_version"], data["plugin"]) == ("0.1.0", "unknown", NAME)
     ev = data["evidence"]
     assert ev["debian_releases"] == ["12"] and ev["environments"] == ["production"]
