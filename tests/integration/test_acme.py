@@ -53,17 +53,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_listening(address: str, port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _listening_or_exited(address: str, port: int, proc: subprocess.Popen[bytes], log: Path) -> bool:
+    """True once ``proc`` listens on address:port, False if it exits first (within 30 s)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"{proc.args[0]} exited: {log.read_text()[-2000:]}")
+            return False
         with socket.socket() as sock:
             sock.settimeout(1)
             if sock.connect_ex((address, port)) == 0:
-                return
+                return True
         time.sleep(0.2)
     raise AssertionError(f"{proc.args[0]} does not listen on {address}:{port}: {log.read_text()[-2000:]}")
+
+
+def _wait_listening(address: str, port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    if not _listening_or_exited(address, port, proc, log):
+        raise AssertionError(f"{proc.args[0]} exited: {log.read_text()[-2000:]}")
 
 
 def _openssl(*args: str) -> None:
@@ -111,20 +117,20 @@ def pebble(acme_host: object, tmp_path_factory: pytest.TempPathFactory) -> Itera
     }}))
     # Every name resolves to the lab host, for Pebble only.
     dns_log, pebble_log = tmp / "challtestsrv.log", tmp / "pebble.log"
-    dns = subprocess.Popen(
-        ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{dns_port}", "-http01", "", "-https01", "",
-         "-tlsalpn01", "", "-doh", "", "-management", f"127.0.0.1:{challtest_mgmt}",
-         "-defaultIPv4", acme_host.address, "-defaultIPv6", ""],  # type: ignore[attr-defined]
-        stdout=dns_log.open("wb"), stderr=subprocess.STDOUT)
-    if dns.poll() is None:
-        time.sleep(0.5)
-    if dns.poll() is not None:
-        # Older challtestsrv has no -doh flag.
-        dns = subprocess.Popen(
+
+    def challtestsrv(*doh: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{dns_port}", "-http01", "", "-https01", "",
-             "-tlsalpn01", "", "-management", f"127.0.0.1:{challtest_mgmt}",
+             "-tlsalpn01", "", *doh, "-management", f"127.0.0.1:{challtest_mgmt}",
              "-defaultIPv4", acme_host.address, "-defaultIPv6", ""],  # type: ignore[attr-defined]
             stdout=dns_log.open("wb"), stderr=subprocess.STDOUT)
+
+    # Started once it answers on its management port; one that exits first is an older
+    # challtestsrv without the -doh flag.
+    dns = challtestsrv("-doh", "")
+    if not _listening_or_exited("127.0.0.1", challtest_mgmt, dns, dns_log):
+        dns = challtestsrv()
+        _wait_listening("127.0.0.1", challtest_mgmt, dns, dns_log)
     env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
     server = subprocess.Popen(["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns_port}"],
                               stdout=pebble_log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp)
@@ -213,10 +219,10 @@ def test_forced_renewal_serves_a_new_certificate(acme_site: AcmeSite) -> None:
         f"REQUESTS_CA_BUNDLE={HOST_CA_BUNDLE} certbot renew --force-renewal --no-random-sleep-on-renew",
         timeout=300)
     assert renew.returncode == 0, renew.stdout[-2000:] + renew.stderr[-2000:]
-    # The deploy hook reloads nginx; give the reload a moment.
-    for _ in range(20):
-        after = _served_certificate(acme_site)["serialNumber"]
-        if after != before:
-            break
+    # The deploy hook reloads nginx: wait (bounded) for the new certificate to be served.
+    deadline = time.monotonic() + 30
+    after = _served_certificate(acme_site)["serialNumber"]
+    while after == before and time.monotonic() < deadline:
         time.sleep(0.5)
+        after = _served_certificate(acme_site)["serialNumber"]
     assert after != before, "nginx still serves the old certificate after renewal"

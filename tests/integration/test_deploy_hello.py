@@ -1,11 +1,13 @@
 """Deploying the hello test plugin on real lab hosts (Debian 13 and 12).
 
-One host per release, used in sequence: plan on the fresh host (changes
-nothing), a first deploy stopped by Ctrl-C once it has changed something
-(exit 130, what was done named), then deploy with --idempotence: the re-run
-converges and its second run changes nothing. Then secrets only
-where they belong, the host's firewall, SSH and HTTPS, then plan on the
-converged host (no change, changes nothing).
+One host per release, whose history module fixtures make in order: plan on
+the fresh host (changes nothing), a first deploy stopped by Ctrl-C once it
+has changed something (exit 130, what was done named), then deploy with
+--idempotence: the re-run converges and its second run changes nothing.
+Each test asks for the step it checks (run alone, it still gets its
+precondition). On the deployed host: secrets only where they belong, the
+host's firewall, SSH and HTTPS, and plan on the converged host (no change,
+changes nothing).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,21 +59,39 @@ def host_state(host: object) -> str:
     return host.ssh(cmd).stdout  # type: ignore[attr-defined]
 
 
-def test_plan_on_a_fresh_host_changes_nothing(host: object) -> None:
+# --- the host's history, one module fixture per step --------------------------------------
+#
+# Each step needs the one before it (a plan on the host as made, a first deploy interrupted,
+# the re-run converging); each test asks for the step it checks, so it holds on its own.
+
+@dataclass
+class PlanOnFreshHost:
+    before: str
+    proc: subprocess.CompletedProcess[str]
+    after: str
+    web_root: int  # `test -e /var/www/hello` on the host after the plan
+
+
+@pytest.fixture(scope="module")
+def fresh_plan(host: object) -> PlanOnFreshHost:
+    """`plan hello` on the host as it was made, before any deploy."""
     before = host_state(host)
     proc = anl("plan", "hello", "--lab", host.name, "--debian", host.release, "--json")  # type: ignore[attr-defined]
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    summary = json_summary(proc)
-    run = summary["runs"][0]
-    assert run["kind"] == "plan"
-    assert run["errors"] == []
-    assert run["hosts"][host.name]["changed"] > 0 or run["changed_tasks"]  # type: ignore[attr-defined]
-    assert host_state(host) == before
-    assert host.ssh("test -e /var/www/hello").returncode != 0  # type: ignore[attr-defined]
+    return PlanOnFreshHost(before, proc, host_state(host), host.ssh("test -e /var/www/hello").returncode)  # type: ignore[attr-defined]
 
 
-def test_ctrl_c_stops_the_first_deploy_cleanly(host: object) -> None:
-    """Ctrl-C as a terminal sends it (to the whole process group) once a task has changed the host."""
+@dataclass
+class InterruptedDeploy:
+    returncode: int
+    stdout: str
+    stderr: str
+    leftover_processes: int  # pgrep's exit code for the deploy's session (1: none left)
+
+
+@pytest.fixture(scope="module")
+def interrupted_deploy(host: object, fresh_plan: PlanOnFreshHost) -> InterruptedDeploy:
+    """The first deploy, after the plan: Ctrl-C as a terminal sends it (to the whole process group)
+    once a task has changed the host."""
     env = dict(os.environ, ANL_STACK_PLUGINS_PATH=str(TEST_PLUGINS))
     proc = subprocess.Popen([sys.executable, "-m", "anl_stack", "deploy", "hello", "--lab", host.name,  # type: ignore[attr-defined]
                              "--debian", host.release, "--json"],  # type: ignore[attr-defined]
@@ -90,8 +111,39 @@ def test_ctrl_c_stops_the_first_deploy_cleanly(host: object) -> None:
         rest, err = proc.communicate(timeout=300)
     finally:
         timer.cancel()
-    assert proc.returncode == 130, "".join(seen)[-2000:] + rest[-2000:] + err[-2000:]
-    summary = json_summary(subprocess.CompletedProcess([], 130, "".join(seen) + rest, err))
+    left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode
+    return InterruptedDeploy(proc.returncode, "".join(seen) + rest, err, left)
+
+
+@pytest.fixture(scope="module")
+def converging_deploy(host: object, interrupted_deploy: InterruptedDeploy) -> subprocess.CompletedProcess[str]:
+    """`deploy --idempotence` right after the interrupted deploy."""
+    return anl("deploy", "hello", "--lab", host.name, "--debian", host.release, "--idempotence", "--json")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def deployed(host: object, converging_deploy: subprocess.CompletedProcess[str]) -> object:
+    """The host with hello deployed."""
+    assert converging_deploy.returncode == 0, converging_deploy.stdout[-4000:] + converging_deploy.stderr[-4000:]
+    return host
+
+
+def test_plan_on_a_fresh_host_changes_nothing(host: object, fresh_plan: PlanOnFreshHost) -> None:
+    proc = fresh_plan.proc
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    summary = json_summary(proc)
+    run = summary["runs"][0]
+    assert run["kind"] == "plan"
+    assert run["errors"] == []
+    assert run["hosts"][host.name]["changed"] > 0 or run["changed_tasks"]  # type: ignore[attr-defined]
+    assert fresh_plan.after == fresh_plan.before
+    assert fresh_plan.web_root != 0
+
+
+def test_ctrl_c_stops_the_first_deploy_cleanly(host: object, interrupted_deploy: InterruptedDeploy) -> None:
+    done = interrupted_deploy
+    assert done.returncode == 130, done.stdout[-4000:] + done.stderr[-2000:]
+    summary = json_summary(subprocess.CompletedProcess([], 130, done.stdout, done.stderr))
     assert summary["exit_code"] == 130
     (message,) = [e["message"] for e in summary["errors"]]
     assert "interrupted during task" in message and "changed so far" in message, message
@@ -100,13 +152,13 @@ def test_ctrl_c_stops_the_first_deploy_cleanly(host: object) -> None:
     assert run["canceled"] is True
     assert json.loads((Path(run["folder"]) / "summary.json").read_text())["canceled"] is True
     # No Ansible process is left behind on the controller, and the host still answers.
-    assert subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode == 1
+    assert done.leftover_processes == 1
     assert host.ssh("true").returncode == 0  # type: ignore[attr-defined]
 
 
-def test_deploy_is_idempotent(host: object) -> None:
+def test_deploy_is_idempotent(host: object, converging_deploy: subprocess.CompletedProcess[str]) -> None:
     """Right after the interrupted deploy: this re-run converges, and its second run changes nothing."""
-    proc = anl("deploy", "hello", "--lab", host.name, "--debian", host.release, "--idempotence", "--json")  # type: ignore[attr-defined]
+    proc = converging_deploy
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     summary = json_summary(proc)
     first, second = summary["runs"]
@@ -125,8 +177,9 @@ def _secret(host: object) -> str:
     return proc.stdout.strip()
 
 
-def test_secret_only_where_it_belongs(host: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_only_where_it_belongs(deployed: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The token is on the host, and nowhere in run folders, runner artifacts or command lines."""
+    host = deployed
     from anl_stack.cli.progress import display_factory
     from anl_stack.deploy.engine import Options, execute
     from anl_stack.deploy.prepare import prepare
@@ -176,7 +229,8 @@ def test_secret_only_where_it_belongs(host: object, tmp_path: Path, monkeypatch:
     assert token in host.ssh("cat /etc/nginx/snippets/hello-token.conf").stdout  # type: ignore[attr-defined]
 
 
-def test_served_over_https_with_firewall_and_no_password_login(host: object) -> None:
+def test_served_over_https_with_firewall_and_no_password_login(deployed: object) -> None:
+    host = deployed
     domain = f"hello.{host.domain}"  # type: ignore[attr-defined]
     token = _secret(host)
     base = ["curl", "-sk", "--max-time", "10", "--resolve", f"{domain}:443:{host.address}"]  # type: ignore[attr-defined]
@@ -198,7 +252,8 @@ def test_served_over_https_with_firewall_and_no_password_login(host: object) -> 
     assert "passwordauthentication no" in sshd
 
 
-def test_plan_on_a_converged_host_shows_no_change(host: object) -> None:
+def test_plan_on_a_converged_host_shows_no_change(deployed: object) -> None:
+    host = deployed
     before = host_state(host)
     proc = anl("plan", "hello", "--lab", host.name, "--debian", host.release, "--json")  # type: ignore[attr-defined]
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

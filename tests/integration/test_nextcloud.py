@@ -1,10 +1,11 @@
 """The nextcloud recipe on real lab hosts (Debian 13 and 12).
 
-One host per release, used in sequence: the refusals that come before any
-change (no release in the cache; Nextcloud 35 on Debian 12), then
-`deploy nextcloud --tags stack` with --idempotence (second run changed=0),
-`verify nextcloud --mark "not app"`, and a backup/restore round-trip on the
-database and the config folder.
+One host per release, whose history module fixtures make in order: the
+refusals that come before any change (no release in the cache; Nextcloud 35
+on Debian 12), then `deploy nextcloud --tags stack` with --idempotence
+(second run changed=0). Each test asks for the step it checks, so it holds
+on its own: the refusals, the deploy, `verify nextcloud --mark "not app"`,
+and a backup/restore round-trip on the database and the config folder.
 
 What is not here, and why: the application steps (tag `app`) need the
 Nextcloud release, which this build machine cannot download; they run
@@ -20,6 +21,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -72,49 +74,83 @@ def psql(host: object, sql: str) -> str:
     return ssh(host, f"runuser -u postgres -- env PGCLIENTENCODING=UTF8 psql -d nextcloud -v ON_ERROR_STOP=1 -tA -c \"{sql}\"")
 
 
-# --- refusals before any change ---------------------------------------------------------
+# --- the host's history: refusals on the host as made, then the stack -----------------------
+#
+# Module fixtures make it in order; each test asks for the step it checks, so it holds on its own.
 
-def test_deploy_refused_without_the_release(host: object, tmp_path: Path) -> None:
-    empty_cache = tmp_path / "artifacts"
-    empty_cache.mkdir()
-    proc = anl("deploy", "nextcloud", "--lab", host.name, "--debian", host.release,  # type: ignore[attr-defined]
-               env={"ANL_STACK_ARTIFACTS_DIR": str(empty_cache)})
+@dataclass
+class Refusals:
+    without_release: subprocess.CompletedProcess[str]
+    #: Nextcloud 35 asked for on Debian 12 (None on Debian 13, which runs it)
+    version_35: subprocess.CompletedProcess[str] | None
+    #: `test -e /etc/nginx` on the host after both: no playbook touched it
+    nginx_after: int
+
+
+@pytest.fixture(scope="module")
+def refusals(host: object, tmp_path_factory: pytest.TempPathFactory) -> Refusals:
+    """The deploys refused before any change, tried on the host as it was made."""
+    empty_cache = tmp_path_factory.mktemp("artifacts")
+    without_release = anl("deploy", "nextcloud", "--lab", host.name, "--debian", host.release,  # type: ignore[attr-defined]
+                          env={"ANL_STACK_ARTIFACTS_DIR": str(empty_cache)})
+    version_35 = None
+    if host.release == "12":  # type: ignore[attr-defined]
+        file = settings_file(host)
+        original = file.read_text()
+        data = yaml.safe_load(original) or {}
+        data["nextcloud_version"] = "35.0.2"
+        file.write_text(yaml.safe_dump(data, sort_keys=False))
+        try:
+            version_35 = anl("deploy", "nextcloud", "--lab", host.name, "--debian", "12",  # type: ignore[attr-defined]
+                             "--tags", "stack", "--json")
+        finally:
+            file.write_text(original)
+    return Refusals(without_release, version_35, host.ssh("test -e /etc/nginx").returncode)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def stack_deploy(host: object, refusals: Refusals) -> subprocess.CompletedProcess[str]:
+    """`deploy nextcloud --tags stack --idempotence`, after the refusals."""
+    return anl("deploy", "nextcloud", "--lab", host.name, "--debian", host.release,  # type: ignore[attr-defined]
+               "--tags", "stack", "--idempotence", "--json")
+
+
+@pytest.fixture(scope="module")
+def stack(host: object, stack_deploy: subprocess.CompletedProcess[str]) -> object:
+    """The host with the nextcloud stack deployed."""
+    assert stack_deploy.returncode == 0, output(stack_deploy)
+    return host
+
+
+def test_deploy_refused_without_the_release(refusals: Refusals) -> None:
+    proc = refusals.without_release
     assert proc.returncode == 2, output(proc)
     assert "not in the artifact cache" in proc.stderr, output(proc)
     for how in ("anl-stack artifacts fetch nextcloud", "anl-stack artifacts add nextcloud",
                 "anl-stack artifacts import"):
         assert how in proc.stderr, f"the refusal does not name `{how}`: {proc.stderr}"
     # Refused before the run: no playbook touched the host.
-    assert host.ssh("test -e /etc/nginx").returncode != 0  # type: ignore[attr-defined]
+    assert refusals.nginx_after != 0
 
 
-def test_nextcloud_35_refused_on_debian_12(host: object, tmp_path: Path) -> None:
+def test_nextcloud_35_refused_on_debian_12(host: object, refusals: Refusals) -> None:
     if host.release != "12":  # type: ignore[attr-defined]
         pytest.skip("n/a: Debian 13 runs Nextcloud 35")
-    file = settings_file(host)
-    original = file.read_text()
-    data = yaml.safe_load(original) or {}
-    data["nextcloud_version"] = "35.0.2"
-    file.write_text(yaml.safe_dump(data, sort_keys=False))
-    try:
-        proc = anl("deploy", "nextcloud", "--lab", host.name, "--debian", "12", "--tags", "stack",  # type: ignore[attr-defined]
-                   "--json")
-    finally:
-        file.write_text(original)
+    proc = refusals.version_35
+    assert proc is not None
     assert proc.returncode == 2, output(proc)
     error = json.loads(proc.stdout.strip().splitlines()[-1])
     [record] = error["errors"]
     assert record["key"] == "nextcloud_version"
     assert "35.0.2 cannot run on debian-12" in record["message"]
     assert record["expected"] == "a version matching >=33,<35"
-    assert host.ssh("test -e /etc/nginx").returncode != 0  # type: ignore[attr-defined]
+    assert refusals.nginx_after != 0
 
 
 # --- the stack, for real ----------------------------------------------------------------
 
-def test_stack_deploy_is_idempotent(host: object) -> None:
-    proc = anl("deploy", "nextcloud", "--lab", host.name, "--debian", host.release,  # type: ignore[attr-defined]
-               "--tags", "stack", "--idempotence", "--json")
+def test_stack_deploy_is_idempotent(host: object, stack_deploy: subprocess.CompletedProcess[str]) -> None:
+    proc = stack_deploy
     assert proc.returncode == 0, output(proc)
     summary = json_summary(proc)
     first, second = summary["runs"]
@@ -124,7 +160,8 @@ def test_stack_deploy_is_idempotent(host: object) -> None:
     assert second["hosts"][host.name]["failed"] == 0  # type: ignore[attr-defined]
 
 
-def test_stack_checks_pass(host: object) -> None:
+def test_stack_checks_pass(stack: object) -> None:
+    host = stack
     proc = anl("verify", "nextcloud", "--lab", host.name, "--mark", "not app", "--json")  # type: ignore[attr-defined]
     data = json.loads(proc.stdout)
     failed = [f"{c['suite']}/{c['check']}: {c.get('message', '')}" for c in data["checks"]
@@ -141,7 +178,8 @@ def test_stack_checks_pass(host: object) -> None:
 
 # --- backup and restore -------------------------------------------------------------------
 
-def test_backup_restore_round_trip(host: object) -> None:
+def test_backup_restore_round_trip(stack: object) -> None:
+    host = stack
     rows = [(1, "délibération 2026-01"), (2, "budget primitif"), (3, "conseil du 12 mars")]
     values = ", ".join(f"({n}, '{text}')" for n, text in rows)
     psql(host, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int PRIMARY KEY, label text); "
@@ -174,7 +212,8 @@ def test_backup_restore_round_trip(host: object) -> None:
                 ).strip() == "nextcloud"
 
 
-def test_restore_refuses_a_changed_backup(host: object) -> None:
+def test_restore_refuses_a_changed_backup(stack: object) -> None:
+    host = stack
     psql(host, f"CREATE TABLE IF NOT EXISTS {TABLE} (id int PRIMARY KEY, label text); DELETE FROM {TABLE}; "
                f"INSERT INTO {TABLE} VALUES (7, 'kept')")
     proc = anl("backup", "nextcloud", "--lab", host.name, "--name", "tampered")  # type: ignore[attr-defined]
@@ -189,7 +228,8 @@ def test_restore_refuses_a_changed_backup(host: object) -> None:
     assert psql(host, f"SELECT count(*) FROM {TABLE}").strip() == "2"
 
 
-def test_restore_of_an_unknown_backup_fails_clearly(host: object) -> None:
+def test_restore_of_an_unknown_backup_fails_clearly(stack: object) -> None:
+    host = stack
     proc = anl("restore", "nextcloud", "--lab", host.name, "--from", "19990101-000000")  # type: ignore[attr-defined]
     assert proc.returncode == 1, output(proc)
     assert "No backup 19990101-000000" in proc.stderr, output(proc)

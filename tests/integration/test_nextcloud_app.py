@@ -71,8 +71,21 @@ def status(host: object) -> dict:
     return json.loads(occ(host, "status", "--output=json").strip().splitlines()[-1])
 
 
-def test_full_deploy_is_idempotent(host: object) -> None:
-    proc = anl("deploy", "nextcloud", "--lab", host.name, "--idempotence", "--json")  # type: ignore[attr-defined]
+@pytest.fixture(scope="module")
+def full_deploy(host: object) -> subprocess.CompletedProcess[str]:
+    """`deploy nextcloud --idempotence`, once: every other test needs Nextcloud installed."""
+    return anl("deploy", "nextcloud", "--lab", host.name, "--idempotence", "--json")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def deployed(host: object, full_deploy: subprocess.CompletedProcess[str]) -> object:
+    """The host with the whole recipe deployed."""
+    assert full_deploy.returncode == 0, output(full_deploy)
+    return host
+
+
+def test_full_deploy_is_idempotent(host: object, full_deploy: subprocess.CompletedProcess[str]) -> None:
+    proc = full_deploy
     assert proc.returncode == 0, output(proc)
     summary = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")][-1]
     second = summary["runs"][1]
@@ -82,7 +95,8 @@ def test_full_deploy_is_idempotent(host: object) -> None:
     assert state["installed"] is True and state["maintenance"] is False
 
 
-def test_every_check_passes(host: object) -> None:
+def test_every_check_passes(deployed: object) -> None:
+    host = deployed
     # The timer's first run comes 5 minutes after boot; run the jobs once so "last cron" is fresh.
     ssh(host, "systemctl start nextcloudcron.service")
     proc = anl("verify", "nextcloud", "--lab", host.name, "--json")  # type: ignore[attr-defined]
@@ -94,14 +108,16 @@ def test_every_check_passes(host: object) -> None:
     assert app == {name: "passed" for name in APP_CHECKS}, app
 
 
-def test_settings_applied(host: object) -> None:
+def test_settings_applied(deployed: object) -> None:
+    host = deployed
     assert occ(host, "config:system:get", "default_phone_region").strip() == "FR"
     assert occ(host, "config:system:get", "default_language").strip() == "fr"
     assert occ(host, "config:system:get", "overwrite.cli.url").strip() == f"https://cloud.{host.domain}"  # type: ignore[attr-defined]
     assert occ(host, "config:app:get", "core", "backgroundjobs_mode").strip() == "cron"
 
 
-def test_backup_and_restore_with_the_application(host: object) -> None:
+def test_backup_and_restore_with_the_application(deployed: object) -> None:
+    host = deployed
     ssh(host, f"printf 'before\\n' > {MARKER} && chown www-data:www-data {MARKER}")
     occ(host, "files:scan", "admin")
     proc = anl("backup", "nextcloud", "--lab", host.name, "--name", "full")  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ prints them. Offline (the config sets ``offline: true``), no root.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -30,12 +31,40 @@ def _ansible_lint() -> str:
     return which
 
 
-@pytest.mark.slow
-def test_config_asks_for_the_production_profile() -> None:
-    import yaml
+def _lint(project: Path, paths: list[str], tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """ansible-lint over ``paths`` of ``project`` with the project's configuration (profile, kinds, exclusions)."""
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(project / "playbooks" / "roles"),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible"),
+               NO_COLOR="1", ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [_ansible_lint(), "--offline", "-c", str(project / ".ansible-lint"), "--nocolor", "-q", *options, *paths],
+        cwd=project, capture_output=True, text=True, env=env, timeout=900,
+    )
 
-    config = yaml.safe_load((PROJECT / ".ansible-lint").read_text())
-    assert config["profile"] == "production"
+
+PLANTED = """
+- name: Install a planted package
+  apt:
+    name: curl
+    state: present
+"""
+
+
+@pytest.mark.slow
+def test_the_configuration_reports_a_production_profile_finding(tmp_path: Path) -> None:
+    """A copy of playbooks/ with one task naming its module without FQCN (a rule of the production profile
+    only), linted with nothing but the project's .ansible-lint: the task is reported, file and line."""
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT / "playbooks", project / "playbooks")
+    shutil.copy(PROJECT / ".ansible-lint", project / ".ansible-lint")
+    tasks = project / "playbooks" / "roles" / "redis" / "tasks" / "main.yml"
+    tasks.write_text(tasks.read_text() + PLANTED)
+    module_line = tasks.read_text().splitlines().index("  apt:") + 1
+    proc = _lint(project, ["playbooks"], tmp_path, "-f", "codeclimate")
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    found = {(issue["check_name"], issue["location"]["path"], issue["location"]["positions"]["begin"]["line"])
+             for issue in json.loads(proc.stdout)}
+    assert ("fqcn[action-core]", "playbooks/roles/redis/tasks/main.yml", module_line) in found, found
 
 
 @pytest.mark.slow
@@ -45,12 +74,5 @@ def test_ansible_lint_production_profile(target: str, tmp_path: Path) -> None:
              if p.is_dir() or p.suffix in (".yml", ".yaml")]
     if not paths:
         pytest.fail(f"nothing to lint under {target}/", pytrace=False)
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "playbooks" / "roles"),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path), ANSIBLE_HOME=str(tmp_path / "ansible"),
-               NO_COLOR="1", ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(
-        [_ansible_lint(), "--profile", "production", "--offline", "-c", str(PROJECT / ".ansible-lint"),
-         "--nocolor", "-q", *paths],
-        cwd=PROJECT, capture_output=True, text=True, env=env, timeout=900,
-    )
+    proc = _lint(PROJECT, paths, tmp_path, "--profile", "production")
     assert proc.returncode == 0, f"ansible-lint findings in {target}/:\n{proc.stdout}\n{proc.stderr}"

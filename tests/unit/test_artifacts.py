@@ -91,8 +91,10 @@ def only(plugin: str, settings: dict | None = None):
 
 def assert_nothing_cached(env: dict[str, Path]) -> None:
     cache = Cache()
+    assert cache.root == env["cache"] / "artifacts"  # the cache looked at is the test's
     assert cache.entries() == {}
-    assert not any(cache.blobs.glob("*")) if cache.blobs.exists() else True
+    # No file anywhere in the cache: no blob (nor a staged one), no index, no download left over.
+    assert sorted(p.relative_to(cache.root).as_posix() for p in cache.root.rglob("*") if p.is_file()) == []
 
 
 # --- checksums ---------------------------------------------------------------------

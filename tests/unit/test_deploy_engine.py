@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import configparser
 import json
+import shutil
 import signal
+import sys
+import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +22,19 @@ from anl_stack.core.paths import shared_roles_dir
 from anl_stack.deploy import ansible_cfg
 from anl_stack.deploy import prepare as deploy
 from anl_stack.deploy.events import RunModel, compact_event
-from anl_stack.inventory.model import load_inventory
+from anl_stack.inventory import vault
+from anl_stack.inventory.model import create_inventory, load_inventory
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+    return True
+
 
 # --- refusals before any host is touched -------------------------------------------------
 
@@ -28,8 +46,6 @@ def test_unknown_plugin_did_you_mean(commune: Path) -> None:
 
 
 def test_plugin_without_recipe_refused(commune: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shutil
-
     from tests.fixtures.deploy import TEST_PLUGINS
 
     shutil.copytree(TEST_PLUGINS / "hello", tmp_path / "plugins" / "hello")
@@ -63,8 +79,9 @@ def test_prepare_generates_secrets_and_per_host_vars(commune: Path) -> None:
         {"port": 80, "protocol": "tcp", "allow_from": []}, {"port": 443, "protocol": "tcp", "allow_from": []}]
     site = yaml.safe_load(prep.files["project/site.yml"])
     assert Path(site[0]["ansible.builtin.import_playbook"]).is_absolute()
-    # Secrets never travel in the environment or the generated files.
-    token = deploy.Scrubber(["x"]) and prep.scrub.values[0]
+    # Secrets never travel in the environment or the generated files; the scrubber knows the token.
+    token = vault.read_secrets(prep.target.paths, prep.target.password_file)["hello_token"]
+    assert len(token) == 32 and token in prep.scrub.values
     assert token not in json.dumps(prep.env) and token not in json.dumps(prep.files)
     assert prep.env["ANSIBLE_VAULT_PASSWORD_FILE"].endswith("exemple.txt")
     assert str(shared_roles_dir()) in prep.env["ANSIBLE_ROLES_PATH"]
@@ -84,27 +101,39 @@ def test_release_and_version_checks(commune: Path, test_plugins: Path) -> None:
     assert error.value.records[0].key == "hello_version"
 
 
-def test_ansible_cfg_short_control_path() -> None:
+def test_ansible_cfg_short_control_path(tmp_path: Path) -> None:
     text = ansible_cfg.render(host_key_checking=False, control_tag="0123abcd-")
     assert "control_path = /tmp/anl-0123abcd-%%C" in text
     assert "pipelining = True" in text
     assert "retry_files_enabled = False" in text
     assert text.index(str(shared_roles_dir())) > 0
-    assert len("/tmp/anl-0123abcd-" + "0" * 40) < 100   # a %C hash is 40 characters
+    # The path ssh gets, as Ansible reads the file (with interpolation), for a real inventory's tag:
+    # ssh expands %C to a 40-character hash, and the socket path must stay short (see ansible_cfg).
+    root = create_inventory(tmp_path / "inv", commune="a", domain="a.fr", email="a@a.fr",
+                            vault_password_file=tmp_path / "pw").root
+    cfg = configparser.ConfigParser()
+    cfg.read_string(ansible_cfg.render(host_key_checking=False, control_tag=ansible_cfg.inventory_tag(root)))
+    control_path = cfg.get("ssh_connection", "control_path")
+    assert control_path.startswith("/tmp/anl-") and control_path.endswith("%C") and control_path.count("%") == 1
+    assert len(control_path.replace("%C", "0" * 40).encode()) < 100, control_path
 
 
 def test_control_tag_changes_with_a_recreated_inventory(tmp_path: Path) -> None:
-    from anl_stack.inventory.model import create_inventory
-
     root = tmp_path / "inv"
-    create_inventory(root, commune="a", domain="a.fr", email="a@a.fr", vault_password_file=tmp_path / "pw")
+    paths = create_inventory(root, commune="a", domain="a.fr", email="a@a.fr", vault_password_file=tmp_path / "pw")
     first = ansible_cfg.inventory_tag(root)
     assert first == ansible_cfg.inventory_tag(root)
-    import shutil
-    import time
-
+    written = paths.settings.stat().st_mtime_ns
     shutil.rmtree(root)
-    time.sleep(0.01)
+    # A recreated file may reuse the inode: wait until the file system stamps a new file later than
+    # the first one (its clock ticks coarsely), as it does for any real destroy and re-create.
+    clock = tmp_path / "clock"
+
+    def stamped_later() -> bool:
+        clock.write_text("")
+        return clock.stat().st_mtime_ns > written
+
+    assert wait_until(stamped_later, timeout=10), "the file system's clock did not move"
     create_inventory(root, commune="a", domain="a.fr", email="a@a.fr", vault_password_file=tmp_path / "pw")
     assert ansible_cfg.inventory_tag(root) != first
 
@@ -161,8 +190,6 @@ def test_summary_prefers_ansible_stats() -> None:
 @pytest.fixture
 def local_inventory(tmp_path: Path) -> Path:
     inv = tmp_path / "inv.yml"
-    import sys
-
     inv.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
     return inv
@@ -174,23 +201,36 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_runner_events_stats_and_private_dir(tmp_path: Path, local_inventory: Path) -> None:
+def test_runner_events_stats_and_private_dir(tmp_path: Path, local_inventory: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     playbook = tmp_path / "pb.yml"
     target = tmp_path / "out.txt"
     playbook.write_text(yaml.safe_dump([{"hosts": "all", "gather_facts": False, "tasks": [
         {"name": "Write a file", "ansible.builtin.copy": {"content": "hi\n", "dest": str(target)}}]}]))
+    # The private data dir is made in this folder, so the test sees it during the run and after.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     events: list[dict] = []
+    private_dirs: set[str] = set()
+
+    def on_event(event: dict) -> None:
+        events.append(event)
+        private_dirs.update(p.name for p in scratch.glob("anl-run-*") if p.is_dir())
+
     before = signal.getsignal(signal.SIGINT)
     keep = tmp_path / "kept"
     outcome = runner.run(runner.RunRequest(inventories=[local_inventory], envvars=_env(tmp_path), playbook=playbook),
-                         events.append, keep_dir=keep)
+                         on_event, keep_dir=keep)
     assert signal.getsignal(signal.SIGINT) is before
     assert outcome.status == "successful" and outcome.rc == 0
     assert outcome.stats["changed"] == {"localhost": 1}
     assert target.read_text() == "hi\n"
     assert "playbook_on_stats" in [e["event"] for e in events]
     assert (keep / "artifacts").is_dir()
-    assert not list(Path("/tmp").glob(f"anl-run-*/{playbook.name}"))
+    # The run had one private data dir, and it is gone once the run is over.
+    assert len(private_dirs) == 1, private_dirs
+    assert sorted(p.name for p in scratch.glob("anl-run-*")) == []
 
 
 @pytest.mark.slow
@@ -211,12 +251,11 @@ def test_runner_cancel(tmp_path: Path, local_inventory: Path) -> None:
     assert outcome.canceled
     assert outcome.status == "canceled"
     assert "runner_on_ok" not in seen
-    # No Ansible process (workers call setsid) outlives the cancel.
-    import time
+    # No Ansible process (workers call setsid) outlives the cancel: wait for them to be gone.
+    def leftovers() -> list[str]:
+        return [_cmdline(p) for p in Path("/proc").iterdir() if p.name.isdigit() and str(playbook) in _cmdline(p)]
 
-    time.sleep(0.5)
-    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).count(str(playbook))]
-    assert leftovers == []
+    assert wait_until(lambda: leftovers() == [], timeout=15, step=0.1), leftovers()
 
 
 def _cmdline(proc: Path) -> str:

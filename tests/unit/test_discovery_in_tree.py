@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from anl_stack.plugin_api import FICHE_SECTIONS
 from anl_stack.plugins import discover_plugins
 from anl_stack.plugins.fiches import fiche_path, missing_sections
 
-FIRST_PARTY = ("framadate", "mastodon", "nextcloud", "peertube", "streaming")
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+#: Every folder of plugins/ is a first-party plugin.
+FIRST_PARTY = sorted(p.name for p in PLUGINS.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _in_tree():
@@ -16,7 +20,8 @@ def _in_tree():
 
 
 def test_first_party_plugins_are_all_present() -> None:
-    assert set(FIRST_PARTY) <= set(_in_tree())
+    assert FIRST_PARTY, f"no plugin folder in {PLUGINS}"
+    assert sorted(_in_tree()) == FIRST_PARTY
 
 
 @pytest.mark.parametrize("name", FIRST_PARTY)

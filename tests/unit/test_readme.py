@@ -25,5 +25,7 @@ def test_readme_main_job_uses_existing_commands() -> None:
     main_job = next(b for b in _shell_blocks(readme) if "--lab demo" in b)
     assert main_job.startswith("bash scripts/bootstrap.sh && ")
     assert (ROOT / "scripts" / "bootstrap.sh").is_file()
-    for step in main_job.split(" && ")[1:]:
+    steps = main_job.split(" && ")[1:]
+    assert steps, main_job
+    for step in steps:
         assert step.startswith(".venv/bin/anl-stack "), step

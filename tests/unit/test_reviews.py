@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ from anl_stack.verify.report import render
 from anl_stack.verify.result import VerifyResult
 
 NAME = "demo"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -69,6 +71,11 @@ def run_summary(tmp_path: Path, plugin: Path, kind: str, changed: int = 0) -> Pa
     return folder
 
 
+def files_of(folder: Path) -> list[str]:
+    """Every file under ``folder``, as sorted relative paths (to see that nothing was written)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
 def clean_check(plugin: Path) -> CheckReport:
     return CheckReport(plugin, [CheckResult(n) for n in ("manifest", "fiches", "artifacts", "settings", "syntax",
                                                          "lint", "verify")])
@@ -104,7 +111,7 @@ def test_review_record_carries_digest_versions_and_evidence(tmp_path: Path, plug
     file = record_review(plugin, by="Commune de Saint-Étienne-d'Ici", reviewer="A. Martin", evidence=report)
     assert file.parent == plugin / "reviews" and file.name.endswith("-commune-de-saint-etienne-d-ici.yml")
     data = yaml.safe_load(file.read_text())
-    assert data["digest"] == content_digest(plugin)
+    assert data["digest"] == digest_of(plugin)
     assert (data["recipe_version"], data["app_version"], data["plugin"]) == ("0.1.0", "unknown", NAME)
     ev = data["evidence"]
     assert ev["debian_releases"] == ["12"] and ev["environments"] == ["production"]
@@ -228,10 +235,11 @@ def test_evidence_refused(tmp_path: Path, plugin: Path, case: str) -> None:
     else:
         report = report_file(tmp_path, plugin)
         kwargs["idempotence_run"] = run_summary(tmp_path, plugin, "idempotence", changed=2)
+    before = files_of(plugin)
     with pytest.raises(AnlError) as caught:
         record_evidence(plugin, report, **kwargs)
     assert caught.value.exit_code == 2
-    assert not list((plugin / "evidence").glob("*.yml")) if (plugin / "evidence").exists() else True
+    assert files_of(plugin) == before, "a refused record wrote into the plugin"
 
 
 # --- commune settings: required reviews -----------------------------------------------------------
@@ -269,11 +277,13 @@ def test_deploy_refuses_unreviewed_recipe(isolated_dirs: Path, plugin: Path) -> 
         tls_mode="selfsigned", extra_settings={"anl_require_reviews": True},
         hosts={"hosts": {"srv1": {"ansible_host": "192.0.2.10"}}, "children": {NAME: {"hosts": {"srv1": {}}}}})
     env = {**os.environ, "ANL_STACK_PLUGINS_PATH": str(plugin.parent)}
+    before = files_of(paths.root)
     done = subprocess.run([sys.executable, "-m", "anl_stack", "deploy", NAME, "-i", str(paths.root)],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "anl_require_reviews" in done.stderr and "0 review(s) on its current digest" in done.stderr
-    assert not list(paths.runs.glob("*")) if paths.runs.exists() else True
+    # Refused before any run: no run folder, no secret generated, nothing written in the inventory.
+    assert files_of(paths.root) == before
 
 
 def test_inventory_check_validates_the_setting(isolated_dirs: Path) -> None:
@@ -312,21 +322,86 @@ def test_cli_review_evidence_and_show(tmp_path: Path, plugin: Path) -> None:
     assert data["reviews"][0]["status"] == "changed since review"
 
 
-def test_first_party_plugins_show_their_computed_level() -> None:
-    """Fast: `plugins list --json` gives each in-tree plugin a level computed from its records."""
-    from anl_stack.plugins import discover_plugins
+# --- levels in `plugins list`, against an oracle of this file ------------------------------------
 
+def digest_of(folder: Path) -> str:
+    """The content digest as docs/contributing-a-recipe.md and anl_stack/plugins/digest.py define it,
+    computed here: sha256 over ``path NUL sha256(content) LF`` of the recipe's files, by sorted path."""
+    def part_of_recipe(rel: Path) -> bool:
+        top = rel.parts[0]
+        return not (any(p.startswith(".") or p == "__pycache__" for p in rel.parts) or rel.suffix in (".pyc", ".pyo")
+                    or top in ("reviews", "evidence", "build", "dist", "pyproject.toml") or top.endswith(".egg-info"))
+
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and part_of_recipe(p.relative_to(folder)))
+    total = hashlib.sha256()
+    for rel in files:
+        total.update(rel.encode() + b"\0" + hashlib.sha256((folder / rel).read_bytes()).hexdigest().encode() + b"\n")
+    return "sha256:" + total.hexdigest()
+
+
+def level_of(folder: Path) -> int:
+    """The level the plugin's records prove, read here from the YAML: the ladder's rungs
+    (check, lab, idempotence, backup-restore, a production review, two communes, upgrade), each met by a
+    record on the current digest whose source files still have their recorded sha256."""
+    digest, name = digest_of(folder), folder.name
+
+    def sources_intact(record: dict) -> bool:
+        sources = [s for s in (record.get("check"), record.get("report"), *(record.get("runs") or [])) if s]
+        return bool(sources) and all(
+            "sha256:" + hashlib.sha256((folder / "evidence" / s["file"]).read_bytes()).hexdigest() == s["sha256"]
+            for s in sources)
+
+    def records(subfolder: str, tag: str) -> list[dict]:
+        found = [yaml.safe_load(f.read_text(encoding="utf-8")) for f in sorted((folder / subfolder).glob("*.yml"))]
+        return [r for r in found if isinstance(r, dict) and r.get("anl_stack_record") == tag
+                and r.get("plugin") == name and r.get("digest") == digest]
+
+    kinds = {r["kind"] for r in records("evidence", "evidence") if sources_intact(r)}
+    reviews = records("reviews", "review")
+    rungs = ["check" in kinds, "lab" in kinds, "idempotence" in kinds, "backup-restore" in kinds,
+             any("production" in (r.get("evidence") or {}).get("environments", []) for r in reviews),
+             len({r.get("by") for r in reviews}) >= 2, "upgrade" in kinds]
+    return next((level for level, met in enumerate(rungs) if not met), len(rungs))
+
+
+def first_party() -> list[str]:
+    """The plugins shipped in the project's plugins/ folder."""
+    return sorted(p.name for p in (PROJECT_ROOT / "plugins").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def test_listing_shows_the_level_its_records_prove(tmp_path: Path) -> None:
+    """Plugins with known records: level 3 (check, lab, idempotence), 1 (check only), 0 (changed since)."""
+    plugins = tmp_path / "plugins"
+    three, one, stale = (create_plugin(name, plugins) for name in (NAME, "demoone", "demostale"))
+    record_check(three, clean_check(three))
+    record_evidence(three, report_file(tmp_path, three), idempotence_run=run_summary(tmp_path, three, "idempotence"))
+    record_check(one, clean_check(one))
+    record_check(stale, clean_check(stale))
+    edit_page = next((stale / "roles" / "demostale" / "templates").glob("*.j2"))
+    edit_page.write_text(edit_page.read_text() + "\n<!-- changed -->\n")
+    done = _cli("plugins", "list", "--json", env={"ANL_STACK_PLUGINS_PATH": str(plugins)})
+    assert done.returncode == 0, done.stderr
+    listed = {p["name"]: p["quality"] for p in json.loads(done.stdout)["plugins"] if p["source"] == "path"}
+    assert {name: q["level"] for name, q in listed.items()} == {NAME: 3, "demoone": 1, "demostale": 0}
+    assert {name: level_of(plugins / name) for name in listed} == {NAME: 3, "demoone": 1, "demostale": 0}
+    assert listed[NAME]["next_level"] == 4 and "backup" in listed[NAME]["missing"]
+    assert {name: q["digest"] for name, q in listed.items()} == {name: digest_of(plugins / name) for name in listed}
+
+
+def test_first_party_plugins_show_the_level_their_records_prove() -> None:
+    """Fast: `plugins list --json` gives each plugin of plugins/ the level its evidence and reviews prove."""
+    names = first_party()
+    assert names, "no plugin in plugins/"
     done = _cli("plugins", "list", "--json", env={"ANL_STACK_PLUGINS_PATH": ""})
     assert done.returncode == 0, done.stderr
     listed = {p["name"]: p for p in json.loads(done.stdout)["plugins"]}
-    first_party = {"nextcloud", "peertube", "mastodon", "framadate", "streaming"}
-    assert first_party <= set(listed)
-    for plugin in discover_plugins(entry_points=False, plugins_path=""):
-        if plugin.name in first_party:
-            q = listed[plugin.name]["quality"]
-            assert q["level"] == quality.compute(plugin.path, plugin.name).level
-            assert q["digest"] == content_digest(plugin.path)
-            assert q["next_level"] is None or q["missing"]
+    assert set(names) <= set(listed)
+    for name in names:
+        q = listed[name]["quality"]
+        folder = PROJECT_ROOT / "plugins" / name
+        assert (q["level"], q["digest"]) == (level_of(folder), digest_of(folder)), name
+        assert q["next_level"] is None or q["missing"]
     text = _cli("plugins", "list", "--lang", "fr", env={"ANL_STACK_PLUGINS_PATH": ""}).stdout
     assert "niveau" in text.splitlines()[0]
-    assert all(f"{name}: niveau" in text for name in first_party)
+    assert all(f"{name}: niveau" in text for name in names)
