@@ -148,13 +148,14 @@ class _Fiche:
         return out if self.f.users else out + [f"  ({self.L('nobody_recorded')})"]
 
     def _facts(self, title: str, group: Any, keys: tuple[str, ...]) -> list[str]:
-        """One line per fact of a group (requirements, cost), then its notes."""
+        """One line per fact of a group (requirements, cost, references), then its notes."""
         out = [self.L(title)]
         for key in keys:
             fact = getattr(group, key)
             out.append(f"  {self.L(key)}: {self.value(fact.value)}{self.notes.ref(fact)}")
-        if group.notes:
-            out.append(f"  {self.L('notes')}: {group.notes.value.get(self.lang)}{self.notes.ref(group.notes)}")
+        notes = getattr(group, "notes", None)  # references have none
+        if notes:
+            out.append(f"  {self.L('notes')}: {notes.value.get(self.lang)}{self.notes.ref(notes)}")
         return out
 
     def requirements(self) -> list[str]:
@@ -180,11 +181,7 @@ class _Fiche:
         return out if self.f.providers else out + [f"  ({self.L('no_providers')})"]
 
     def references(self) -> list[str]:
-        out = [self.L("references")]
-        for key in ("sill_id", "comptoir_du_libre_id", "wikidata"):
-            fact = getattr(self.f.references, key)
-            out.append(f"  {self.L(key)}: {self.value(fact.value)}{self.notes.ref(fact)}")
-        return out
+        return self._facts("references", self.f.references, ("sill_id", "comptoir_du_libre_id", "wikidata"))
 
     def health(self) -> list[str]:
         health, L = self.f.upstream_health, self.L
