@@ -10,11 +10,10 @@ catalogs (``anl_stack/locale/<lang>/LC_MESSAGES/anl_stack.po``, compiled to
 from __future__ import annotations
 
 import functools
-import gettext
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Lang = Literal["fr", "en"]
 LANGS: tuple[Lang, ...] = ("fr", "en")
@@ -42,7 +41,9 @@ def N_(message: str) -> str:
 
 
 @functools.cache
-def _catalog(lang: str) -> gettext.NullTranslations:
+def _catalog(lang: str) -> Any:
+    import gettext  # lazily: a warm `plugins list` prints cached text and never translates
+
     if lang == "en":
         return gettext.NullTranslations()
     # A missing catalog falls back to English rather than failing (tests keep the catalogs complete).

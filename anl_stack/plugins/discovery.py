@@ -11,7 +11,6 @@ entry-point package, to locate it).
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import os
 from dataclasses import dataclass, field
@@ -201,6 +200,8 @@ def get_plugin(name: str, plugins: list[Plugin] | None = None) -> Plugin:
         if plugin.name == name:
             return plugin
     names = [p.name for p in plugins]
+    import difflib  # lazily: only an unknown name needs it, and `plugins list` starts without it
+
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     hint = f"did you mean {' or '.join(close)}?" if close else "see `anl-stack plugins list`"
     raise AnlError(f"unknown plugin {name!r}; {hint}", key="plugin",
