@@ -108,8 +108,8 @@ def _store(cache: Cache, ref: Ref, path: Path, evidence: Evidence, *, origin: st
 
 
 def _signing_material(ref: Ref, workdir: Path, *, signature: Path | None = None,
-                      key: Path | None = None, progress: ProgressHook | None = None) -> tuple[Path | None, Path | None]:
-    """The detached signature and the key file, fetched when not given."""
+                      key: Path | None = None) -> tuple[Path | None, Path | None]:
+    """The detached signature and the key file, fetched when not given (small files: no progress shown)."""
     sig = ref.spec.signature
     if sig is None:
         return None, None
@@ -158,7 +158,7 @@ def fetch(ref: Ref, settings: dict[str, Any] | None = None, *, cache: Cache | No
     else:
         path = npm_pack(ref, workdir)
     try:
-        signature, key = _signing_material(ref, workdir, progress=progress)
+        signature, key = _signing_material(ref, workdir)
         evidence = check_file(ref, path, settings, signature=signature, key=key)
         entry = _store(cache, ref, path, evidence, origin=ref.spec.url or f"npm:{ref.spec.npm}",
                        signature=signature, key=key, move=True)

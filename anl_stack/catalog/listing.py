@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from anl_stack.core.i18n import label
+from anl_stack.core.i18n import LANGS, label
 from anl_stack.records.quality import safe_compute
 
 
@@ -36,7 +36,7 @@ def build_listing(found: list[Any], levels: dict[str, Any]) -> dict[str, Any]:
         for s in p.shadowed:
             notes.append(f"shadowed: {p.name} from {s.source} ({s.origin}) is ignored; "
                          f"{p.source} ({p.origin}) comes first")
-    for language in ("fr", "en"):
+    for language in LANGS:
         headers = [label(k, language) for k in ("name", "recipe_version", "app_version", "platforms",
                                                   "recipe_status")]
         headers += [label("level", language), label("source", language)]

@@ -14,13 +14,13 @@ import click
 
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import Lang, detect_language, label, translate
+from anl_stack.core.i18n import LANGS, Lang, detect_language, label, translate
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
 
 LANG_OPTION = click.option(
-    "--lang", type=click.Choice(["fr", "en"]), default=None,
+    "--lang", type=click.Choice(list(LANGS)), default=None,
     help="Language of the output (default: from the locale, fr for fr_* locales, else en).",
 )
 
@@ -28,7 +28,7 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def _lang(value: str | None) -> Lang:
-    return value if value in ("fr", "en") else detect_language()  # type: ignore[return-value]
+    return value if value in LANGS else detect_language()  # type: ignore[return-value]
 
 
 def print_table(headers: list[str], rows: list[list[str]], *, title: str | None = None) -> None:

@@ -32,7 +32,6 @@ from anl_stack.plugins.roles import RoleSpec, load_role_spec
 #: Commune-wide variables anl-stack knows; other ``anl_`` keys are typos when close to one.
 # (the run variables anl-stack itself writes for every run are known too: a commune may override them)
 ANL_KEYS = (*COMMUNE_SETTINGS, "anl_firewall_ports", "anl_artifacts")
-REQUIRED_ANL = REQUIRED_SETTINGS
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -186,7 +185,7 @@ class Checker:
         if source is None:
             self.add("commune settings file is missing", None, None, "group_vars/all/anl.yml from `anl-stack init`",
                      file=anl_file)
-        for key in REQUIRED_ANL:
+        for key in REQUIRED_SETTINGS:
             if key not in settings:
                 self.add("required setting is missing", None, key, f"{key} in group_vars/all/anl.yml",
                          file=anl_file, line=1)

@@ -19,6 +19,7 @@ from typing import Any
 from anl_stack.adapters import ansible_tools
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import project_root, shared_roles_dir
+from anl_stack.core.yamlfile import TextDatesLoader, YamlDoc, read_yaml
 from anl_stack.plugin_api import (
     CHECKS_DIR,
     CHECKS_GLOB,
@@ -31,7 +32,7 @@ from anl_stack.plugin_api import (
     fiche_file,
 )
 from anl_stack.plugins.fiches import missing_sections
-from anl_stack.plugins.manifest import _parse, load_manifest, locate
+from anl_stack.plugins.manifest import load_manifest
 from anl_stack.plugins.roles import load_role_spec, spec_file
 
 
@@ -97,20 +98,25 @@ def check_fiches(plugin: Path) -> list[ErrorRecord]:
     return found
 
 
+def _manifest_doc(plugin: Path) -> YamlDoc:
+    """The manifest's node tree, to give a finding its line (the model has already validated the data)."""
+    return read_yaml(plugin / MANIFEST_FILE, loader=TextDatesLoader, expected="a YAML mapping")
+
+
 def check_artifacts(plugin: Path, manifest: Any) -> list[ErrorRecord]:
-    file = plugin / MANIFEST_FILE
-    _, node = _parse(file.read_text(encoding="utf-8"), str(file))
+    doc = _manifest_doc(plugin)
+    file = doc.file
     found = []
     for index, artifact in enumerate(manifest.deployment.artifacts):
         loc = ("deployment", "artifacts", index)
         key = f"deployment.artifacts[{index}]"
         if not artifact.pinned:
             found.append(ErrorRecord(f"artifact {artifact.name!r} is trusted by nothing", str(file),
-                                     locate(node, loc)[0], key, "sha256, sha512 or signature with a pinned key"))
+                                     doc.line(*loc), key, "sha256, sha512 or signature with a pinned key"))
         sig = artifact.signature
         if sig and sig.key_file and not (plugin / sig.key_file).is_file():
             found.append(ErrorRecord(f"signing key file {sig.key_file!r} is not in the plugin", str(file),
-                                     locate(node, loc + ("signature", "key_file"))[0], key + ".signature.key_file",
+                                     doc.line(*loc, "signature", "key_file"), key + ".signature.key_file",
                                      "a key file shipped in the plugin"))
     return found
 
@@ -124,8 +130,8 @@ def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
         return [ErrorRecord("role has no argument specs", str(specs), None, "argument_specs",
                             str(specs.relative_to(plugin)))]
     specs, options = spec.file, spec.options
-    file = plugin / MANIFEST_FILE
-    _, node = _parse(file.read_text(encoding="utf-8"), str(file))
+    doc = _manifest_doc(plugin)
+    file = doc.file
     named: list[tuple[str, tuple[Any, ...]]] = []
     for i, port in enumerate(manifest.deployment.ports):
         if port.allow_from_setting:
@@ -135,7 +141,7 @@ def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
         if name not in options:
             key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
             found.append(ErrorRecord(f"{name!r} is not an option of the role's argument specs", str(file),
-                                     locate(node, loc)[0], key, f"an option {name} in {specs}"))
+                                     doc.line(*loc), key, f"an option {name} in {specs}"))
     return found
 
 

@@ -447,8 +447,6 @@ def _duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> list[
     return found
 
 
-locate = yamlfile.locate
-
 
 def _unwrap(annotation: Any) -> list[Any]:
     """The model classes an annotation may hold (through Optional, list, Annotated)."""
@@ -531,7 +529,7 @@ def records_from_validation(error: ValidationError, node: yaml.Node | None, file
     records: list[ErrorRecord] = []
     for item in error.errors(include_url=False):
         loc = tuple(item["loc"])
-        line, matched = locate(node, loc)
+        line, matched = yamlfile.locate(node, loc)
         # A missing key is not in the YAML: name it fully anyway.
         shown = loc if item["type"] == "missing" else matched or loc
         records.append(ErrorRecord(_message(item), file, line, _dotted(shown), _expected(item, loc)))
@@ -576,7 +574,7 @@ def load_manifest(path: str | Path, *, folder_name: str | None = None) -> Manife
     if problems:
         records = []
         for loc, message, expected in problems:
-            line, _ = locate(node, loc)
+            line, _ = yamlfile.locate(node, loc)
             records.append(ErrorRecord(message, file, line, _dotted(loc), expected))
         raise AnlError(records)
     return manifest

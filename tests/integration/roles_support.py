@@ -12,12 +12,14 @@ from pathlib import Path
 
 import yaml
 
+from anl_stack.adapters import ssh as lab_ssh
+
 PROJECT = Path(__file__).resolve().parent.parent.parent
 ROLES_PATH = PROJECT / "playbooks" / "roles"
 DATA = Path(__file__).resolve().parent / "roles_data"
 ANSIBLE_PLAYBOOK = PROJECT / ".venv" / "bin" / "ansible-playbook"
-SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-               "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+# The lab's own SSH options (disposable hosts: host keys neither checked nor kept).
+SSH_OPTIONS = lab_ssh.OPTIONS
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 

@@ -6,6 +6,7 @@ import gettext
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from anl_stack.core.i18n import DOMAIN, LOCALE_DIR, label, translate
@@ -17,7 +18,9 @@ MO = PO.with_suffix(".mo")
 
 def _marked() -> set[str]:
     """What Babel extracts from the package with the project's own mapping (babel.cfg)."""
-    found = extract_from_dir(str(PROJECT / "anl_stack"), method_map=[("**.py", "python")])
+    with (PROJECT / "babel.cfg").open(encoding="utf-8") as mapping:
+        method_map, options_map = parse_mapping_cfg(mapping)
+    found = extract_from_dir(str(PROJECT / "anl_stack"), method_map=method_map, options_map=options_map)
     return {message if isinstance(message, str) else message[0] for _file, _line, message, _comments, _ctx in found}
 
 
