@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 # Every lifecycle step the plugin contract declares has a command; deploy has its own (with plan).
 SUBCOMMANDS.update({step.name: ("anl_stack.cli.lifecycle_cmd", step.name, step.summary)
                     for step in LIFECYCLE if step is not DEPLOY})
+SUBCOMMANDS["backups"] = ("anl_stack.cli.lifecycle_cmd", "backups", "List a plugin's backup snapshots.")
 
 
 class LazyGroup(click.Group):

@@ -1,16 +1,15 @@
 """``anl-stack backup``, ``restore``, ``upgrade`` and ``remove``: a plugin's lifecycle steps.
 
-Generic: each runs the plugin's own playbook for the step (``backup.yml``,
+Each runs the plugin's own playbook for the step (``backup.yml``,
 ``restore.yml``..., as :data:`anl_stack.plugin_api.LIFECYCLE` declares) through
-the deploy engine's runner (:func:`anl_stack.deploy.lifecycle.run_lifecycle_step`) and
-refuses (exit 2) a plugin that has no such step. The backup name (a UTC
-time stamp) is chosen here and handed to the playbook as ``anl_backup_name``;
-the restore source as ``anl_restore_from``.
+the deploy engine's runner and refuses (exit 2) a plugin that has no such
+step. Backups go into restic repositories declared in the commune settings
+(:mod:`anl_stack.deploy.recovery`); a restore is followed by the plugin's
+checks (verify).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import sys
@@ -24,12 +23,17 @@ from anl_stack.core.errors import AnlError, ExitCode
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
 
-BACKUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+LABEL = re.compile(r"^[a-z0-9][a-z0-9.-]{0,31}$")
+REPO_OPTION = click.option("--repo", "repos", multiple=True, metavar="NAME",
+                           help="Only this repository of the commune settings (repeatable; default: every one).")
 
 
 def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.argument("plugin")(_target_options_without_plugin(func))
+
+
+def _target_options_without_plugin(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.argument("plugin"),
         click.option("-i", "--inventory", default=None, metavar="PATH",
                      help="The commune inventory folder or its hosts.yml."),
         click.option("--lab", "lab_name", default=None, metavar="NAME", help="An existing lab host instead of an inventory."),
@@ -66,46 +70,152 @@ def _where(inventory: str | None, lab_name: str | None) -> str:
     return f"--lab {lab_name}" if lab_name else f"-i {inventory}"
 
 
+def _fail_on(prep: Any, result: Any, as_json: bool, extra: dict[str, Any]) -> None:
+    from anl_stack.cli.deploy_cmd import _print_report
+
+    if as_json:
+        click.echo(json.dumps({**result.summary(), **extra}, ensure_ascii=False, default=str))
+        sys.exit(int(result.exit_code))
+    for report in result.reports:
+        _print_report(report, prep.scrub, check=False)
+    if result.exit_code != ExitCode.OK:
+        raise AnlError(result.records, exit_code=result.exit_code)
+
+
 @click.command("backup")
-@_target_options
-@click.option("--name", default=None, help="Backup name (default: the UTC time, YYYYmmdd-HHMMSS).")
-def backup(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
-           vault_password_file: str | None, as_json: bool, name: str | None) -> None:
-    """Back up PLUGIN's data on each of its hosts, with the plugin's backup.yml.
+@click.argument("plugins", nargs=-1, required=True)
+@_target_options_without_plugin
+@REPO_OPTION
+@click.option("--label", "labels", multiple=True, metavar="TEXT", help="A label on the snapshot (repeatable).")
+def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, limit: str | None,
+           vault_password_file: str | None, as_json: bool, repos: tuple[str, ...], labels: tuple[str, ...]) -> None:
+    """Back up PLUGINS into the commune's repositories (restic: encrypted, deduplicated).
 
     \b
-    The backup stays on the host, in a folder named after the UTC time
-    (e.g. nextcloud: /var/backups/anl-stack/nextcloud/20261128-101500/) with
-    a SHA256SUMS manifest; copy it off the host with your usual tools.
-    Refused (exit 2) when PLUGIN has no backup step. Exit 1 when a host fails.
+    Each plugin's backup step puts its service in a safe state (maintenance
+    mode, units stopped), dumps its databases with their own tools, and sends
+    them with its folders to every repository of anl_backup_repositories (on
+    the host and off-host over SFTP), or only those given with --repo.
+    Refused (exit 2) when a plugin has no backup step. Exit 1 when a host or a
+    repository fails (the service is put back as it was); 130 on Ctrl-C.
     """
-    name = name or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    if not BACKUP_NAME.match(name):
-        raise AnlError(f"{name!r} is not a backup name", key="--name",
-                       expected="letters, digits, dots, dashes and underscores")
-    _run("backup", plugin, inventory, lab_name, limit, vault_password_file, as_json, {"anl_backup_name": name})
-    click.echo(f"\nbackup {name} written on the hosts of {plugin}; restore it with:\n"
-               f"  anl-stack restore {plugin} {_where(inventory, lab_name)} --from {name}")
+    from anl_stack.cli.progress import display_factory
+    from anl_stack.deploy.recovery import backup as run_backup
+
+    bad = [label for label in labels if not LABEL.match(label)]
+    if bad:
+        raise AnlError(f"{bad[0]!r} is not a label", key="--label", expected="lower-case letters, digits, '.' and '-'")
+    for plugin in dict.fromkeys(plugins):
+        outcome = run_backup(plugin, inventory=inventory, lab_name=lab_name, vault_password=vault_password_file,
+                             limit=limit, repos=list(repos), labels=list(labels),
+                             display=display_factory(json_output=as_json))
+        _fail_on(outcome.prep, outcome.result, as_json, {"step": "backup", "reports": outcome.reports})
+        for host, report in sorted(outcome.reports.items()):
+            written = ", ".join(f"{s['snapshot']} in {s['repo']}" for s in report.get("snapshots", []))
+            click.echo(f"{plugin} on {host}: snapshot {written}")
+    click.echo(f"\nlist them with: anl-stack backups {plugins[0]} {_where(inventory, lab_name)}")
+
+
+@click.command("backups")
+@click.argument("plugin")
+@_target_options_without_plugin
+@REPO_OPTION
+def backups(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
+            vault_password_file: str | None, as_json: bool, repos: tuple[str, ...]) -> None:
+    """List PLUGIN's snapshots in every repository its hosts can read.
+
+    \b
+    Date (UTC), id, repository, the host it was made on, the application and
+    recipe versions that made it, its size once restored, and its labels.
+    Newest first. Reading changes nothing. With --json, one JSON object.
+    """
+    from anl_stack.cli.progress import display_factory
+    from anl_stack.deploy.events import quiet_display
+    from anl_stack.deploy.snapshots import list_snapshots
+
+    # The play's progress goes to stderr (nothing with --json): stdout is the listing alone.
+    display = quiet_display if as_json else display_factory(json_output=False, out=sys.stderr)
+    listing = list_snapshots(plugin, inventory=inventory, lab_name=lab_name, vault_password=vault_password_file,
+                             limit=limit, repos=list(repos), display=display)
+    if as_json:
+        click.echo(json.dumps({"plugin": plugin, "snapshots": [s.to_dict() for s in listing.snapshots],
+                               "errors": [e.to_dict() for e in listing.errors],
+                               "exit_code": int(listing.result.exit_code)}, ensure_ascii=False))
+        sys.exit(int(listing.result.exit_code) or (1 if listing.errors else 0))
+    if listing.result.exit_code != ExitCode.OK:
+        _fail_on(listing.prep, listing.result, False, {})
+    click.echo(f"{'date (UTC)':<20} {'id':<9} {'repository':<12} {'host':<14} {'app':<10} {'recipe':<8} "
+               f"{'size':>10}  labels")
+    for s in listing.snapshots:
+        size = _size(s.size)
+        click.echo(f"{s.time[:19].replace('T', ' '):<20} {s.short_id:<9} {s.repo:<12} {s.host or '?':<14} "
+                   f"{s.app_version or '?':<10} {s.recipe_version or '?':<8} {size:>10}  {', '.join(s.labels)}")
+    if not listing.snapshots:
+        click.echo(f"no snapshot of {plugin} yet (anl-stack backup {plugin} {_where(inventory, lab_name)})")
+    for error in listing.errors:
+        click.echo(f"warning: {error.key}: {error.message}", err=True)
+    if listing.errors:
+        sys.exit(int(ExitCode.FAILED))
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "?"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(value)
 
 
 @click.command("restore")
 @_target_options
-@click.option("--from", "source", required=True, metavar="NAME", help="The backup to restore (its folder name).")
+@click.option("--from", "source", required=True, metavar="SNAPSHOT",
+              help="The snapshot id (or its first 8 hex digits, as listed by backups), or latest.")
+@REPO_OPTION
+@click.option("--to-host", default=None, metavar="HOST",
+              help="A new server of the inventory (in the plugin's group): deployed first, then restored.")
 def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
-            vault_password_file: str | None, as_json: bool, source: str) -> None:
-    """Restore PLUGIN's data from backup NAME on each of its hosts, with the plugin's restore.yml.
+            vault_password_file: str | None, as_json: bool, source: str, repos: tuple[str, ...],
+            to_host: str | None) -> None:
+    """Restore PLUGIN from SNAPSHOT, on its server or on a new one, then run its checks.
 
     \b
-    The plugin checks the backup's checksums before it changes anything, then
-    replaces the current data with the backup's.
-    Refused (exit 2) when PLUGIN has no restore step. Exit 1 when a host fails
-    (for example a backup that failed its checksum check).
+    Without --repo the snapshot is looked up in every repository, off-host
+    ones first with --to-host (the server is gone). The snapshot is restored
+    beside the live data and checked before anything is replaced; if a step
+    fails after that, the previous data is put back.
+    Refused (exit 2, nothing changed): no restore step, an unknown snapshot,
+    a snapshot made by a newer application than the recipe installs.
+    Exit 1 when the restore or a check fails; 130 on Ctrl-C.
     """
-    if not BACKUP_NAME.match(source):
-        raise AnlError(f"{source!r} is not a backup name", key="--from",
-                       expected="letters, digits, dots, dashes and underscores (as printed by backup)")
-    _run("restore", plugin, inventory, lab_name, limit, vault_password_file, as_json, {"anl_restore_from": source})
-    click.echo(f"\nrestored {plugin} from backup {source}")
+    from anl_stack.cli.progress import display_factory
+    from anl_stack.deploy.recovery import restore as run_restore
+    from anl_stack.verify.plan import VerifyOptions
+    from anl_stack.verify.run import run as run_verify
+
+    outcome = run_restore(plugin, source, inventory=inventory, lab_name=lab_name, vault_password=vault_password_file,
+                          limit=limit, repos=list(repos), to_host=to_host,
+                          display=display_factory(json_output=as_json))
+    chosen = outcome.snapshot.to_dict() if outcome.snapshot else None
+    if outcome.result.exit_code != ExitCode.OK or outcome.snapshot is None:
+        _fail_on(outcome.prep, outcome.result, as_json, {"step": "restore", "snapshot": chosen})
+    host = outcome.prep.hosts[0]
+    checks = run_verify(VerifyOptions(plugins=[plugin], inventory=None if lab_name else inventory, lab=lab_name,
+                                      vault_password_file=vault_password_file, limit=[host]))
+    if as_json:
+        click.echo(json.dumps({**outcome.result.summary(), "step": "restore", "snapshot": chosen, "host": host,
+                               "verify": checks.to_dict()}, ensure_ascii=False, default=str))
+        sys.exit(int(checks.exit_code))
+    snap = outcome.snapshot
+    click.echo(f"restored {plugin} on {host} from snapshot {snap.short_id} ({snap.repo}, made "
+               f"{snap.time[:19].replace('T', ' ')} UTC on {snap.host})")
+    s = checks.summary
+    verdict = "passed" if checks.exit_code == 0 else "FAILED"
+    click.echo(f"checks {verdict}: {s['passed']} passed, {s['failed'] + s['error']} failed, {s['n/a']} n/a "
+               f"(report: {checks.junit})")
+    sys.exit(int(checks.exit_code))
 
 
 @click.command("upgrade")
@@ -124,17 +234,22 @@ def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str
 
 @click.command("remove")
 @_target_options
+@click.option("--purge", is_flag=True, help="Also delete the plugin's data and its snapshots on the host.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def remove(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
-           vault_password_file: str | None, as_json: bool, yes: bool) -> None:
+           vault_password_file: str | None, as_json: bool, purge: bool, yes: bool) -> None:
     """Remove PLUGIN's service from each of its hosts, with the plugin's remove.yml.
 
     \b
-    What is removed (and what data is kept) is the plugin's own choice,
-    stated in its fiche. Asks for confirmation unless --yes.
+    Stops and removes the service, its web site, its firewall ports and its
+    timers. Its data and backups are kept unless --purge (snapshots in
+    off-host repositories are always kept). Running it again changes nothing.
+    Take the host out of the plugin's group in hosts.yml afterwards, or the
+    next deploy installs it again. --purge asks for confirmation unless --yes.
     Refused (exit 2) when PLUGIN has no remove step. Exit 1 when a host fails.
     """
-    if not yes and not click.confirm(f"Remove {plugin} from its hosts ({_where(inventory, lab_name)})?"):
+    if purge and not yes and not click.confirm(
+            f"Remove {plugin} and DELETE its data on its hosts ({_where(inventory, lab_name)})?"):
         raise AnlError("not confirmed", key="--yes", expected="an answer yes, or --yes")
-    _run("remove", plugin, inventory, lab_name, limit, vault_password_file, as_json, {})
-    click.echo(f"\nremoved {plugin}")
+    _run("remove", plugin, inventory, lab_name, limit, vault_password_file, as_json, {"anl_remove_purge": purge})
+    click.echo(f"\nremoved {plugin}" + (" and its data" if purge else " (its data and backups are kept)"))

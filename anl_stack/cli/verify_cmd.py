@@ -27,10 +27,11 @@ WIDTH = 44
               help="Write a dated report: FILE.md (Markdown), FILE.html or FILE.json (for plugins evidence/review).")
 @click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Vault password file (default: the inventory's setting).")
+@click.option("--limit", metavar="HOSTS", help="Only these hosts (comma-separated names of the inventory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | None, live_test: bool,
            mark: str | None, junit: Path | None, report: Path | None, vault_password_file: Path | None,
-           as_json: bool) -> None:
+           limit: str | None, as_json: bool) -> None:
     """Check that PLUGIN(s) are installed right and that hosts meet the security baseline.
 
     \b
@@ -46,7 +47,8 @@ def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | Non
     if report is not None:
         check_report_path(report)
     options = VerifyOptions(plugins=list(plugins), inventory=inventory, lab=lab_name, live=live_test, mark=mark,
-                            junit=junit, report=report, vault_password_file=vault_password_file)
+                            junit=junit, report=report, vault_password_file=vault_password_file,
+                            limit=[h.strip() for h in limit.split(",") if h.strip()] if limit else None)
     result = run(options)
     if as_json:
         echo_json(result.to_dict())

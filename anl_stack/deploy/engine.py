@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import secrets as pysecrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ class Options:
     keep_runner_dir: Path | None = None
     #: how the caller shows progress (the CLI's displays); silent by default
     display: DisplayFactory = quiet_display
+    #: also called with every event (to read a task's result, e.g. the snapshots a host lists)
+    on_event: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -145,6 +148,8 @@ def run_once(prep: Prepared, kind: str, options: Options, stop: threading.Event)
     def on_event(event: dict[str, Any]) -> None:
         model.feed(event)
         display.event(event)
+        if options.on_event is not None:
+            options.on_event(event)
         stored = dict(event)
         if is_censored(event):
             stored.pop("stdout", None)

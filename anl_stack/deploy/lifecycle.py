@@ -7,6 +7,7 @@ through the same preparation and engine as a deploy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ def require_step(plugin: Any, step: str) -> Path:
 def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = None, lab_name: str | None = None,
                        vault_password: str | None = None, limit: str | None = None,
                        extra_vars: dict[str, Any] | None = None,
-                       display: DisplayFactory = quiet_display) -> tuple[Prepared, Result]:
+                       display: DisplayFactory = quiet_display,
+                       on_event: Callable[[dict[str, Any]], None] | None = None) -> tuple[Prepared, Result]:
     """Run one plugin's lifecycle playbook (``backup.yml``...) on its hosts, like a deploy.
 
     Refused (exit 2) before any host is touched when the plugin has no such
@@ -54,6 +56,6 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
         debian = str(host.release)
     prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian,
                    vault_password=vault_password, limit=limit, step=step, extra_vars=extra_vars)
-    options = Options(limit=limit, kind=step, display=display)
+    options = Options(limit=limit, kind=step, display=display, on_event=on_event)
     return prep, execute(prep, options)
 

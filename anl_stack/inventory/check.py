@@ -18,6 +18,7 @@ from typing import Any
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import shared_roles, shared_roles_dir
 from anl_stack.core.yamlfile import VAULTED
+from anl_stack.inventory import backup_settings
 from anl_stack.inventory.model import (
     TLS_MODES,
     Inventory,
@@ -268,6 +269,9 @@ class Checker:
                      "false, true (one review) or a number of communes such as 2")
         elif key == "anl_lab" and not isinstance(value, bool):
             self.add(f"{value!r} is not true or false", source, key, "true on lab hosts only")
+        elif key.startswith("anl_backup_"):
+            for message, expected in backup_settings.problems(key, value, set(self.inv.hosts)):
+                self.add(message, source, key, expected)
         elif key not in ANL_KEYS:
             hint = _did_you_mean(key, list(ANL_KEYS))
             if hint:

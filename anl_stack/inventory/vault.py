@@ -96,6 +96,25 @@ def ensure_secrets(paths: InventoryPaths, password_file: Path, declared: list[An
     return added
 
 
+def ensure_ssh_key_pair(paths: InventoryPaths, password_file: Path, name: str, public_name: str,
+                        comment: str) -> bool:
+    """Generate an Ed25519 key pair once into the vault (``name``: private, ``public_name``: public)."""
+    current = read_secrets(paths, password_file)
+    if name in current and public_name in current:
+        return False
+    # cryptography comes with ansible-core; imported here because only this needs it.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    current[name] = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                      serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    current[public_name] = f"{public.decode()} {comment}"
+    write_secrets(paths, password_file, current)
+    return True
+
+
 def secret_names(paths: InventoryPaths, password_file: Path) -> list[str]:
     return sorted(read_secrets(paths, password_file))
 

@@ -70,10 +70,12 @@ class Step:
 #: the step's playbook, and refuses it (exit 2) otherwise.
 LIFECYCLE: tuple[Step, ...] = (
     Step("deploy", "playbook.yml", True, (), "Deploy the tool (installs or converges it)."),
-    Step("backup", "backup.yml", False, ("anl_backup_name",), "Back up a plugin's data on its hosts."),
-    Step("restore", "restore.yml", False, ("anl_restore_from",), "Restore a plugin's data from a backup."),
+    Step("backup", "backup.yml", False, ("anl_backup_repo", "anl_backup_labels"),
+         "Back up a plugin's data into its repositories."),
+    Step("restore", "restore.yml", False, ("anl_restore_from", "anl_backup_repo"),
+         "Restore a plugin's data from a snapshot."),
     Step("upgrade", "upgrade.yml", True, (), "Upgrade a plugin's application on its hosts."),
-    Step("remove", "remove.yml", False, (), "Remove a plugin's service from its hosts."),
+    Step("remove", "remove.yml", False, ("anl_remove_purge",), "Remove a plugin's service from its hosts."),
 )
 DEPLOY = LIFECYCLE[0]
 STEP_NAMES: tuple[str, ...] = tuple(s.name for s in LIFECYCLE)
@@ -97,7 +99,8 @@ def provided_steps(plugin_dir: Path) -> dict[str, Path]:
 #: Commune settings (``group_vars/all/anl.yml``), validated before any run; the first three are required.
 COMMUNE_SETTINGS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode", "anl_tls_certificate",
                     "anl_tls_key", "anl_acme_server", "anl_acme_ca_file", "anl_artifact_pins",
-                    "anl_artifact_versions", "anl_require_reviews", "anl_lab")
+                    "anl_artifact_versions", "anl_require_reviews", "anl_lab", "anl_backup_repositories",
+                    "anl_backup_schedule", "anl_backup_retention", "anl_backup_check_schedule")
 REQUIRED_SETTINGS = COMMUNE_SETTINGS[:3]
 
 #: Variables of one run, written to the run's generated inventory (never secrets).
@@ -106,9 +109,27 @@ RUN_VARIABLES: dict[str, str] = {
                           "(list of {port, protocol, purpose[, allow]}); the base role opens them",
     "anl_artifacts": "per artifact name: {path, sha256, filename, version, plugin} of a verified release "
                      "on the controller; the shared role `artifact` pushes it and re-checks its sha256",
-    "anl_backup_name": "backup step: the name of the backup to write (a UTC time stamp by default)",
-    "anl_restore_from": "restore step: the name of the backup to restore",
+    "anl_recipes": "per plugin of the run: {version, digest, app_version} of the recipe being run "
+                   "(recorded in each snapshot)",
+    "anl_backup_repo": "backup and restore steps: the repositories to use (names); every declared one when unset",
+    "anl_backup_labels": "backup step: extra labels on the snapshot (e.g. pre-upgrade)",
+    "anl_restore_from": "restore step: the snapshot to restore (its full id)",
+    "anl_remove_purge": "remove step: also delete the plugin's data and its on-host snapshots",
 }
+
+# --- backups ---------------------------------------------------------------------------
+
+#: Shared role a plugin includes to be backed up (tasks: main at deploy, run, restore, remove).
+BACKUP_ROLE = "backup"
+#: Vault secrets of the commune's backups, generated once: the repositories' password, and the SSH
+#: key of the off-host (SFTP) repositories with its public half.
+BACKUP_PASSWORD_SECRET = "anl_backup_password"
+BACKUP_SSH_KEY_SECRET = "anl_backup_ssh_key"
+BACKUP_SSH_PUBLIC_SECRET = "anl_backup_ssh_key_public"
+#: Group of the generated inventory holding the managed partner servers of a deploy, and the
+#: playbook that creates their chrooted SFTP accounts (imported first by a deploy).
+BACKUP_PARTNERS_GROUP = "anl_backup_partners"
+BACKUP_PARTNER_PLAYBOOK = "backup-partner.yml"
 
 #: Where the run's variables are written, inside the ansible-runner private data dir
 #: (by :func:`anl_stack.deploy.prepare.generated_inventory`).

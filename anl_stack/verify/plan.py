@@ -38,6 +38,8 @@ class VerifyOptions:
     baseline: bool = True
     #: plugins' own checks; off to time or run the baseline alone (ports are still declared)
     plugin_checks: bool = True
+    #: only these hosts (names of the inventory), e.g. the new server after a restore
+    limit: list[str] | None = None
 
 
 @dataclass
@@ -144,7 +146,11 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     _refuse_bad_requests(inv, requested, found)
     by_name = {p.name: p for p in found}
     chosen = requested or [n for n, p in by_name.items() if p.manifest is not None and inv.groups.get(n)]
-    hosts = {host: names for host in inv.hosts
+    unknown = sorted(set(options.limit or []) - set(inv.hosts))
+    if unknown:
+        raise AnlError(f"no host named {', '.join(unknown)}", file=str(inv.paths.hosts), key="--limit",
+                       expected="hosts of the inventory: " + ", ".join(inv.hosts))
+    hosts = {host: names for host in inv.hosts if not options.limit or host in options.limit
              if (names := [n for n in chosen if host in inv.groups.get(n, [])]) or not requested}
     suites, notes = _suites([by_name[n] for n in chosen] if options.plugin_checks else [], options.baseline)
     # Declared ports come from every plugin whose group holds the host, selected or not.

@@ -1,0 +1,113 @@
+"""Backups and restores of a plugin, onto the same server or a new one.
+
+backup: the plugin's backup step into the repositories (every declared one,
+or those named), reporting each snapshot written.
+
+restore: (``--to-host``: deploy the new server first) -> list the snapshots
+its hosts can read -> choose one (off-host repositories first when the
+server is gone) -> refuse (exit 2, nothing changed) a snapshot made by a
+newer application than the recipe installs -> the plugin's restore step on
+that one host. The CLI then runs the plugin's checks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.deploy.engine import Options, Result, execute
+from anl_stack.deploy.events import DisplayFactory, quiet_display
+from anl_stack.deploy.lifecycle import require_step, run_lifecycle_step
+from anl_stack.deploy.prepare import Prepared, prepare, resolve_plugins
+from anl_stack.deploy.snapshots import Snapshot, choose, list_snapshots, refuse_newer, repository_order
+from anl_stack.inventory import backup_settings
+
+BACKUP_REPORT = "anl-backup: "
+RESTORE_REPORT = "anl-restore: "
+
+
+@dataclass
+class Outcome:
+    prep: Prepared
+    result: Result
+    #: what the hosts reported (anl-backup's JSON), per host
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
+    deploy: Result | None = None
+
+
+def _collector(prefix: str, into: dict[str, dict[str, Any]]) -> Any:
+    def on_event(event: dict[str, Any]) -> None:
+        data = event.get("event_data") or {}
+        msg = (data.get("res") or {}).get("msg")
+        if event.get("event") == "runner_on_ok" and isinstance(msg, str) and msg.startswith(prefix):
+            try:
+                into[str(data.get("host"))] = json.loads(msg[len(prefix):])
+            except ValueError:
+                into[str(data.get("host"))] = {"raw": msg}
+    return on_event
+
+
+def backup(plugin_name: str, *, inventory: str | None = None, lab_name: str | None = None,
+           vault_password: str | None = None, limit: str | None = None, repos: list[str] | None = None,
+           labels: list[str] | None = None, display: DisplayFactory = quiet_display) -> Outcome:
+    """The plugin's backup step on each of its hosts; the snapshots each wrote."""
+    extra: dict[str, Any] = {}
+    if repos:
+        extra["anl_backup_repo"] = repos
+    if labels:
+        extra["anl_backup_labels"] = labels
+    reports: dict[str, dict[str, Any]] = {}
+    prep, result = run_lifecycle_step(plugin_name, "backup", inventory=inventory, lab_name=lab_name,
+                                      vault_password=vault_password, limit=limit, extra_vars=extra,
+                                      display=display, on_event=_collector(BACKUP_REPORT, reports))
+    return Outcome(prep, result, reports)
+
+
+def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_name: str | None = None,
+            vault_password: str | None = None, limit: str | None = None, repos: list[str] | None = None,
+            to_host: str | None = None, display: DisplayFactory = quiet_display) -> Outcome:
+    (plugin,) = resolve_plugins([plugin_name])
+    require_step(plugin, "restore")
+    deployed: Result | None = None
+    if to_host is not None:
+        if inventory is None:
+            raise AnlError("--to-host needs a commune inventory", key="--to-host",
+                           expected="-i inventories/COMMUNE with the new server in the plugin's group")
+        deployed = _deploy_new_server(plugin_name, inventory, vault_password, to_host, display)
+        if deployed.exit_code != ExitCode.OK:
+            prep = prepare([plugin_name], inventory=inventory, vault_password=vault_password, limit=to_host,
+                           step="restore")
+            return Outcome(prep, deployed, deploy=deployed)
+        limit = to_host
+    listing = list_snapshots(plugin_name, inventory=inventory, lab_name=lab_name, vault_password=vault_password,
+                             limit=limit, repos=repos, display=display)
+    if listing.result.exit_code != ExitCode.OK:
+        return Outcome(listing.prep, listing.result, deploy=deployed)
+    hosts = listing.prep.hosts
+    if len(hosts) != 1:
+        raise AnlError(f"{plugin_name} runs on {len(hosts)} hosts ({', '.join(hosts)}); a restore goes to one",
+                       key="--limit", expected="--limit HOST (or --to-host HOST for a new server)")
+    order = repository_order(listing.prep.inventory.settings(), offsite_first=to_host is not None)
+    snapshot = choose(listing.snapshots, wanted, [r for r in order if not repos or r in repos])
+    refuse_newer(snapshot, plugin)
+    reports: dict[str, dict[str, Any]] = {}
+    prep, result = run_lifecycle_step(
+        plugin_name, "restore", inventory=inventory, lab_name=lab_name, vault_password=vault_password,
+        limit=limit, extra_vars={"anl_restore_from": snapshot.id, "anl_backup_repo": [snapshot.repo]},
+        display=display, on_event=_collector(RESTORE_REPORT, reports))
+    return Outcome(prep, result, reports, snapshot, deployed)
+
+
+def _deploy_new_server(plugin_name: str, inventory: str, vault_password: str | None, host: str,
+                       display: DisplayFactory) -> Result:
+    """Deploy the plugin on the new server only; refused (exit 2) when it is not in the plugin's group."""
+    prep = prepare([plugin_name], inventory=inventory, vault_password=vault_password, limit=host)
+    if host not in prep.hosts:
+        raise AnlError(f"host {host!r} is not in the {plugin_name} group", file=str(prep.inventory.paths.hosts),
+                       key=f"all.children.{plugin_name}.hosts", expected=f"{host} listed there (in place of the lost server)")
+    # The partner servers take part: the new server learns their host keys from them.
+    partners = backup_settings.partner_hosts(prep.inventory.settings())
+    return execute(prep, Options(limit=",".join([host, *partners]), display=display))
