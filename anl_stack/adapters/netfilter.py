@@ -56,6 +56,25 @@ def render(host: str, subnet: str, resolvers: list[str], mirrors: list[str]) -> 
     return "\n".join(lines) + "\n"
 
 
+def link_rules(source: str, source_net: str, target: str, target_net: str, port: int) -> list[list[str]]:
+    """nft commands that let ``source``'s subnet open TCP ``port`` on ``target``'s (pure, for tests).
+
+    Both hosts' forward chains drop traffic between lab hosts, and a packet must pass
+    both: each gets one rule, inserted before its drops. Replies are already accepted.
+    """
+    return [
+        ["nft", "insert", "rule", FAMILY, table_name(source), "lab_forward", "ip", "saddr", source_net,
+         "ip", "daddr", target_net, "tcp", "dport", str(port), "ct", "state", "new", "accept"],
+        ["nft", "insert", "rule", FAMILY, table_name(target), "lab_forward", "ip", "saddr", source_net,
+         "ip", "daddr", target_net, "tcp", "dport", str(port), "ct", "state", "new", "accept"],
+    ]
+
+
+def add_link(source: str, source_net: str, target: str, target_net: str, port: int) -> None:
+    for command in link_rules(source, source_net, target, target_net, port):
+        run(command)
+
+
 def add_host_table(host: str, subnet: str, resolvers: list[str], mirrors: list[str]) -> None:
     remove_host_table(host)
     run(["nft", "-f", "-"], input=render(host, subnet, resolvers, mirrors))

@@ -99,6 +99,18 @@ def _host(name: str):
     return host
 
 
+@lab.command("link")
+@click.argument("source")
+@click.argument("target")
+@click.option("--port", type=int, default=22, show_default=True, help="TCP port opened on TARGET.")
+def link_cmd(source: str, target: str, port: int) -> None:
+    """Let lab host SOURCE reach TARGET's PORT (e.g. SSH to a backup partner); nothing else opens."""
+    from anl_stack import lab as lab_api
+
+    lab_api.link(source, target, port)
+    click.echo(f"{source} may now open TCP {port} on {target}")
+
+
 @lab.command("ssh", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)

@@ -16,9 +16,10 @@ from anl_stack.lab.service import (
     down,
     down_all,
     get,
+    link,
     list_hosts,
     preflight,
     up,
 )
 
-__all__ = ["LabHost", "add_names", "down", "down_all", "get", "list_hosts", "preflight", "up"]
+__all__ = ["LabHost", "add_names", "down", "down_all", "get", "link", "list_hosts", "preflight", "up"]

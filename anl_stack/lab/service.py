@@ -365,6 +365,39 @@ def add_names(name: str, names: list[str]) -> LabHost:
         return _host(data)
 
 
+def link(source: str, target: str, port: int = 22) -> None:
+    """Let lab host ``source`` open TCP ``port`` on lab host ``target`` (e.g. SSH to a backup partner).
+
+    Lab hosts cannot reach each other otherwise. The rule lives in both hosts' tables, so it
+    goes when either host is destroyed; linking twice adds nothing.
+    """
+    hosts = {}
+    for name in (source, target):
+        data = state.read(validate_name(name))
+        if not data or _status(data) != "running":
+            raise AnlError(f"no running lab host named {name}", key="host", expected="`anl-stack lab list`")
+        hosts[name] = data
+    if source == target:
+        raise AnlError("a host cannot be linked to itself", key="host", expected="two different lab hosts")
+    if not 1 <= port <= 65535:
+        raise AnlError(f"{port} is not a port", key="--port", expected="an integer from 1 to 65535")
+    with file_lock(state.host_lock(source)):
+        data = hosts[source]
+        links = data.setdefault("links", [])
+        entry = {"to": target, "port": port}
+        if entry in links and _link_present(source, data["subnet"], hosts[target]["subnet"], port):
+            return
+        netfilter.add_link(source, data["subnet"], target, hosts[target]["subnet"], port)
+        if entry not in links:
+            links.append(entry)
+        state.write(source, data)
+
+
+def _link_present(source: str, source_net: str, target_net: str, port: int) -> bool:
+    table = nspawn.run(["nft", "list", "table", netfilter.FAMILY, netfilter.table_name(source)], check=False).stdout
+    return f"ip saddr {source_net} ip daddr {target_net} tcp dport {port} ct state new accept" in table
+
+
 def _valid_dns(value: str) -> bool:
     labels = value.split(".")
     return 0 < len(value) <= 253 and all(
