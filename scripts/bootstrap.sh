@@ -17,7 +17,7 @@ apt-get update -qq
 # checks (chromium), building the virtualenv (python3-venv).
 apt-get install -y -qq --no-install-recommends \
   python3-venv python3-pip debootstrap systemd-container nftables iproute2 \
-  openssh-client gnupg pebble ffmpeg chromium curl ca-certificates \
+  openssh-client gnupg pebble ffmpeg chromium curl ca-certificates restic \
   fonts-dejavu-core >/dev/null
 
 if ! command -v npm >/dev/null 2>&1; then

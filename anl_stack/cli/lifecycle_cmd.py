@@ -111,7 +111,7 @@ def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None
                              display=display_factory(json_output=as_json))
         _fail_on(outcome.prep, outcome.result, as_json, {"step": "backup", "reports": outcome.reports})
         for host, report in sorted(outcome.reports.items()):
-            written = ", ".join(f"{s['snapshot']} in {s['repo']}" for s in report.get("snapshots", []))
+            written = ", ".join(f"{str(s['snapshot'])[:8]} in {s['repo']}" for s in report.get("snapshots", []))
             click.echo(f"{plugin} on {host}: snapshot {written}")
     click.echo(f"\nlist them with: anl-stack backups {plugins[0]} {_where(inventory, lab_name)}")
 

@@ -13,18 +13,11 @@ def run(*args: str):  # noqa: ANN201 - click's Result
     return CliRunner().invoke(cli, list(args))
 
 
-def test_plugin_without_backup_step_is_refused(isolated_dirs: Path) -> None:
-    result = run("backup", "streaming", "--lab", "nolab")
+def test_plugin_without_upgrade_step_is_refused(isolated_dirs: Path) -> None:
+    result = run("upgrade", "streaming", "--lab", "nolab")
     assert result.exit_code == 2, result.output
-    assert "backup: plugin 'streaming' has no backup step (backup.yml is missing)" in result.stderr
-    assert "expected: a plugin that provides backup.yml: " in result.stderr
-    assert "nextcloud" in result.stderr  # names a plugin that has the step
-
-
-def test_plugin_without_restore_step_is_refused(isolated_dirs: Path) -> None:
-    result = run("restore", "streaming", "--lab", "nolab", "--from", "20261128-100000")
-    assert result.exit_code == 2
-    assert "has no restore step" in result.stderr
+    assert "upgrade: plugin 'streaming' has no upgrade step (upgrade.yml is missing)" in result.stderr
+    assert "expected: a plugin that provides upgrade.yml" in result.stderr
 
 
 def test_unknown_lab_host_is_refused(isolated_dirs: Path) -> None:
@@ -39,11 +32,19 @@ def test_unknown_plugin_is_refused(isolated_dirs: Path) -> None:
     assert "nextcloud" in result.stderr  # did you mean
 
 
-def test_bad_backup_names_are_refused(isolated_dirs: Path) -> None:
-    result = run("restore", "nextcloud", "--lab", "nolab", "--from", "../etc")
-    assert result.exit_code == 2 and "is not a backup name" in result.stderr
-    result = run("backup", "nextcloud", "--lab", "nolab", "--name", "a/b")
-    assert result.exit_code == 2 and "is not a backup name" in result.stderr
+def test_bad_labels_are_refused(isolated_dirs: Path) -> None:
+    result = run("backup", "streaming", "--lab", "nolab", "--label", "a/b")
+    assert result.exit_code == 2 and "'a/b' is not a label" in result.stderr
+
+
+def test_backups_of_an_unknown_lab_host_is_refused(isolated_dirs: Path) -> None:
+    result = run("backups", "streaming", "--lab", "nolab", "--json")
+    assert result.exit_code == 2 and "no lab host named 'nolab'" in result.stderr
+
+
+def test_to_host_needs_an_inventory(isolated_dirs: Path) -> None:
+    result = run("restore", "streaming", "--lab", "nolab", "--from", "latest", "--to-host", "srv2")
+    assert result.exit_code == 2 and "--to-host needs a commune inventory" in result.stderr
 
 
 def test_restore_needs_from(isolated_dirs: Path) -> None:

@@ -1,0 +1,280 @@
+"""Backups off-host and disaster recovery, end to end on lab hosts (Debian 13 and 12).
+
+Per release, a commune inventory of two lab hosts: ``bkNN`` runs streaming,
+``bpNN`` is the partner commune's server that keeps its off-host repository
+(the deploy creates the chrooted SFTP account there). The tests run in this
+order on that one drill (module fixtures):
+
+- the deploy creates the partner account (SFTP only, chrooted, key only) and
+  the timers (idempotent on Debian 13: the second run changes nothing);
+- a real recording (ffmpeg on the host) and other files are backed up to both
+  repositories; ``backups`` lists them;
+- an unreachable partner fails the backup with a clear message, the on-host
+  repository still gets its snapshot, and the next backup works;
+- Ctrl-C during a backup: exit 130, the repositories check clean, the next
+  backup works;
+- a snapshot made by a newer application is refused (exit 2), nothing changed;
+- the server is destroyed; a new one takes its place in hosts.yml; ``restore
+  --to-host`` deploys it, restores from the partner and runs the checks;
+  every file's checksum matches and the archive page lists the recording.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.lab
+
+PROJECT = Path(__file__).resolve().parent.parent.parent
+ARCHIVE = "/var/lib/anl-streaming/archive"
+KEYS = "/etc/anl-streaming/keys"
+RECORDING = "2026-11-30/conseil-2026-11-30T18-30-00.mp4"
+OLDER = "2026-10-12/conseil-2026-10-12T18-30-00.mp4"
+LOCK = "/run/lock/anl-backup-streaming.lock"
+
+
+@dataclass
+class Drill:
+    release: str
+    inventory: Path
+    password: Path
+    primary: Any        # anl_stack.lab.LabHost
+    partner: Any
+    domain: str
+    snapshots: dict[str, str]
+
+
+def anl(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "anl_stack", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=PROJECT)
+
+
+def output(proc: subprocess.CompletedProcess[str]) -> str:
+    return proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def ssh(host: Any, command: str, timeout: float = 300) -> str:
+    proc = host.ssh(command, timeout=timeout)
+    assert proc.returncode == 0, f"{host.name}: {command[:120]}: rc {proc.returncode} {proc.stderr[-600:]}"
+    return proc.stdout
+
+
+def connection(host: Any) -> dict[str, Any]:
+    from anl_stack.inventory.model import load_inventory
+
+    return {k: v for k, v in load_inventory(host.inventory).host_vars[host.name].items() if k.startswith("ansible_")}
+
+
+def archive_sums(host: Any) -> dict[str, str]:
+    text = ssh(host, f"cd / && find {ARCHIVE} {KEYS} -type f -print0 | sort -z | xargs -0 sha256sum")
+    return {line.split()[1]: line.split()[0] for line in text.splitlines()}
+
+
+def owners(host: Any) -> str:
+    return ssh(host, f"find {ARCHIVE} {KEYS} -printf '%p %u %g %m\\n' | sort")
+
+
+@pytest.fixture(scope="module", params=["13", "12"])
+def drill(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
+    from tests.fixtures.lab import _down_quietly, require_lab
+
+    require_lab()
+    from anl_stack import lab
+    from anl_stack.inventory.model import create_inventory
+
+    release = request.param
+    fetched = anl("artifacts", "fetch", "streaming")
+    assert fetched.returncode == 0, output(fetched)
+    names = [f"bk{release}", f"bp{release}", f"bn{release}"]
+    try:
+        primary, partner = lab.up(names[0], release), lab.up(names[1], release)
+        lab.link(primary.name, partner.name, 22)
+        root = tmp_path_factory.mktemp(f"commune{release}")
+        # The vault password is kept off the servers, as the operations guide asks: losing the
+        # server must not lose the vault.
+        password = root / "vault-password"
+        password.write_text(Path(primary.vault_password_file).read_text())
+        password.chmod(0o600)
+        inventory = root / "inventory"
+        domain = f"live.{primary.domain}"
+        create_inventory(
+            inventory, commune="exemple", domain=primary.domain, email="dsi@exemple.fr", tls_mode="selfsigned",
+            hosts={"hosts": {primary.name: connection(primary), partner.name: connection(partner)},
+                   "children": {"streaming": {"hosts": {primary.name: {}}}}},
+            vault_password_file=password,
+            extra_settings={"anl_lab": True, "anl_backup_schedule": "daily", "anl_backup_check_schedule": "weekly",
+                            "anl_backup_repositories": [
+                                {"name": "local", "path": "/var/backups/anl-stack/restic"},
+                                {"name": "voisine", "partner": partner.name}]})
+        lab.add_names(primary.name, [domain])
+        yield Drill(release, inventory, password, primary, partner, domain, {})
+    finally:
+        for name in reversed(names):
+            _down_quietly(name)
+
+
+@pytest.fixture(scope="module")
+def deployed(drill: Drill) -> Drill:
+    # Idempotence is proven once (Debian 13); Debian 12 differs in restic (0.14), not in the role.
+    args = ["--idempotence"] if drill.release == "13" else []
+    proc = anl("deploy", "streaming", "-i", str(drill.inventory), *args)
+    assert proc.returncode == 0, output(proc)
+    return drill
+
+
+def test_deploy_creates_a_confined_account_on_the_partner(deployed: Drill) -> None:
+    d = deployed
+    user = "anl-exemple"
+    config = ssh(d.partner, f"sshd -T -C user={user},host=x,addr=10.77.0.2 | grep -Ei "
+                            "'^(chrootdirectory|forcecommand|passwordauthentication|allowtcpforwarding) '")
+    assert f"chrootdirectory /srv/anl-backup/{user}" in config.lower()
+    assert "forcecommand internal-sftp" in config.lower()
+    assert "passwordauthentication no" in config.lower() and "allowtcpforwarding no" in config.lower()
+    assert ssh(d.partner, f"stat -c '%U %a' /srv/anl-backup/{user}").split() == ["root", "755"]
+    # From the commune's server, the account gives SFTP and nothing else: no shell command runs.
+    shell = d.primary.ssh(f"ssh -i /etc/anl-stack/backup/ssh/id_ed25519 -o BatchMode=yes -o IdentitiesOnly=yes "
+                          f"-o UserKnownHostsFile=/etc/anl-stack/backup/ssh/known_hosts {user}@{d.partner.address} "
+                          "touch /tmp/escaped", timeout=60)
+    assert d.partner.ssh("test -e /tmp/escaped").returncode != 0, "the backup account ran a shell command"
+    assert "internal-sftp" in shell.stderr or shell.returncode != 0
+    listing = ssh(d.primary, "sftp -b - -i /etc/anl-stack/backup/ssh/id_ed25519 -o BatchMode=yes "
+                             f"-o UserKnownHostsFile=/etc/anl-stack/backup/ssh/known_hosts {user}@{d.partner.address} "
+                             "<<'EOF'\nls /\nEOF")
+    assert "restic" in listing
+
+
+def test_deploy_installs_the_schedule_and_the_check(deployed: Drill) -> None:
+    d = deployed
+    for timer in ("anl-backup-streaming.timer", "anl-backup-check.timer"):
+        assert ssh(d.primary, f"systemctl is-enabled {timer}").strip() == "enabled"
+        assert ssh(d.primary, f"systemctl is-active {timer}").strip() == "active"
+    units = "/etc/systemd/system/anl-backup-streaming.service /etc/systemd/system/anl-backup-check.service"
+    ssh(d.primary, f"systemd-analyze verify {units}")
+    assert ssh(d.primary, "stat -c '%a %U' /etc/anl-stack/backup/password").split() == ["600", "root"]
+    secret = anl("secrets", "show", "-i", str(d.inventory))
+    assert "anl_backup_password" in secret.stdout, output(secret)
+
+
+def test_backup_reaches_both_repositories(deployed: Drill) -> None:
+    d = deployed
+    # Written without rebuilding the archive pages: the restore must rebuild them.
+    ssh(d.primary, f"cd {ARCHIVE} && mkdir -p 2026-11-30 2026-10-12 && ffmpeg -nostdin -loglevel error -f lavfi "
+                   "-i testsrc=size=320x240:rate=25 -f lavfi -i sine=frequency=440 -t 3 -c:v libx264 "
+                   f"-preset ultrafast -pix_fmt yuv420p -c:a aac {RECORDING} && head -c 3000000 /dev/urandom "
+                   f"> {OLDER} && chown -R www-data:www-data 2026-11-30 2026-10-12")
+    assert RECORDING not in ssh(d.primary, f"cat {ARCHIVE}/index.html")
+    proc = anl("backup", "streaming", "-i", str(d.inventory), "--label", "drill")
+    assert proc.returncode == 0, output(proc)
+    assert "in local" in proc.stdout and "in voisine" in proc.stdout, output(proc)
+    listed = anl("backups", "streaming", "-i", str(d.inventory), "--json")
+    assert listed.returncode == 0, output(listed)
+    snaps = json.loads(listed.stdout)["snapshots"]
+    by_repo = {s["repo"]: s for s in snaps if "drill" in s["labels"]}
+    assert set(by_repo) == {"local", "voisine"}
+    for s in by_repo.values():
+        assert s["host"] == d.primary.name and s["app_version"] == "1.2.2" and s["recipe_version"]
+        assert s["digest"].startswith("sha256:") and s["size"] > 3_000_000
+    d.snapshots["sums"] = json.dumps(archive_sums(d.primary))
+    d.snapshots["owners"] = owners(d.primary)
+    # The partner's administrator sees only encrypted data: no file name of ours in the repository.
+    names = ssh(d.partner, "find /srv/anl-backup -type f -printf '%f\\n'")
+    assert "2026-11-30" not in names and "conseil" not in names
+
+
+def test_unreachable_partner_fails_clearly_and_the_next_backup_works(deployed: Drill) -> None:
+    d = deployed
+    ssh(d.partner, f"ip route add blackhole {d.primary.address}/32")
+    try:
+        proc = anl("backup", "streaming", "-i", str(d.inventory))
+        assert proc.returncode == 1, output(proc)
+        assert "repository voisine: cannot reach the SFTP server" in proc.stderr, output(proc)
+        assert "written: local" in proc.stderr, output(proc)
+    finally:
+        ssh(d.partner, f"ip route del blackhole {d.primary.address}/32")
+    proc = anl("backup", "streaming", "-i", str(d.inventory))
+    assert proc.returncode == 0, output(proc)
+
+
+def test_ctrl_c_during_a_backup_leaves_clean_repositories(deployed: Drill) -> None:
+    d = deployed
+    ssh(d.primary, f"head -c 400000000 /dev/urandom > {ARCHIVE}/long.bin")
+    try:
+        cli = subprocess.Popen([sys.executable, "-m", "anl_stack", "backup", "streaming", "-i", str(d.inventory)],
+                               cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Interrupt once anl-backup runs on the host, as an operator's Ctrl-C would.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and cli.poll() is None:
+            if d.primary.ssh(f"flock -n {LOCK} true").returncode != 0:
+                break
+            time.sleep(0.2)
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=300)
+        assert cli.returncode == 130, out[-2000:] + err[-2000:]
+        # Whatever the host was doing ends (finished or interrupted) and leaves the lock.
+        ssh(d.primary, f"flock -w 600 {LOCK} true", timeout=700)
+        ssh(d.primary, "/usr/local/sbin/anl-backup check")
+    finally:
+        ssh(d.primary, f"rm -f {ARCHIVE}/long.bin")
+    proc = anl("backup", "streaming", "-i", str(d.inventory))
+    assert proc.returncode == 0, output(proc)
+    ssh(d.primary, "/usr/local/sbin/anl-backup check")
+
+
+def test_snapshot_of_a_newer_application_is_refused(deployed: Drill) -> None:
+    d = deployed
+    settings = "/etc/anl-stack/backup/plugins/streaming.json"
+    spec = json.loads(ssh(d.primary, f"cat {settings}"))
+    newer = {**spec, "recipe": {**spec["recipe"], "app_version": "9.9.9"}}
+    ssh(d.primary, f"cp {settings} {settings}.keep && printf '%s' {shlex.quote(json.dumps(newer))} > {settings}")
+    try:
+        made = json.loads(ssh(d.primary, "/usr/local/sbin/anl-backup backup streaming --repo local"))
+    finally:
+        ssh(d.primary, f"mv {settings}.keep {settings}")
+    snapshot = made["snapshots"][0]["snapshot"][:8]
+    before = archive_sums(d.primary)
+    ssh(d.primary, f"touch {ARCHIVE}/after-newer")
+    proc = anl("restore", "streaming", "-i", str(d.inventory), "--from", snapshot)
+    assert proc.returncode == 2, output(proc)
+    assert "9.9.9, newer than the 1.2.2 this recipe installs; nothing was changed" in proc.stderr
+    ssh(d.primary, f"test -e {ARCHIVE}/after-newer && rm {ARCHIVE}/after-newer")
+    assert archive_sums(d.primary) == before
+
+
+def test_restore_onto_a_new_server_from_the_partner(deployed: Drill) -> None:
+    from anl_stack import lab
+
+    d = deployed
+    expected = json.loads(d.snapshots["sums"])
+    drill_id = next(s["id"] for s in json.loads(anl("backups", "streaming", "-i", str(d.inventory), "--repo",
+                                                    "voisine", "--json").stdout)["snapshots"] if "drill" in s["labels"])
+    # The server is lost; a new one takes its place in hosts.yml.
+    lab.down(d.primary.name)
+    new = lab.up(f"bn{d.release}", d.release)
+    lab.link(new.name, d.partner.name, 22)
+    lab.add_names(new.name, [d.domain])
+    hosts_file = d.inventory / "hosts.yml"
+    doc = yaml.safe_load(hosts_file.read_text())
+    del doc["all"]["hosts"][d.primary.name]
+    doc["all"]["hosts"][new.name] = connection(new)
+    doc["all"]["children"]["streaming"]["hosts"] = {new.name: {}}
+    hosts_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    proc = anl("restore", "streaming", "-i", str(d.inventory), "--from", drill_id[:12], "--to-host", new.name)
+    assert proc.returncode == 0, output(proc)
+    assert "(voisine," in proc.stdout and "checks passed" in proc.stdout, output(proc)
+    assert archive_sums(new) == expected
+    assert owners(new) == d.snapshots["owners"]
+    # The archive pages were rebuilt from the restored recordings (the backup held none listing it).
+    assert RECORDING in ssh(new, f"cat {ARCHIVE}/index.html")
