@@ -220,16 +220,47 @@ def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str
 
 @click.command("upgrade")
 @_target_options
+@click.option("--no-rollback", is_flag=True, help="On failure, leave the hosts as they are for inspection.")
 def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
-            vault_password_file: str | None, as_json: bool) -> None:
-    """Upgrade PLUGIN's application on each of its hosts, with the plugin's upgrade.yml.
+            vault_password_file: str | None, as_json: bool, no_rollback: bool) -> None:
+    """Upgrade PLUGIN to the current recipe, going back automatically if it fails.
 
     \b
-    The release comes from the artifact cache, as for a deploy.
-    Refused (exit 2) when PLUGIN has no upgrade step. Exit 1 when a host fails.
+    1. a pre-upgrade backup into the on-host repository, read back first;
+    2. the plugin's upgrade step (upgrade.yml: new recipe, new release,
+       Debian package updates);
+    3. the plugin's checks (verify).
+    If 2 or 3 fails: the recipe the hosts ran before (kept since its deploy,
+    copied into the upgrade's run folder) is deployed again, the pre-upgrade
+    snapshot restored, and the checks run again. upgrade.json in the run
+    folder says what happened.
+    Exit 0 upgraded; 1 failed (rolled back or not); 2 refused before any
+    change (no upgrade or backup step, no recorded deploy to go back to).
     """
-    _run("upgrade", plugin, inventory, lab_name, limit, vault_password_file, as_json, {})
-    click.echo(f"\nupgraded {plugin}")
+    from anl_stack.cli.progress import display_factory
+    from anl_stack.deploy.upgrade import upgrade as run_upgrade
+    from anl_stack.verify.plan import VerifyOptions
+    from anl_stack.verify.run import run as run_verify
+
+    def checks(hosts: list[str]) -> tuple[bool, str]:
+        result = run_verify(VerifyOptions(plugins=[plugin], inventory=None if lab_name else inventory, lab=lab_name,
+                                          vault_password_file=vault_password_file, limit=hosts))
+        s = result.summary
+        failed = [f"{r['check']}: {r['message'][:200]}" for r in result.checks if r["outcome"] in ("failed", "error")]
+        return result.exit_code == 0, (f"{s['passed']} passed, {s['failed'] + s['error']} failed, {s['n/a']} n/a"
+                                       + (" (" + "; ".join(failed[:3]) + ")" if failed else ""))
+
+    report = run_upgrade(plugin, checks, inventory=inventory, lab_name=lab_name, vault_password=vault_password_file,
+                         limit=limit, rollback=not no_rollback, display=display_factory(json_output=as_json))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        sys.exit(int(report.exit_code))
+    click.echo(f"\nupgrade of {plugin} from recipe {report.previous['version']} to {report.target['version']} "
+               f"on {', '.join(report.hosts)}:")
+    for step in report.steps:
+        click.echo(f"  {'ok  ' if step.ok else 'FAIL'} {step.name}: {step.detail}")
+    click.echo(f"{report.outcome} (report: {report.folder / 'upgrade.json'})")
+    sys.exit(int(report.exit_code))
 
 
 @click.command("remove")

@@ -24,6 +24,7 @@ from typing import Any
 
 from anl_stack.adapters import runner
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
+from anl_stack.deploy import recipes
 from anl_stack.deploy.events import DisplayFactory, RunModel, is_censored, quiet_display
 from anl_stack.deploy.prepare import Prepared, check_platforms
 from anl_stack.deploy.targets import Target
@@ -203,6 +204,11 @@ def execute(prep: Prepared, options: Options, *, stop: threading.Event | None = 
             result.records.append(ErrorRecord(f"ansible-playbook ended with status {first.status} (rc {first.rc})",
                                               str(first.folder / "log")))
         return result
+    if kind == "deploy":
+        # What the hosts now run, kept for an upgrade's rollback (anl_stack.deploy.recipes).
+        for plugin in prep.plugins:
+            recipes.keep(prep.target.paths, plugin, [h for h in prep.hosts if h in prep.inventory.groups.get(
+                plugin.name, [])])
     if options.idempotence and not options.check:
         second = run_once(prep, "idempotence", options, stop)
         result.reports.append(second)

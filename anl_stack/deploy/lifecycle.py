@@ -35,7 +35,8 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
                        vault_password: str | None = None, limit: str | None = None,
                        extra_vars: dict[str, Any] | None = None,
                        display: DisplayFactory = quiet_display,
-                       on_event: Callable[[dict[str, Any]], None] | None = None) -> tuple[Prepared, Result]:
+                       on_event: Callable[[dict[str, Any]], None] | None = None,
+                       recipe_dirs: dict[str, Path] | None = None) -> tuple[Prepared, Result]:
     """Run one plugin's lifecycle playbook (``backup.yml``...) on its hosts, like a deploy.
 
     Refused (exit 2) before any host is touched when the plugin has no such
@@ -45,7 +46,7 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
     if step_named(step) is DEPLOY:
         raise AnlError("deploy is not a lifecycle step of its own here", key="step",
                        expected=", ".join(s.name for s in LIFECYCLE if s is not DEPLOY))
-    (plugin,) = resolve_plugins([plugin_name])
+    (plugin,) = resolve_plugins([plugin_name], recipe_dirs)
     require_step(plugin, step)
     debian = "13"
     if lab_name is not None:
@@ -55,7 +56,8 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
                            expected=f"an existing lab host (deploy first: anl-stack deploy {plugin.name} --lab {lab_name})")
         debian = str(host.release)
     prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian,
-                   vault_password=vault_password, limit=limit, step=step, extra_vars=extra_vars)
+                   vault_password=vault_password, limit=limit, step=step, extra_vars=extra_vars,
+                   recipe_dirs=recipe_dirs)
     options = Options(limit=limit, kind=step, display=display, on_event=on_event)
     return prep, execute(prep, options)
 

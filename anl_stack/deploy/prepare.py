@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -41,14 +42,18 @@ from anl_stack.plugin_api import (
 )
 from anl_stack.plugins import discover_plugins, get_plugin, require_recipe
 from anl_stack.plugins.digest import content_digest
+from anl_stack.plugins.discovery import load_folder
 from anl_stack.plugins.manifest import Secret
 from anl_stack.records.reviews import require_reviewed
 
 MASK = "********"
 
 
-def resolve_plugins(names: list[str]) -> list[Any]:
-    """Known plugins with a recipe; exit 2 with did-you-mean otherwise."""
+def resolve_plugins(names: list[str], recipe_dirs: dict[str, Path] | None = None) -> list[Any]:
+    """Known plugins with a recipe; exit 2 with did-you-mean otherwise.
+
+    ``recipe_dirs`` replaces a plugin's folder by another recipe of it (a kept one, for a rollback).
+    """
     if not names:
         raise AnlError("no plugin named", key="plugin", expected="one or more plugin names")
     found = discover_plugins()
@@ -57,6 +62,8 @@ def resolve_plugins(names: list[str]) -> list[Any]:
     for name in dict.fromkeys(names):
         try:
             plugin = get_plugin(name, found)
+            if recipe_dirs and name in recipe_dirs:
+                plugin = load_folder(recipe_dirs[name], name)
             require_recipe(plugin)
             chosen.append(plugin)
         except AnlError as error:
@@ -202,7 +209,7 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
             debian: str = "13", vault_password: str | None = None, limit: str | None = None,
             tags: str | None = None, skip_tags: str | None = None, step: str = DEPLOY.name,
             extra_vars: dict[str, Any] | None = None, log: Callable[[str], None] | None = None,
-            playbook: str | None = None) -> Prepared:
+            playbook: str | None = None, recipe_dirs: dict[str, Path] | None = None) -> Prepared:
     """Every check that can refuse (exit 2) before a host is changed.
 
     ``step`` names the lifecycle step to run (:data:`anl_stack.plugin_api.LIFECYCLE`):
@@ -210,9 +217,10 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
     ``extra_vars`` (never secrets) go to the run's generated inventory.
     ``log`` receives progress lines of a lab host being booted.
     ``playbook`` replaces the run's playbook (a read-only play anl-stack writes itself).
+    ``recipe_dirs`` runs kept recipes instead of the current ones (a rollback).
     """
     the_step = step_named(step)
-    plugins = resolve_plugins(plugin_names)
+    plugins = resolve_plugins(plugin_names, recipe_dirs)
     if (inventory is None) == (lab_name is None):
         raise AnlError("give exactly one of -i PATH or --lab NAME", key="-i/--lab",
                        expected="-i inventories/COMMUNE or --lab NAME")

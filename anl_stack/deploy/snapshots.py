@@ -80,12 +80,15 @@ def list_snapshots(plugin_name: str, *, inventory: str | None = None, lab_name: 
     """Every snapshot of the plugin that its hosts can read, newest first (same snapshot listed once)."""
     (plugin,) = resolve_plugins([plugin_name])
     require_step(plugin, "backup")
+    debian = "13"
     if lab_name is not None:
         from anl_stack import lab
 
-        if lab.get(lab_name) is None:
+        host = lab.get(lab_name)
+        if host is None:
             raise AnlError(f"no lab host named {lab_name!r}", key="--lab", expected="an existing lab host")
-    prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, vault_password=vault_password,
+        debian = str(host.release)
+    prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian, vault_password=vault_password,
                    limit=limit, step="backup", extra_vars={"anl_backup_repo": repos} if repos else None,
                    playbook=snapshots_playbook(plugin.name))
     _require_known_repos(prep, repos)

@@ -96,6 +96,11 @@ def _load(name: str, folder: Path, source: Source, origin: str, *, strict_name: 
     return plugin
 
 
+def load_folder(folder: Path, name: str) -> Plugin:
+    """The plugin in ``folder`` under its own name (a kept recipe an upgrade rolls back to)."""
+    return _load(name, folder, "path", str(folder), strict_name=False)
+
+
 def _is_candidate(folder: Path) -> bool:
     return folder.is_dir() and not folder.name.startswith((".", "_"))
 

@@ -14,9 +14,9 @@ def run(*args: str):  # noqa: ANN201 - click's Result
 
 
 def test_plugin_without_upgrade_step_is_refused(isolated_dirs: Path) -> None:
-    result = run("upgrade", "streaming", "--lab", "nolab")
+    result = run("upgrade", "nextcloud", "--lab", "nolab")
     assert result.exit_code == 2, result.output
-    assert "upgrade: plugin 'streaming' has no upgrade step (upgrade.yml is missing)" in result.stderr
+    assert "upgrade: plugin 'nextcloud' has no upgrade step (upgrade.yml is missing)" in result.stderr
     assert "expected: a plugin that provides upgrade.yml" in result.stderr
 
 

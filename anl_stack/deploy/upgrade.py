@@ -1,0 +1,154 @@
+"""An upgrade that can go back: backup, upgrade step, checks, and a rollback when they fail.
+
+Sequence (each step recorded in the upgrade's run folder, ``upgrade.json``):
+
+1. the recipe the hosts run now (recorded by the last deploy) is copied into
+   the run folder; no record, or hosts on different recipes: exit 2;
+2. a fresh backup labelled ``pre-upgrade`` into the on-host repository,
+   whose snapshot anl-backup reads back before anything changes; a failed
+   backup stops here (exit 1, nothing changed);
+3. the plugin's upgrade step (``upgrade.yml`` of the current recipe);
+4. the plugin's checks (given by the caller: verify is a layer above);
+5. when 3 or 4 fails, unless ``rollback=False``: the kept recipe is deployed
+   again, the pre-upgrade snapshot restored, and the checks run again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anl_stack import lab
+from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.deploy import recipes
+from anl_stack.deploy.engine import Options, execute, new_run_folder
+from anl_stack.deploy.events import DisplayFactory, quiet_display
+from anl_stack.deploy.lifecycle import require_step, run_lifecycle_step
+from anl_stack.deploy.prepare import prepare, resolve_plugins
+from anl_stack.deploy.recovery import backup
+from anl_stack.inventory import backup_settings
+from anl_stack.plugins.digest import content_digest
+
+#: the caller's checks: hosts -> (passed, one-line summary)
+Checks = Callable[[list[str]], tuple[bool, str]]
+
+
+@dataclass
+class StepRecord:
+    name: str
+    ok: bool
+    detail: str
+    run: str | None = None
+
+
+@dataclass
+class UpgradeReport:
+    plugin: str
+    hosts: list[str]
+    previous: dict[str, str]
+    target: dict[str, str]
+    folder: Path
+    steps: list[StepRecord] = field(default_factory=list)
+    outcome: str = "not started"       # upgraded | rolled back | failed | rollback failed
+    exit_code: ExitCode = ExitCode.OK
+
+    def add(self, name: str, ok: bool, detail: str, run: Any = None) -> bool:
+        self.steps.append(StepRecord(name, ok, detail, str(run) if run else None))
+        self.write()
+        return ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plugin": self.plugin, "hosts": self.hosts, "previous": self.previous, "target": self.target,
+                "folder": str(self.folder), "outcome": self.outcome, "exit_code": int(self.exit_code),
+                "steps": [asdict(s) for s in self.steps]}
+
+    def write(self) -> None:
+        (self.folder / "upgrade.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def _first_failure(result: Any) -> str:
+    return "; ".join(r.message for r in result.records[:3]) or f"exit {int(result.exit_code)}"
+
+
+def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, lab_name: str | None = None,
+            vault_password: str | None = None, limit: str | None = None, rollback: bool = True,
+            display: DisplayFactory = quiet_display) -> UpgradeReport:
+    (plugin,) = resolve_plugins([plugin_name])
+    require_step(plugin, "upgrade")
+    require_step(plugin, "backup")
+    if lab_name is not None and lab.get(lab_name) is None:
+        raise AnlError(f"no lab host named {lab_name!r}", key="--lab", expected="an existing lab host")
+    where = {"inventory": inventory, "lab_name": lab_name, "vault_password": vault_password, "limit": limit}
+    debian = str(lab.get(lab_name).release) if lab_name else "13"  # type: ignore[union-attr]
+    probe = prepare([plugin_name], **where, debian=debian, step="backup")
+    hosts = probe.hosts
+    previous = recipes.deployed(probe.target.paths, plugin_name, hosts)
+    local = next((r.name for r in backup_settings.repositories(probe.inventory.settings()) if r.kind == "local"), None)
+    if local is None:
+        raise AnlError("an upgrade needs an on-host repository for its pre-upgrade backup",
+                       file=str(probe.inventory.paths.settings), key="anl_backup_repositories",
+                       expected="a repository with a path (on the host)")
+    folder = new_run_folder(probe.target.paths, "upgrade")
+    kept = folder / "previous-recipe"
+    shutil.copytree(previous["folder"], kept)
+    target = {"digest": content_digest(plugin.path), "version": str(plugin.manifest.version),
+              "app_version": str(plugin.manifest.app.version)}
+    report = UpgradeReport(plugin_name, hosts, {k: previous[k] for k in ("digest", "version", "app_version")},
+                           target, folder)
+    report.write()
+
+    # 2. The pre-upgrade backup, read back by anl-backup before anything changes.
+    saved = backup(plugin_name, **where, repos=[local], labels=["pre-upgrade"], display=display)
+    snapshots = {h: r["snapshots"][0]["snapshot"] for h, r in saved.reports.items() if r.get("snapshots")}
+    if saved.result.exit_code != ExitCode.OK or set(snapshots) != set(hosts):
+        report.add("backup", False, _first_failure(saved.result), saved.result.reports[0].folder
+                   if saved.result.reports else None)
+        report.outcome, report.exit_code = "failed", ExitCode.FAILED
+        report.write()
+        return report
+    report.add("backup", True, ", ".join(f"{h}: {s[:8]} in {local}" for h, s in sorted(snapshots.items())),
+               saved.result.reports[0].folder)
+
+    # 3. and 4. The upgrade step, then the checks.
+    _, stepped = run_lifecycle_step(plugin_name, "upgrade", **where, display=display)
+    upgraded = report.add("upgrade step", stepped.exit_code == ExitCode.OK,
+                          "done" if stepped.exit_code == ExitCode.OK else _first_failure(stepped),
+                          stepped.reports[0].folder if stepped.reports else None)
+    if upgraded:
+        passed, summary = checks(hosts)
+        if report.add("checks", passed, summary):
+            report.outcome = "upgraded"
+            report.write()
+            return report
+    report.exit_code = ExitCode.FAILED
+    if not rollback:
+        report.outcome = "failed"
+        report.add("rollback", False, "not attempted (--no-rollback): the hosts are left for inspection")
+        return report
+
+    # 5. Rollback: the kept recipe again, then the pre-upgrade data, then the checks.
+    dirs = {plugin_name: kept}
+    prep = prepare([plugin_name], **where, debian=debian, recipe_dirs=dirs)
+    redeployed = execute(prep, Options(limit=limit, display=display))
+    ok = report.add("rollback: deploy the previous recipe", redeployed.exit_code == ExitCode.OK,
+                    f"recipe {previous['version']} ({previous['digest'][:19]})" if redeployed.exit_code == ExitCode.OK
+                    else _first_failure(redeployed), redeployed.reports[0].folder if redeployed.reports else None)
+    for host in hosts if ok else []:
+        _, restored = run_lifecycle_step(plugin_name, "restore", **{**where, "limit": host}, display=display,
+                                         extra_vars={"anl_restore_from": snapshots[host], "anl_backup_repo": [local]},
+                                         recipe_dirs=dirs)
+        ok = report.add(f"rollback: restore {host}", restored.exit_code == ExitCode.OK,
+                        f"snapshot {snapshots[host][:8]}" if restored.exit_code == ExitCode.OK
+                        else _first_failure(restored), restored.reports[0].folder if restored.reports else None)
+        if not ok:
+            break
+    if ok:
+        passed, summary = checks(hosts)
+        ok = report.add("rollback: checks", passed, summary)
+    report.outcome = "rolled back" if ok else "rollback failed"
+    report.write()
+    return report
