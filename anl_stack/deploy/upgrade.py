@@ -22,6 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
 from anl_stack import lab
 from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.deploy import recipes
@@ -70,6 +73,22 @@ class UpgradeReport:
         (self.folder / "upgrade.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
 
+def refuse_unsupported(plugin: Any, previous_version: str) -> None:
+    """Exit 2 when the recipe's upgrade step does not upgrade from the version the hosts run."""
+    allowed = plugin.manifest.deployment.upgrades_from
+    if not allowed:
+        return
+    try:
+        accepted = Version(previous_version) in SpecifierSet(allowed)
+    except InvalidVersion:
+        accepted = False
+    if not accepted:
+        notes = plugin.manifest.deployment.upgrade_notes
+        raise AnlError(f"recipe {plugin.name} {plugin.manifest.version} does not upgrade from {previous_version}"
+                       + (f": {notes.en}" if notes else ""), file=str(Path(plugin.path) / "plugin.yml"),
+                       key="deployment.upgrades_from", expected=f"hosts on a recipe version matching {allowed}")
+
+
 def _first_failure(result: Any) -> str:
     return "; ".join(r.message for r in result.records[:3]) or f"exit {int(result.exit_code)}"
 
@@ -87,6 +106,7 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
     probe = prepare([plugin_name], **where, debian=debian, step="backup")
     hosts = probe.hosts
     previous = recipes.deployed(probe.target.paths, plugin_name, hosts)
+    refuse_unsupported(plugin, previous["version"])
     local = next((r.name for r in backup_settings.repositories(probe.inventory.settings()) if r.kind == "local"), None)
     if local is None:
         raise AnlError("an upgrade needs an on-host repository for its pre-upgrade backup",

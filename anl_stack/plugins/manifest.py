@@ -368,6 +368,21 @@ class Deployment(Model):
     depends_on: list[PluginName] = Field(default_factory=list, description="Other plugins this one needs.")
     secrets: list[Secret] = Field(default_factory=list, description="Secrets generated into the vault.")
     artifacts: list[Artifact] = Field(default_factory=list, description="Releases downloaded and checked.")
+    upgrades_from: str | None = Field(
+        None, description="Recipe versions the upgrade step upgrades from (PEP 440 specifier); none: any.")
+    upgrade_notes: Localized | None = Field(None, description="Why other upgrades are refused, for operators.")
+
+    @field_validator("upgrades_from")
+    @classmethod
+    def _specifier(cls, value: str | None) -> str | None:
+        if value is not None:
+            from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+            try:
+                SpecifierSet(value)
+            except InvalidSpecifier:
+                raise ValueError(f"{value!r} is not a version specifier such as '>=0.1,<0.2'") from None
+        return value
 
 
 # --- the manifest -----------------------------------------------------------

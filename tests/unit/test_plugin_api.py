@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from anl_stack import plugin_api
@@ -104,8 +105,12 @@ def test_the_generated_inventory_takes_only_declared_variables() -> None:
 
     with pytest.raises(ValueError, match="undeclared run variables: anl_surprise"):
         generated_inventory({}, {}, {"anl_surprise": "x"})
-    text = generated_inventory({"srv1": [{"port": 443, "protocol": "tcp"}]}, {}, {"anl_backup_name": "b1"})
-    assert "anl_firewall_ports" in text and "anl_backup_name: b1" in text
+    text = generated_inventory({"srv1": [{"port": 443, "protocol": "tcp"}]}, {}, {"anl_restore_from": "ab" * 32},
+                               partners=["voisine1"])
+    doc = yaml.safe_load(text)
+    assert doc["all"]["hosts"]["srv1"]["anl_firewall_ports"] == [{"port": 443, "protocol": "tcp"}]
+    assert doc["all"]["vars"]["anl_restore_from"] == "ab" * 32
+    assert doc["all"]["children"] == {"anl_backup_partners": {"hosts": {"voisine1": {}}}}
 
 
 def test_upgrade_and_remove_are_refused_for_a_plugin_without_the_step(isolated_dirs: Path) -> None:
