@@ -4,15 +4,16 @@ The previous recipe of streaming (tests/data/recipes/streaming-0.0.9.yml: 4 s
 HLS segments) is deployed from a copy of the project, as an older anl-stack
 would have; recordings are written; then:
 
-- `anl-stack upgrade streaming` goes to the current recipe (2 s segments):
-  pre-upgrade backup, upgrade step, checks pass, the recordings are intact;
-- back on the previous recipe, an upgrade whose step is planted to delete a
-  recording and then fail (from another copy of the project) is rolled back:
-  the previous recipe is deployed again, the pre-upgrade snapshot restored
-  (the deleted recording is back), the checks pass; exit 1, upgrade.json
-  tells each step.
+- an upgrade whose step is planted to delete a recording and then fail
+  (from another copy of the project) is rolled back: the previous recipe is
+  deployed again, the pre-upgrade snapshot restored (the deleted recording
+  is back), the checks pass; exit 1, upgrade.json tells each step;
+- then, from that same previous recipe, `anl-stack upgrade streaming` goes
+  to the current recipe (2 s segments): pre-upgrade backup, upgrade step,
+  checks pass, the recordings are intact.
 
-One host for the module: each test leaves it on a known recipe.
+One host for the module, in this order: the rollback leaves it on the
+previous recipe, where the second test starts.
 """
 
 from __future__ import annotations
@@ -119,26 +120,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         _down_quietly(HOST)
 
 
-def test_upgrade_to_the_current_recipe(site: dict[str, Any]) -> None:
-    host = site["host"]
-    proc = anl("upgrade", "streaming", "--lab", HOST, "--json")
-    assert proc.returncode == 0, output(proc)
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["outcome"] == "upgraded", report
-    assert report["previous"]["version"] == "0.0.9" and report["target"]["version"] == "0.1.0"
-    assert [s["name"] for s in report["steps"]] == ["backup", "upgrade step", "checks"]
-    assert fragment(host) == "hls_fragment 2s", "the current recipe's configuration is not in place"
-    assert sums(host) == site["sums"]
-    kept = Path(report["folder"]) / "previous-recipe" / "plugin.yml"
-    assert 'version: "0.0.9"' in kept.read_text(), "the previous recipe is not kept with the run"
-    listed = json.loads(anl("backups", "streaming", "--lab", HOST, "--json").stdout)
-    assert any("pre-upgrade" in s["labels"] for s in listed["snapshots"])
-
-
 def test_a_failed_upgrade_is_rolled_back(site: dict[str, Any], tmp_path: Path) -> None:
     host = site["host"]
-    proc = anl("deploy", "streaming", "--lab", HOST, tree=site["previous"])
-    assert proc.returncode == 0, output(proc)
     assert fragment(host) == "hls_fragment 4s"
     broken = copy_project(tmp_path / "broken")
     with (broken / "plugins" / "streaming" / "upgrade.yml").open("a") as playbook:
@@ -155,3 +138,19 @@ def test_a_failed_upgrade_is_rolled_back(site: dict[str, Any], tmp_path: Path) -
     assert sums(host) == site["sums"], "the recording the failed upgrade deleted is not back"
     upgrade_json = json.loads((Path(report["folder"]) / "upgrade.json").read_text())
     assert upgrade_json["outcome"] == "rolled back"
+
+
+def test_upgrade_to_the_current_recipe(site: dict[str, Any]) -> None:
+    host = site["host"]
+    proc = anl("upgrade", "streaming", "--lab", HOST, "--json")
+    assert proc.returncode == 0, output(proc)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["outcome"] == "upgraded", report
+    assert report["previous"]["version"] == "0.0.9" and report["target"]["version"] == "0.1.0"
+    assert [s["name"] for s in report["steps"]] == ["backup", "upgrade step", "checks"]
+    assert fragment(host) == "hls_fragment 2s", "the current recipe's configuration is not in place"
+    assert sums(host) == site["sums"]
+    kept = Path(report["folder"]) / "previous-recipe" / "plugin.yml"
+    assert 'version: "0.0.9"' in kept.read_text(), "the previous recipe is not kept with the run"
+    listed = json.loads(anl("backups", "streaming", "--lab", HOST, "--json").stdout)
+    assert any("pre-upgrade" in s["labels"] for s in listed["snapshots"])
