@@ -72,7 +72,8 @@ def test_invalid_inventory_refused(commune: Path) -> None:
 
 def test_prepare_generates_secrets_and_per_host_vars(commune: Path) -> None:
     prep = deploy.prepare(["hello"], inventory=str(commune))
-    assert prep.generated_secrets == ["hello_token"]
+    # hello has a backup step: the commune's repository password comes with its own secret.
+    assert prep.generated_secrets == ["hello_token", "anl_backup_password"]
     assert deploy.prepare(["hello"], inventory=str(commune)).generated_secrets == []
     generated = yaml.safe_load(prep.files[deploy.GENERATED_INVENTORY])
     assert generated["all"]["hosts"]["srv1"]["anl_firewall_ports"] == [

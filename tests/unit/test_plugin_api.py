@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,13 +114,18 @@ def test_the_generated_inventory_takes_only_declared_variables() -> None:
     assert doc["all"]["children"] == {"anl_backup_partners": {"hosts": {"voisine1": {}}}}
 
 
-def test_upgrade_and_remove_are_refused_for_a_plugin_without_the_step(isolated_dirs: Path) -> None:
-    for args in (["upgrade", "streaming", "--lab", "nolab"], ["remove", "streaming", "--lab", "nolab", "--yes"]):
+def test_upgrade_and_remove_are_refused_for_a_plugin_without_the_step(isolated_dirs: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test plugin hello without its remove step (every plugin of the tree may have one).
+    shutil.copytree(PROJECT_ROOT / "tests" / "plugins" / "hello", isolated_dirs / "plugins" / "hello")
+    (isolated_dirs / "plugins" / "hello" / "remove.yml").unlink()
+    monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(isolated_dirs / "plugins"))
+    for args in (["upgrade", "streaming", "--lab", "nolab"], ["remove", "hello", "--lab", "nolab", "--yes"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
         assert f"has no {args[0]} step ({args[0]}.yml is missing)" in result.stderr
 
 
 def test_remove_asks_before_it_runs(isolated_dirs: Path) -> None:
-    result = CliRunner().invoke(cli, ["remove", "streaming", "--lab", "nolab"], input="n\n")
+    result = CliRunner().invoke(cli, ["remove", "streaming", "--lab", "nolab", "--purge"], input="n\n")
     assert result.exit_code == 2 and "not confirmed" in result.stderr
