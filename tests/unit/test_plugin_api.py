@@ -120,7 +120,7 @@ def test_upgrade_and_remove_are_refused_for_a_plugin_without_the_step(isolated_d
     shutil.copytree(PROJECT_ROOT / "tests" / "plugins" / "hello", isolated_dirs / "plugins" / "hello")
     (isolated_dirs / "plugins" / "hello" / "remove.yml").unlink()
     monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(isolated_dirs / "plugins"))
-    for args in (["upgrade", "streaming", "--lab", "nolab"], ["remove", "hello", "--lab", "nolab", "--yes"]):
+    for args in (["upgrade", "hello", "--lab", "nolab"], ["remove", "hello", "--lab", "nolab", "--yes"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
         assert f"has no {args[0]} step ({args[0]}.yml is missing)" in result.stderr
