@@ -365,28 +365,27 @@ def test_remove_then_purge(stack: object) -> None:
     back_up(host)
     site = "/etc/nginx/sites-enabled/anl-nextcloud.conf"
     units = "/etc/systemd/system/nextcloudcron.timer /etc/systemd/system/nextcloudcron.service"
-    assert host.ssh(f"test -e {site}").returncode == 0  # type: ignore[attr-defined]
+    certificate = f"/etc/ssl/anl/cloud.{host.domain}.crt"  # type: ignore[attr-defined]
+    ssh(host, f"test -e {site} && test -e {certificate}")
 
     proc = anl("remove", "nextcloud", "--lab", host.name)  # type: ignore[attr-defined]
     assert proc.returncode == 0, output(proc)
-    gone = f"{site} /etc/nginx/conf.d/anl-nextcloud.conf {units} /etc/anl-stack/backup/plugins/nextcloud.json"
+    gone = f"{site} /etc/nginx/conf.d/anl-nextcloud.conf {units} {certificate}"
     assert ssh(host, f"for f in {gone}; do test -e $f && echo $f; done; true").strip() == ""
     ssh(host, "nginx -t && systemctl is-active nginx")
-    # Kept: the data, the database and the snapshots.
+    # Kept: the data, the database, the backup settings and the snapshots.
     assert psql(host, f"SELECT label FROM {TABLE}").strip() == "kept by remove"
-    ssh(host, f"test -f '{DATA_DIR}/agent/files/Conseil/délibération 12.txt'")
-    assert ssh(host, f"restic -r {REPOSITORY} --password-file /etc/anl-stack/backup/password snapshots "
-                     "--tag plugin=nextcloud --json") != "[]\n"
+    ssh(host, f"test -f '{DATA_DIR}/agent/files/Conseil/délibération 12.txt' && "
+              "test -f /etc/anl-stack/backup/plugins/nextcloud.json")
+    assert listed(host), "remove without --purge forgot the snapshots"
     again = anl("remove", "nextcloud", "--lab", host.name, "--json")  # type: ignore[attr-defined]
     assert json_summary(again)["runs"][0]["hosts"][host.name]["changed"] == 0, output(again)  # type: ignore[attr-defined]
 
-    # --purge needs the backup settings the deploy writes: deploy the stack again first.
-    redeploy = anl("deploy", "nextcloud", "--lab", host.name, "--tags", "stack")  # type: ignore[attr-defined]
-    assert redeploy.returncode == 0, output(redeploy)
     proc = anl("remove", "nextcloud", "--lab", host.name, "--purge", "--yes")  # type: ignore[attr-defined]
     assert proc.returncode == 0, output(proc)
     assert host.ssh(f"test -e {DATA_DIR} || test -e /var/www/nextcloud").returncode != 0  # type: ignore[attr-defined]
     assert ssh(host, "runuser -u postgres -- psql -tAc \"SELECT count(*) FROM pg_database WHERE datname = "
                      "'nextcloud'\"").strip() == "0"
+    assert host.ssh("test -e /etc/anl-stack/backup/plugins/nextcloud.json").returncode != 0  # type: ignore[attr-defined]
     assert ssh(host, f"restic -r {REPOSITORY} --password-file /etc/anl-stack/backup/password snapshots "
                      "--tag plugin=nextcloud --json").strip() in ("[]", "null")
