@@ -5,7 +5,12 @@ refusals that come before any change (no release in the cache; Nextcloud 35
 on Debian 12), then `deploy nextcloud --tags stack` with --idempotence
 (second run changed=0). Each test asks for the step it checks, so it holds
 on its own: the refusals, the deploy, `verify nextcloud --mark "not app"`,
-and a backup/restore round-trip on the database and the config folder.
+the backups (shared role backup, restic): rows in the database and files in
+the config and data folders (seeded by the tests: the application is not
+installed here) backed up, changed or lost, restored and compared; a snapshot
+whose data was damaged in the repository refused with the live data left as
+it was; an unknown snapshot refused (exit 2); and, last, the remove step
+(which takes the host's Nextcloud away).
 
 What is not here, and why: the application steps (tag `app`) need the
 Nextcloud release, which this build machine cannot download; they run
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,9 +36,15 @@ import yaml
 pytestmark = pytest.mark.lab
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
-BACKUPS = "/var/backups/anl-stack/nextcloud"
+REPOSITORY = "/var/backups/anl-stack/restic"
 TABLE = "anl_roundtrip"
-CONFIG_PROBE = "/var/www/nextcloud/config/anl-roundtrip.txt"
+CONFIG_DIR = "/var/www/nextcloud/config"
+DATA_DIR = "/srv/nextcloud-data"
+THEMES_DIR = "/var/www/nextcloud/themes"
+#: The checks that need Nextcloud installed: they fail on a host prepared with `--tags stack`.
+APP_CHECKS = {"test_status_php", "test_occ_status", "test_setup_checks_no_error", "test_config_php_private",
+              "test_last_cron_recent", "test_redis_locking_configured"}
+SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8,64}) in local$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module", params=["13", "12"])
@@ -177,59 +189,203 @@ def test_stack_checks_pass(stack: object) -> None:
 
 
 # --- backup and restore -------------------------------------------------------------------
+#
+# The application is not installed here: the tests put rows in Nextcloud's database (as its
+# owner, the nextcloud user) and files in the config, themes and data folders themselves.
+
+def seed(host: object, rows: list[tuple[int, str]], text: str) -> None:
+    """The table holds exactly ``rows``; files of every kind in config/, themes/ and the data folder."""
+    values = ", ".join(f"({n}, '{label}')" for n, label in rows)
+    psql(host, f"SET ROLE nextcloud; DROP TABLE IF EXISTS {TABLE}; "
+               f"CREATE TABLE {TABLE} (id int PRIMARY KEY, label text); INSERT INTO {TABLE} VALUES {values}")
+    files = (f"install -d -o www-data -g www-data -m 0750 {CONFIG_DIR} {THEMES_DIR}/anl "
+             f"{DATA_DIR}/agent/files/Conseil",
+             f"printf '%s\\n' {shlex.quote(text)} > {CONFIG_DIR}/anl-roundtrip.config.php",
+             f"printf 'body {{ color: #123; }}\\n' > {THEMES_DIR}/anl/style.css",
+             f"printf '%s\\n' {shlex.quote(text)} > '{DATA_DIR}/agent/files/Conseil/délibération 12.txt'",
+             f"head -c 300000 /dev/urandom > {DATA_DIR}/agent/files/scan.pdf",
+             f"chown -R www-data:www-data {CONFIG_DIR} {THEMES_DIR} {DATA_DIR}/agent",
+             f"chmod 0640 {CONFIG_DIR}/anl-roundtrip.config.php")
+    ssh(host, " && ".join(files))
+
+
+def live_state(host: object) -> dict[str, object]:
+    """The rows, and every file of the kept folders with its checksum, owner and mode."""
+    rows = psql(host, f"SELECT id, label FROM {TABLE} ORDER BY id").strip().splitlines()
+    listing = ssh(host, f"cd / && find {CONFIG_DIR} {THEMES_DIR} {DATA_DIR} -type f -print0 | sort -z | "
+                        "xargs -0 -r stat -c '%n|%U:%G|%a' && "
+                        f"find {CONFIG_DIR} {THEMES_DIR} {DATA_DIR} -type f -print0 | sort -z | xargs -0 -r sha256sum")
+    return {"rows": rows, "files": listing.splitlines()}
+
+
+def back_up(host: object, *labels: str) -> str:
+    """`anl-stack backup nextcloud`; the full id of the snapshot it wrote."""
+    args = [a for label in labels for a in ("--label", label)]
+    proc = anl("backup", "nextcloud", "--lab", host.name, *args)  # type: ignore[attr-defined]
+    assert proc.returncode == 0, output(proc)
+    match = SNAPSHOT_LINE.search(proc.stdout)
+    assert match, output(proc)
+    assert match.group(1) == host.name  # type: ignore[attr-defined]
+    return match.group(2)
+
+
+def restore(host: object, snapshot: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    proc = anl("restore", "nextcloud", "--lab", host.name, "--from", snapshot, "--json")  # type: ignore[attr-defined]
+    return proc, json_summary(proc)
+
+
+def failed_checks(summary: dict) -> set[str]:
+    return {c["check"] for c in summary["verify"]["checks"] if c["outcome"] in ("failed", "error")}
+
+
+def listed(host: object) -> list[dict]:
+    proc = anl("backups", "nextcloud", "--lab", host.name, "--json")  # type: ignore[attr-defined]
+    assert proc.returncode == 0, output(proc)
+    data = json.loads(proc.stdout)
+    assert data["errors"] == [] and data["plugin"] == "nextcloud", data
+    return data["snapshots"]
+
+
+def test_backup_settings_written_by_the_deploy(stack: object) -> None:
+    """The deploy (tag stack) wrote what a Nextcloud backup keeps, and created the repository."""
+    host = stack
+    spec = json.loads(ssh(host, "cat /etc/anl-stack/backup/plugins/nextcloud.json"))
+    assert spec["paths"] == [CONFIG_DIR, THEMES_DIR, DATA_DIR]
+    assert spec["databases"] == [{"engine": "postgresql", "name": "nextcloud", "owner": "nextcloud"}]
+    assert spec["stop"] == ["nextcloudcron.timer"]
+    config_php = f"{CONFIG_DIR}/config.php"
+    assert [(c["argv"][-2:], c["user"], c["if_exists"]) for c in spec["before"]] == \
+        [(["maintenance:mode", "--on"], "www-data", config_php)]
+    assert [(c["argv"][-2:], c["user"], c["if_exists"]) for c in spec["after"]] == \
+        [(["maintenance:mode", "--off"], "www-data", config_php)]
+    assert [c["argv"][-1] for c in spec["after_restore"]] == ["maintenance:data-fingerprint"]
+    assert spec["recipe"]["app_version"] == "34.0.4"
+    assert ssh(host, f"stat -c '%a %U' {REPOSITORY} /etc/anl-stack/backup/password").split() == \
+        ["700", "root", "600", "root"]
+
 
 def test_backup_restore_round_trip(stack: object) -> None:
     host = stack
     rows = [(1, "délibération 2026-01"), (2, "budget primitif"), (3, "conseil du 12 mars")]
-    values = ", ".join(f"({n}, '{text}')" for n, text in rows)
-    psql(host, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int PRIMARY KEY, label text); "
-               f"INSERT INTO {TABLE} VALUES {values}")
-    ssh(host, f"install -d -o www-data -g www-data -m 0750 /var/www/nextcloud/config && "
-              f"printf 'probe before backup\\n' > {CONFIG_PROBE} && chown www-data:www-data {CONFIG_PROBE}")
+    seed(host, rows, "avant la sauvegarde")
+    before = live_state(host)
+    ssh(host, "systemctl start nextcloudcron.timer")
+    timer_since = ssh(host, "systemctl show -P ActiveEnterTimestampMonotonic nextcloudcron.timer").strip()
 
-    proc = anl("backup", "nextcloud", "--lab", host.name)  # type: ignore[attr-defined]
-    assert proc.returncode == 0, output(proc)
-    name = re.search(r"backup (\S+) written", proc.stdout).group(1)  # type: ignore[union-attr]
-    folder = f"{BACKUPS}/{name}"
-    listing = ssh(host, f"stat -c '%a %U' {folder} && cat {folder}/SHA256SUMS")
-    assert listing.startswith("700 root")
-    for part in ("database.pgdump", "config.tar.gz", "backup.json"):
-        assert part in listing, listing
-    ssh(host, f"cd {folder} && sha256sum --check --strict SHA256SUMS")
+    snapshot = back_up(host, "round-trip")
+    # The background jobs timer was stopped during the backup, and started again after it.
+    assert ssh(host, "systemctl is-active nextcloudcron.timer").strip() == "active"
+    assert ssh(host, "systemctl show -P ActiveEnterTimestampMonotonic nextcloudcron.timer").strip() != timer_since
+    [snap] = [s for s in listed(host) if s["id"] == snapshot]
+    assert snap["repo"] == "local" and snap["host"] == host.name  # type: ignore[attr-defined]
+    assert snap["app_version"] == "34.0.4" and snap["recipe_version"] == "0.1.0"
+    assert "round-trip" in snap["labels"] and snap["size"] > 300000
 
-    # Lose the data, then restore it.
-    psql(host, f"DROP TABLE {TABLE}")
-    ssh(host, f"printf 'changed after backup\\n' > {CONFIG_PROBE}")
-    proc = anl("restore", "nextcloud", "--lab", host.name, "--from", name)  # type: ignore[attr-defined]
-    assert proc.returncode == 0, output(proc)
+    # Lose and change everything the backup keeps, then restore it.
+    psql(host, f"DELETE FROM {TABLE} WHERE id = 2; UPDATE {TABLE} SET label = 'changé' WHERE id = 1; "
+               f"CREATE TABLE anl_after_backup (id int)")
+    ssh(host, f"rm '{DATA_DIR}/agent/files/Conseil/délibération 12.txt' && "
+              f"head -c 1000 /dev/urandom > {DATA_DIR}/agent/files/scan.pdf && "
+              f"printf 'changed\\n' > {CONFIG_DIR}/anl-roundtrip.config.php && rm -r {THEMES_DIR}/anl && "
+              f"touch {DATA_DIR}/agent/files/new-after-backup.txt")
+    assert live_state(host) != before
+    locale = psql(host, "SELECT datcollate, datctype FROM pg_database WHERE datname = 'nextcloud'")
 
-    restored = psql(host, f"SELECT id, label FROM {TABLE} ORDER BY id").strip().splitlines()
-    assert restored == [f"{n}|{text}" for n, text in rows]
-    assert ssh(host, f"cat {CONFIG_PROBE}") == "probe before backup\n"
-    assert ssh(host, f"stat -c '%U' {CONFIG_PROBE}").strip() == "www-data"
-    # The database still belongs to the Nextcloud user.
+    proc, summary = restore(host, snapshot[:8])
+    assert summary["exit_code"] == 0 and summary["snapshot"]["id"] == snapshot, output(proc)
+    # The checks ran after the restore: those of the stack pass, the application's fail (not installed here).
+    assert failed_checks(summary) <= APP_CHECKS, output(proc)
+    assert proc.returncode == summary["verify"]["exit_code"]
+
+    assert live_state(host) == before
+    assert psql(host, "SELECT count(*) FROM pg_tables WHERE tablename = 'anl_after_backup'").strip() == "0"
+    # The database and the restored table still belong to the Nextcloud user, with the same locale.
     assert psql(host, "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'nextcloud'"
                 ).strip() == "nextcloud"
+    assert psql(host, f"SELECT tableowner FROM pg_tables WHERE tablename = '{TABLE}'").strip() == "nextcloud"
+    assert psql(host, "SELECT datcollate, datctype FROM pg_database WHERE datname = 'nextcloud'") == locale
+    assert psql(host, "SELECT count(*) FROM pg_database WHERE datname LIKE 'nextcloud_anl_%'").strip() == "0"
+    assert ssh(host, f"stat -c '%a %U:%G' {DATA_DIR}").strip() == "770 www-data:www-data"
+    assert ssh(host, "systemctl is-active nextcloudcron.timer").strip() == "active"
+    # Nothing is left beside the live folders or in the staging area.
+    assert ssh(host, f"ls -d {DATA_DIR}.anl-* {CONFIG_DIR}.anl-* /var/lib/anl-stack/backup/staging/* "
+                     "2>/dev/null || true").strip() == ""
 
 
-def test_restore_refuses_a_changed_backup(stack: object) -> None:
+def test_restore_refuses_a_damaged_snapshot(stack: object) -> None:
+    """Every pack file of the repository damaged: the restore stops before touching the live data."""
     host = stack
-    psql(host, f"CREATE TABLE IF NOT EXISTS {TABLE} (id int PRIMARY KEY, label text); DELETE FROM {TABLE}; "
-               f"INSERT INTO {TABLE} VALUES (7, 'kept')")
-    proc = anl("backup", "nextcloud", "--lab", host.name, "--name", "tampered")  # type: ignore[attr-defined]
-    assert proc.returncode == 0, output(proc)
-    ssh(host, f"printf 'x' >> {BACKUPS}/tampered/database.pgdump")
+    seed(host, [(7, "kept")], "dans la sauvegarde abîmée")
+    snapshot = back_up(host)
     psql(host, f"INSERT INTO {TABLE} VALUES (8, 'after backup')")
+    ssh(host, f"printf 'after backup\\n' > {CONFIG_DIR}/anl-roundtrip.config.php")
+    after = live_state(host)
 
-    proc = anl("restore", "nextcloud", "--lab", host.name, "--from", "tampered")  # type: ignore[attr-defined]
+    saved = "/root/anl-test-packs"
+    flip = ("import pathlib, sys\n"
+            "for f in pathlib.Path(sys.argv[1]).rglob('*'):\n"
+            "    if f.is_file():\n"
+            "        b = bytearray(f.read_bytes())\n"
+            "        for i in range(0, len(b), 64): b[i] ^= 0xFF\n"
+            "        f.write_bytes(bytes(b))\n")
+    ssh(host, f"rm -rf {saved} && cp -a {REPOSITORY}/data {saved} && "
+              f"python3 -c {shlex.quote(flip)} {REPOSITORY}/data")
+    try:
+        proc = anl("restore", "nextcloud", "--lab", host.name, "--from", snapshot)  # type: ignore[attr-defined]
+    finally:
+        ssh(host, f"rm -rf {REPOSITORY}/data && mv {saved} {REPOSITORY}/data")
     assert proc.returncode == 1, output(proc)
-    assert "checksum" in proc.stderr and "database.pgdump" in proc.stderr, output(proc)
-    # Nothing was restored: the row written after the backup is still there.
-    assert psql(host, f"SELECT count(*) FROM {TABLE}").strip() == "2"
+    assert f"snapshot {snapshot[:8]} cannot be read back whole from repository local" in proc.stderr, output(proc)
+    assert "nothing was changed" in proc.stderr, output(proc)
+    # The live data is as it was: the row and the file written after the backup are still there.
+    assert live_state(host) == after
+    assert ssh(host, f"ls -d {DATA_DIR}.anl-* {CONFIG_DIR}.anl-* /var/lib/anl-stack/backup/staging/* "
+                     "2>/dev/null || true").strip() == ""
+    # With its packs back the repository is whole again (the damage was the test's).
+    ssh(host, "/usr/local/sbin/anl-backup check")
 
 
-def test_restore_of_an_unknown_backup_fails_clearly(stack: object) -> None:
+def test_restore_of_an_unknown_snapshot_is_refused(stack: object) -> None:
     host = stack
-    proc = anl("restore", "nextcloud", "--lab", host.name, "--from", "19990101-000000")  # type: ignore[attr-defined]
-    assert proc.returncode == 1, output(proc)
-    assert "No backup 19990101-000000" in proc.stderr, output(proc)
+    before = live_state(host)
+    proc = anl("restore", "nextcloud", "--lab", host.name, "--from", "deadbeef")  # type: ignore[attr-defined]
+    assert proc.returncode == 2, output(proc)
+    assert "no snapshot deadbeef" in proc.stderr, output(proc)
+    proc = anl("restore", "nextcloud", "--lab", host.name, "--from", "yesterday")  # type: ignore[attr-defined]
+    assert proc.returncode == 2, output(proc)
+    assert "'yesterday' is not a snapshot id" in proc.stderr, output(proc)
+    assert live_state(host) == before
+
+
+# --- remove (last: it takes the host's Nextcloud away) -----------------------------------
+
+def test_remove_then_purge(stack: object) -> None:
+    host = stack
+    seed(host, [(1, "kept by remove")], "gardé")
+    back_up(host)
+    site = "/etc/nginx/sites-enabled/anl-nextcloud.conf"
+    units = "/etc/systemd/system/nextcloudcron.timer /etc/systemd/system/nextcloudcron.service"
+    certificate = f"/etc/ssl/anl/cloud.{host.domain}.crt"  # type: ignore[attr-defined]
+    ssh(host, f"test -e {site} && test -e {certificate}")
+
+    proc = anl("remove", "nextcloud", "--lab", host.name)  # type: ignore[attr-defined]
+    assert proc.returncode == 0, output(proc)
+    gone = f"{site} /etc/nginx/conf.d/anl-nextcloud.conf {units} {certificate}"
+    assert ssh(host, f"for f in {gone}; do test -e $f && echo $f; done; true").strip() == ""
+    ssh(host, "nginx -t && systemctl is-active nginx")
+    # Kept: the data, the database, the backup settings and the snapshots.
+    assert psql(host, f"SELECT label FROM {TABLE}").strip() == "kept by remove"
+    ssh(host, f"test -f '{DATA_DIR}/agent/files/Conseil/délibération 12.txt' && "
+              "test -f /etc/anl-stack/backup/plugins/nextcloud.json")
+    assert listed(host), "remove without --purge forgot the snapshots"
+    again = anl("remove", "nextcloud", "--lab", host.name, "--json")  # type: ignore[attr-defined]
+    assert json_summary(again)["runs"][0]["hosts"][host.name]["changed"] == 0, output(again)  # type: ignore[attr-defined]
+
+    proc = anl("remove", "nextcloud", "--lab", host.name, "--purge", "--yes")  # type: ignore[attr-defined]
+    assert proc.returncode == 0, output(proc)
+    assert host.ssh(f"test -e {DATA_DIR} || test -e /var/www/nextcloud").returncode != 0  # type: ignore[attr-defined]
+    assert ssh(host, "runuser -u postgres -- psql -tAc \"SELECT count(*) FROM pg_database WHERE datname = "
+                     "'nextcloud'\"").strip() == "0"
+    assert host.ssh("test -e /etc/anl-stack/backup/plugins/nextcloud.json").returncode != 0  # type: ignore[attr-defined]
+    assert ssh(host, f"restic -r {REPOSITORY} --password-file /etc/anl-stack/backup/password snapshots "
+                     "--tag plugin=nextcloud --json").strip() in ("[]", "null")

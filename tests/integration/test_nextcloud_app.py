@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.lab
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 MARKER = "/srv/nextcloud-data/admin/files/anl-roundtrip.txt"
+SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8,64}) in local$", re.MULTILINE)
 APP_CHECKS = ("test_status_php", "test_occ_status", "test_setup_checks_no_error", "test_config_php_private",
               "test_last_cron_recent", "test_redis_locking_configured")
 
@@ -120,16 +122,24 @@ def test_backup_and_restore_with_the_application(deployed: object) -> None:
     host = deployed
     ssh(host, f"printf 'before\\n' > {MARKER} && chown www-data:www-data {MARKER}")
     occ(host, "files:scan", "admin")
-    proc = anl("backup", "nextcloud", "--lab", host.name, "--name", "full")  # type: ignore[attr-defined]
+    fingerprint = occ(host, "config:system:get", "data-fingerprint").strip()
+    proc = anl("backup", "nextcloud", "--lab", host.name)  # type: ignore[attr-defined]
     assert proc.returncode == 0, output(proc)
-    description = json.loads(ssh(host, "cat /var/backups/anl-stack/nextcloud/full/backup.json"))
-    assert description["nextcloud_installed"] is True
-    assert {"config", "themes", "data"} <= set(description["parts"])
-    assert status(host)["maintenance"] is False  # maintenance mode was turned off again
+    match = SNAPSHOT_LINE.search(proc.stdout)
+    assert match, output(proc)
+    snapshot = match.group(2)
+    # Maintenance mode was turned off again, and the snapshot records the installed release.
+    assert status(host)["maintenance"] is False
+    listing = json.loads(anl("backups", "nextcloud", "--lab", host.name, "--json").stdout)  # type: ignore[attr-defined]
+    [snap] = [s for s in listing["snapshots"] if s["id"] == snapshot]
+    assert snap["app_version"] == status(host)["versionstring"]
 
     ssh(host, f"rm {MARKER}")
-    proc = anl("restore", "nextcloud", "--lab", host.name, "--from", "full")  # type: ignore[attr-defined]
+    proc = anl("restore", "nextcloud", "--lab", host.name, "--from", snapshot)  # type: ignore[attr-defined]
+    # The restore is followed by every check of the plugin, the application's included.
     assert proc.returncode == 0, output(proc)
     assert ssh(host, f"cat {MARKER}") == "before\n"
     state = status(host)
     assert state["installed"] is True and state["maintenance"] is False
+    # Sync clients are told that the files changed behind their back.
+    assert occ(host, "config:system:get", "data-fingerprint").strip() != fingerprint
