@@ -44,7 +44,7 @@ THEMES_DIR = "/var/www/nextcloud/themes"
 #: The checks that need Nextcloud installed: they fail on a host prepared with `--tags stack`.
 APP_CHECKS = {"test_status_php", "test_occ_status", "test_setup_checks_no_error", "test_config_php_private",
               "test_last_cron_recent", "test_redis_locking_configured"}
-SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8,64}) in local$", re.MULTILINE)
+SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8}) in local$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module", params=["13", "12"])
@@ -219,7 +219,7 @@ def live_state(host: object) -> dict[str, object]:
 
 
 def back_up(host: object, *labels: str) -> str:
-    """`anl-stack backup nextcloud`; the full id of the snapshot it wrote."""
+    """`anl-stack backup nextcloud`; the short id (8 hex digits) of the snapshot it wrote."""
     args = [a for label in labels for a in ("--label", label)]
     proc = anl("backup", "nextcloud", "--lab", host.name, *args)  # type: ignore[attr-defined]
     assert proc.returncode == 0, output(proc)
@@ -276,7 +276,7 @@ def test_backup_restore_round_trip(stack: object) -> None:
     # The background jobs timer was stopped during the backup, and started again after it.
     assert ssh(host, "systemctl is-active nextcloudcron.timer").strip() == "active"
     assert ssh(host, "systemctl show -P ActiveEnterTimestampMonotonic nextcloudcron.timer").strip() != timer_since
-    [snap] = [s for s in listed(host) if s["id"] == snapshot]
+    [snap] = [s for s in listed(host) if s["short_id"] == snapshot]
     assert snap["repo"] == "local" and snap["host"] == host.name  # type: ignore[attr-defined]
     assert snap["app_version"] == "34.0.4" and snap["recipe_version"] == "0.1.0"
     assert "round-trip" in snap["labels"] and snap["size"] > 300000
@@ -291,8 +291,8 @@ def test_backup_restore_round_trip(stack: object) -> None:
     assert live_state(host) != before
     locale = psql(host, "SELECT datcollate, datctype FROM pg_database WHERE datname = 'nextcloud'")
 
-    proc, summary = restore(host, snapshot[:8])
-    assert summary["exit_code"] == 0 and summary["snapshot"]["id"] == snapshot, output(proc)
+    proc, summary = restore(host, snapshot)
+    assert summary["exit_code"] == 0 and summary["snapshot"]["id"] == snap["id"], output(proc)
     # The checks ran after the restore: those of the stack pass, the application's fail (not installed here).
     assert failed_checks(summary) <= APP_CHECKS, output(proc)
     assert proc.returncode == summary["verify"]["exit_code"]
@@ -335,7 +335,7 @@ def test_restore_refuses_a_damaged_snapshot(stack: object) -> None:
     finally:
         ssh(host, f"rm -rf {REPOSITORY}/data && mv {saved} {REPOSITORY}/data")
     assert proc.returncode == 1, output(proc)
-    assert f"snapshot {snapshot[:8]} cannot be read back whole from repository local" in proc.stderr, output(proc)
+    assert f"snapshot {snapshot} cannot be read back whole from repository local" in proc.stderr, output(proc)
     assert "nothing was changed" in proc.stderr, output(proc)
     # The live data is as it was: the row and the file written after the backup are still there.
     assert live_state(host) == after

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.lab
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 MARKER = "/srv/nextcloud-data/admin/files/anl-roundtrip.txt"
-SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8,64}) in local$", re.MULTILINE)
+SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8}) in local$", re.MULTILINE)
 APP_CHECKS = ("test_status_php", "test_occ_status", "test_setup_checks_no_error", "test_config_php_private",
               "test_last_cron_recent", "test_redis_locking_configured")
 
@@ -131,7 +131,7 @@ def test_backup_and_restore_with_the_application(deployed: object) -> None:
     # Maintenance mode was turned off again, and the snapshot records the installed release.
     assert status(host)["maintenance"] is False
     listing = json.loads(anl("backups", "nextcloud", "--lab", host.name, "--json").stdout)  # type: ignore[attr-defined]
-    [snap] = [s for s in listing["snapshots"] if s["id"] == snapshot]
+    [snap] = [s for s in listing["snapshots"] if s["short_id"] == snapshot]
     assert snap["app_version"] == status(host)["versionstring"]
 
     ssh(host, f"rm {MARKER}")
