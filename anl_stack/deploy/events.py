@@ -285,3 +285,16 @@ def quiet_display(model: RunModel) -> Display:
     return _Quiet()
 
 
+
+
+def task_reports(prefix: str, into: dict[str, str]) -> Callable[[dict[str, Any]], None]:
+    """An event hook keeping, per host, the message of an ok task that starts with ``prefix``.
+
+    Lifecycle plays report what they did (snapshots written, listed, restored) that way.
+    """
+    def on_event(event: dict[str, Any]) -> None:
+        data = event.get("event_data") or {}
+        msg = (data.get("res") or {}).get("msg")
+        if event.get("event") == "runner_on_ok" and isinstance(msg, str) and msg.startswith(prefix):
+            into[str(data.get("host"))] = msg
+    return on_event

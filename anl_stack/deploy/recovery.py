@@ -18,7 +18,7 @@ from typing import Any
 
 from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.deploy.engine import Options, Result, execute
-from anl_stack.deploy.events import DisplayFactory, quiet_display
+from anl_stack.deploy.events import DisplayFactory, quiet_display, task_reports
 from anl_stack.deploy.lifecycle import require_step, run_lifecycle_step
 from anl_stack.deploy.prepare import Prepared, prepare, resolve_plugins
 from anl_stack.deploy.snapshots import Snapshot, choose, list_snapshots, refuse_newer, repository_order
@@ -38,16 +38,14 @@ class Outcome:
     deploy: Result | None = None
 
 
-def _collector(prefix: str, into: dict[str, dict[str, Any]]) -> Any:
-    def on_event(event: dict[str, Any]) -> None:
-        data = event.get("event_data") or {}
-        msg = (data.get("res") or {}).get("msg")
-        if event.get("event") == "runner_on_ok" and isinstance(msg, str) and msg.startswith(prefix):
-            try:
-                into[str(data.get("host"))] = json.loads(msg[len(prefix):])
-            except ValueError:
-                into[str(data.get("host"))] = {"raw": msg}
-    return on_event
+def _decoded(prefix: str, raw: dict[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for host, msg in raw.items():
+        try:
+            out[host] = json.loads(msg[len(prefix):])
+        except ValueError:
+            out[host] = {"raw": msg}
+    return out
 
 
 def backup(plugin_name: str, *, inventory: str | None = None, lab_name: str | None = None,
@@ -59,11 +57,11 @@ def backup(plugin_name: str, *, inventory: str | None = None, lab_name: str | No
         extra["anl_backup_repo"] = repos
     if labels:
         extra["anl_backup_labels"] = labels
-    reports: dict[str, dict[str, Any]] = {}
+    raw: dict[str, str] = {}
     prep, result = run_lifecycle_step(plugin_name, "backup", inventory=inventory, lab_name=lab_name,
                                       vault_password=vault_password, limit=limit, extra_vars=extra,
-                                      display=display, on_event=_collector(BACKUP_REPORT, reports))
-    return Outcome(prep, result, reports)
+                                      display=display, on_event=task_reports(BACKUP_REPORT, raw))
+    return Outcome(prep, result, _decoded(BACKUP_REPORT, raw))
 
 
 def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_name: str | None = None,
@@ -93,12 +91,12 @@ def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_
     order = repository_order(listing.prep.inventory.settings(), offsite_first=to_host is not None)
     snapshot = choose(listing.snapshots, wanted, [r for r in order if not repos or r in repos])
     refuse_newer(snapshot, plugin)
-    reports: dict[str, dict[str, Any]] = {}
+    raw: dict[str, str] = {}
     prep, result = run_lifecycle_step(
         plugin_name, "restore", inventory=inventory, lab_name=lab_name, vault_password=vault_password,
         limit=limit, extra_vars={"anl_restore_from": snapshot.id, "anl_backup_repo": [snapshot.repo]},
-        display=display, on_event=_collector(RESTORE_REPORT, reports))
-    return Outcome(prep, result, reports, snapshot, deployed)
+        display=display, on_event=task_reports(RESTORE_REPORT, raw))
+    return Outcome(prep, result, _decoded(RESTORE_REPORT, raw), snapshot, deployed)
 
 
 def _deploy_new_server(plugin_name: str, inventory: str, vault_password: str | None, host: str,

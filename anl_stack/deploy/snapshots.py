@@ -18,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.deploy.engine import Options, Result, execute
-from anl_stack.deploy.events import DisplayFactory, quiet_display
+from anl_stack.deploy.events import DisplayFactory, quiet_display, task_reports
 from anl_stack.deploy.lifecycle import require_step
 from anl_stack.deploy.prepare import Prepared, prepare, resolve_plugins
 from anl_stack.inventory import backup_settings
@@ -92,18 +92,12 @@ def list_snapshots(plugin_name: str, *, inventory: str | None = None, lab_name: 
                    limit=limit, step="backup", extra_vars={"anl_backup_repo": repos} if repos else None,
                    playbook=snapshots_playbook(plugin.name))
     _require_known_repos(prep, repos)
-    reports: list[tuple[str, str]] = []
-
-    def on_event(event: dict[str, Any]) -> None:
-        data = event.get("event_data") or {}
-        msg = (data.get("res") or {}).get("msg")
-        if event.get("event") == "runner_on_ok" and isinstance(msg, str) and msg.startswith(REPORT_PREFIX):
-            reports.append((str(data.get("host")), msg))
-
-    result = execute(prep, Options(limit=limit, kind="snapshots", display=display, on_event=on_event))
+    reports: dict[str, str] = {}
+    result = execute(prep, Options(limit=limit, kind="snapshots", display=display,
+                                   on_event=task_reports(REPORT_PREFIX, reports)))
     seen: dict[tuple[str, str], Snapshot] = {}
     errors: list[ErrorRecord] = []
-    for host, message in reports:
+    for host, message in reports.items():
         found, problems = parse_report(host, message)
         for snap in found:
             seen.setdefault((snap.repo, snap.id), snap)
