@@ -1,16 +1,30 @@
-"""`anl-stack remove` on a real lab host (Debian 13): what goes, what stays, and that it converges.
+"""A plugin's life after the first deploy, on one real lab host (Debian 13):
+upgrade with automatic rollback, then removal, what goes and what stays.
 
-One host, rm13, whose history module fixtures make in order; each test asks
-for the step it checks. Removal does not depend on the Debian release (the
-same files, units and firewall on 12), so one release is enough.
+One host, lc13, whose history module fixtures make in order; each test asks
+for the step it checks. Upgrades and removal do not depend on the Debian
+release (the same files, units and firewall on 12), so one release is enough.
 
-streaming: remove on the fresh host changes nothing -> deploy -> a recording
-pushed from the host -> remove (the site no longer answers, port 1935 leaves
-the firewall, the retention timer is gone, the recording and the keys stay,
-nginx stays) -> remove again (changed=0, read from --json) -> deploy again
-(works, the recording is still listed) -> backup, then remove --purge --yes
-(recordings, keys, logs and on-host snapshots gone) -> the purge again
-changes nothing.
+remove on the fresh host changes nothing.
+
+upgrade: the previous recipe of streaming (tests/data/recipes/
+streaming-0.0.9.yml: 4 s HLS segments) is deployed from a copy of the
+project, as an older anl-stack would have, and a recording is written; then
+- an upgrade whose step is planted to delete a recording and then fail
+  (from another copy of the project) is rolled back: the previous recipe is
+  deployed again, the pre-upgrade snapshot restored (the deleted recording
+  is back), the checks pass; exit 1, upgrade.json tells each step;
+- from that same previous recipe, `anl-stack upgrade streaming` goes to the
+  current recipe (2 s segments): pre-upgrade backup, upgrade step, checks
+  pass, the recordings are intact.
+
+remove, on that upgraded deployment: a recording pushed from the host ->
+remove (the site no longer answers, port 1935 leaves the firewall, the
+retention timer is gone, the recording, the keys and the backup settings
+stay, nginx stays) -> remove again (changed=0, read from --json) -> deploy
+again (works, the recording is still listed) -> backup, then remove --purge
+--yes (recordings, keys, logs, settings and on-host snapshots gone) -> the
+purge again changes nothing.
 
 hello (the test plugin the backup and restore steps are proven on), once the
 host has left the streaming group: deploy -> a data file in its page folder
@@ -24,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -39,18 +54,22 @@ pytestmark = pytest.mark.lab
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 TEST_PLUGINS = PROJECT / "tests" / "plugins"
-NAME = "rm13"
+NAME = "lc13"
 CHANNEL = "conseil"
 KEY_FILE = f"/etc/anl-streaming/keys/{CHANNEL}"
 ARCHIVE_DIR = "/var/lib/anl-streaming/archive"
 HELLO_ROOT = "/var/www/hello"
 HELLO_DATA = f"{HELLO_ROOT}/notes.txt"
+PREVIOUS = PROJECT / "tests" / "data" / "recipes" / "streaming-0.0.9.yml"
+RTMP_CONF = "/etc/nginx/anl-main.d/streaming-rtmp.conf"
+OLD_RECORDING = "2026-11-30/conseil-2026-11-30T18-30-00.mp4"
 
 
-def anl(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
+def anl(*args: str, tree: Path = PROJECT, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
+    # `python -m anl_stack` from a tree imports that tree's anl_stack, plugins and roles.
     env = dict(os.environ, ANL_STACK_PLUGINS_PATH=str(TEST_PLUGINS))
     return subprocess.run([sys.executable, "-m", "anl_stack", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=PROJECT)
+                          timeout=timeout, cwd=tree)
 
 
 def output(proc: subprocess.CompletedProcess[str]) -> str:
@@ -128,10 +147,113 @@ def host() -> Iterator[Any]:
     require_lab()
     # hls.js from the npm registry into the artifact cache (a cache hit when it is there already).
     ok(anl("artifacts", "fetch", "streaming"))
-    yield from lab_host_for(NAME, "13")
+    for made in lab_host_for(NAME, "13"):
+        from anl_stack import lab
+
+        lab.add_names(NAME, [f"live.{made.domain}"])  # type: ignore[attr-defined]
+        yield made
 
 
-# --- streaming ----------------------------------------------------------------------------
+# --- streaming: upgrade, and the rollback of a failed one --------------------------------
+
+PLANTED = """
+- name: A planted fault in the upgrade step
+  hosts: streaming
+  become: true
+  tasks:
+    - name: Lose a recording, as a broken migration would
+      ansible.builtin.file:
+        path: /var/lib/anl-streaming/archive/2026-11-30/conseil-2026-11-30T18-30-00.mp4
+        state: absent
+
+    - name: Fail after changing the host
+      ansible.builtin.fail:
+        msg: planted failure of the upgrade step
+"""
+
+
+def copy_project(into: Path) -> Path:
+    for name in ("anl_stack", "plugins", "playbooks"):
+        shutil.copytree(PROJECT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "evidence"))
+    shutil.copy2(PROJECT / "ansible.cfg", into / "ansible.cfg")
+    return into
+
+
+def previous_tree(into: Path) -> Path:
+    tree = copy_project(into)
+    fixture = yaml.safe_load(PREVIOUS.read_text())
+    plugin = tree / "plugins" / fixture["plugin"]
+    for file, changes in fixture["replace"].items():
+        text = (plugin / file).read_text()
+        for old, new in changes:
+            assert old in text, f"the fixture no longer matches {file}: {old!r}"
+            text = text.replace(old, new)
+        (plugin / file).write_text(text)
+    return tree
+
+
+def fragment(host: Any) -> str:
+    return sh(host, f"grep -o 'hls_fragment [0-9]*s' {RTMP_CONF}").strip()
+
+
+def sums(host: Any) -> str:
+    return sh(host, f"cd {ARCHIVE_DIR} && find . -name '*.mp4' -print0 | sort -z | xargs -0 sha256sum")
+
+
+@dataclass
+class Previous:
+    host: Any
+    sums: str    # the recordings' checksums before the upgrades
+
+
+@pytest.fixture(scope="module")
+def previous(host: Any, remove_where_never_deployed: Any, tmp_path_factory: pytest.TempPathFactory) -> Previous:
+    """streaming deployed from its previous recipe, with a recording."""
+    old = previous_tree(tmp_path_factory.mktemp("previous"))
+    ok(anl("deploy", "streaming", "--lab", NAME, tree=old))
+    assert fragment(host) == "hls_fragment 4s"
+    sh(host, f"cd {ARCHIVE_DIR} && mkdir -p 2026-11-30 && head -c 2000000 /dev/urandom > {OLD_RECORDING} "
+             "&& chown -R www-data:www-data 2026-11-30")
+    return Previous(host, sums(host))
+
+
+def test_a_failed_upgrade_is_rolled_back(previous: Previous, tmp_path: Path) -> None:
+    host = previous.host
+    assert fragment(host) == "hls_fragment 4s"
+    broken = copy_project(tmp_path / "broken")
+    with (broken / "plugins" / "streaming" / "upgrade.yml").open("a") as playbook:
+        playbook.write(PLANTED)
+    proc = anl("upgrade", "streaming", "--lab", NAME, "--json", tree=broken)
+    assert proc.returncode == 1, output(proc)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    steps = {s["name"]: s for s in report["steps"]}
+    assert report["outcome"] == "rolled back", report
+    assert not steps["upgrade step"]["ok"] and "planted failure" in steps["upgrade step"]["detail"]
+    assert steps["rollback: deploy the previous recipe"]["ok"] and steps[f"rollback: restore {NAME}"]["ok"]
+    assert steps["rollback: checks"]["ok"], steps["rollback: checks"]
+    assert fragment(host) == "hls_fragment 4s", "the previous recipe's configuration is not back"
+    assert sums(host) == previous.sums, "the recording the failed upgrade deleted is not back"
+    upgrade_json = json.loads((Path(report["folder"]) / "upgrade.json").read_text())
+    assert upgrade_json["outcome"] == "rolled back"
+
+
+def test_upgrade_to_the_current_recipe(previous: Previous) -> None:
+    host = previous.host
+    proc = anl("upgrade", "streaming", "--lab", NAME, "--json")
+    assert proc.returncode == 0, output(proc)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["outcome"] == "upgraded", report
+    assert report["previous"]["version"] == "0.0.9" and report["target"]["version"] == "0.1.0"
+    assert [s["name"] for s in report["steps"]] == ["backup", "upgrade step", "checks"]
+    assert fragment(host) == "hls_fragment 2s", "the current recipe's configuration is not in place"
+    assert sums(host) == previous.sums
+    kept = Path(report["folder"]) / "previous-recipe" / "plugin.yml"
+    assert 'version: "0.0.9"' in kept.read_text(), "the previous recipe is not kept with the run"
+    listed = json.loads(anl("backups", "streaming", "--lab", NAME, "--json").stdout)
+    assert any("pre-upgrade" in s["labels"] for s in listed["snapshots"])
+
+
+# --- streaming: remove, deploy again, purge --------------------------------------------
 
 @dataclass
 class Site:
@@ -156,13 +278,14 @@ def streaming(host: Any, remove_where_never_deployed: subprocess.CompletedProces
             "-f", "lavfi", "-i", "sine=frequency=440", "-t", "5", "-c:v", "libx264", "-preset", "ultrafast",
             "-pix_fmt", "yuv420p", "-g", "50", "-c:a", "aac", "-f", "flv", "rtmp://127.0.0.1/live/KEY"]
     inner = shlex.join(push).replace("KEY", f"$(cat {KEY_FILE})")
+
+    def recordings() -> set[str]:
+        return set(sh(host, f"cd {ARCHIVE_DIR} && ls */{CHANNEL}-*.mp4 2>/dev/null || true").split())
+
+    before = recordings()  # the upgrade tests' recording, when they ran first
     sh(host, f"systemd-run --quiet --collect --unit anl-remove-test-push /bin/sh -c {shlex.quote(inner)}")
-
-    def newest() -> str:
-        return sh(host, f"cd {ARCHIVE_DIR} && ls */{CHANNEL}-*.mp4 2>/dev/null | sort | tail -1 || true").strip()
-
-    assert wait_for(newest, 90), "a push from the host made no recording"
-    site.recording = newest()
+    assert wait_for(lambda: recordings() - before, 90), "a push from the host made no recording"
+    (site.recording,) = recordings() - before
     return site
 
 
@@ -220,11 +343,11 @@ def test_remove_takes_the_service_away_and_keeps_the_recordings(streaming: Site,
     for gone in ("/etc/systemd/system/anl-streaming-retention.timer", "/etc/nginx/anl-main.d/streaming-rtmp.conf",
                  "/etc/nginx/conf.d/anl-streaming-publish.conf", "/etc/nginx/sites-enabled/anl-streaming.conf",
                  "/etc/nginx/sites-available/anl-streaming.conf", "/etc/nginx/anl/streaming.locations.conf",
-                 f"/etc/ssl/anl/{streaming.domain}.key", "/usr/local/lib/anl-streaming", "/var/www/anl-streaming",
-                 "/etc/anl-stack/backup/plugins/streaming.json"):
+                 f"/etc/ssl/anl/{streaming.domain}.key", "/usr/local/lib/anl-streaming", "/var/www/anl-streaming"):
         assert not exists(host, gone), f"{gone} is still there"
+    # The backup settings stay with the snapshots: `backups` and `restore` still find them.
     for kept in (f"{ARCHIVE_DIR}/{streaming.recording}", KEY_FILE, "/var/log/anl-streaming",
-                 "/etc/logrotate.d/anl-streaming"):
+                 "/etc/logrotate.d/anl-streaming", "/etc/anl-stack/backup/plugins/streaming.json"):
         assert exists(host, kept), f"{kept} was removed"
     # nginx and its packages stay for the other plugins.
     assert host.ssh("systemctl is-active --quiet nginx").returncode == 0
@@ -253,7 +376,8 @@ def test_purge_deletes_the_data_and_the_on_host_snapshots(streaming: Site, strea
     assert "removed streaming and its data" in streaming_purged.proc.stdout
     assert streaming_purged.snapshots_before, "the backup before the purge wrote no snapshot"
     for gone in ("/var/lib/anl-streaming", "/etc/anl-streaming", "/var/log/anl-streaming",
-                 "/etc/logrotate.d/anl-streaming", "/usr/local/lib/anl-streaming"):
+                 "/etc/logrotate.d/anl-streaming", "/usr/local/lib/anl-streaming",
+                 "/etc/anl-stack/backup/plugins/streaming.json"):
         assert not exists(host, gone), f"{gone} is still there"
     assert snapshots(host, "streaming") == []
     assert answers(host, streaming.domain) is None
