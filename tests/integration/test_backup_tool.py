@@ -3,7 +3,7 @@
 The program is what both `anl-stack backup` and the scheduled timer run on a
 server; here it runs on the controller (as root, like on a server) with its
 configuration folder pointed at a temporary one. Faults are real: a SIGINT
-in the middle of a backup, a wrong password, a corrupted pack file, a
+in the middle of a backup and of a restore, a wrong password, a corrupted pack file, a
 staging area too small for the snapshot (a 1 MiB tmpfs).
 """
 
@@ -61,13 +61,15 @@ class Place:
         return json.loads(proc.stdout)
 
 
-def _has_restic_child(pid: int) -> bool:
+def _has_restic_child(pid: int, command: str) -> bool:
+    """Whether process PID has a restic child running COMMAND (backup, restore...)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().split()
+            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if fields[1] == "(restic)" and fields[3] == str(pid):
+        if fields[1] == "(restic)" and fields[3] == str(pid) and command.encode() in argv:
             return True
     return False
 
@@ -130,28 +132,53 @@ def test_a_second_backup_adds_little_to_the_repository(place: Place) -> None:
     assert second["bytes_added"] < 50_000, f"nothing changed, yet {second['bytes_added']} bytes were added"
 
 
+def interrupt_once_restic_runs(place: Place, *args: str) -> subprocess.CompletedProcess[str]:
+    """anl-backup ARGS, sent SIGINT once restic runs the same command (ARGS[0]) for it: an
+    operator's Ctrl-C in the middle of the work, not before it."""
+    proc = subprocess.Popen([sys.executable, str(TOOL), *args], env=place.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _has_restic_child(proc.pid, args[0]):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def test_sigint_mid_backup_leaves_a_clean_repository_and_the_next_backup_works(place: Place) -> None:
     big = place.data / "archive" / "conseil" / "long.mp4"
     with big.open("wb") as out:
         for _ in range(24):
             out.write(os.urandom(8 * 2**20))
-    proc = subprocess.Popen([sys.executable, str(TOOL), "backup", "demo"], env=place.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    # Interrupt once restic is running (its child process exists), not after a fixed sleep.
-    while time.monotonic() < deadline and proc.poll() is None:
-        if _has_restic_child(proc.pid):
-            break
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, f"rc {proc.returncode}: {err}"
+    proc = interrupt_once_restic_runs(place, "backup", "demo")
+    assert proc.returncode == 130, f"rc {proc.returncode}: {proc.stderr}"
     assert not (place.root / "safe-state").exists(), "an interrupted backup left the service in its safe state"
     assert place.ok("snapshots", "demo")["snapshots"] == [], "an interrupted backup left a snapshot"
     place.ok("check")
     assert place.ok("backup", "demo")["snapshots"][0]["snapshot"]
     place.ok("check")
+
+
+def test_sigint_mid_restore_leaves_the_live_data_and_the_next_restore_works(place: Place) -> None:
+    big = place.data / "archive" / "conseil" / "long.mp4"
+    with big.open("wb") as out:
+        for _ in range(24):
+            out.write(os.urandom(8 * 2**20))
+    snapshot = place.ok("backup", "demo")["snapshots"][0]["snapshot"]
+    backed_up = checksums(place.data)
+    (place.data / "archive" / "extra.txt").write_text("written after the backup")
+    live = checksums(place.data)
+    proc = interrupt_once_restic_runs(place, "restore", "demo", "--snapshot", snapshot[:8])
+    assert proc.returncode == 130, f"rc {proc.returncode}: {proc.stderr}"
+    assert checksums(place.data) == live, "an interrupted restore changed the live data"
+    assert not list(place.data.glob("*.anl-*")), "an interrupted restore left its working copies behind"
+    staging = Path(place.env["ANL_BACKUP_STATE"]) / "staging"
+    assert not staging.exists() or not any(staging.iterdir()), "an interrupted restore left its staging area"
+    place.ok("check")
+    place.ok("restore", "demo", "--snapshot", snapshot[:8])
+    assert checksums(place.data) == backed_up
 
 
 def test_wrong_password_is_named(place: Place) -> None:
