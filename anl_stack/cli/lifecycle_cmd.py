@@ -176,9 +176,11 @@ def _size(value: int | None) -> str:
 @REPO_OPTION
 @click.option("--to-host", default=None, metavar="HOST",
               help="A new server of the inventory (in the plugin's group): deployed first, then restored.")
+@click.option("--tags", default=None, help="With --to-host: only the deploy's tasks with these tags (comma-separated).")
+@click.option("--mark", default=None, metavar="EXPR", help="Only the checks this pytest marker expression selects.")
 def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
             vault_password_file: str | None, as_json: bool, source: str, repos: tuple[str, ...],
-            to_host: str | None) -> None:
+            to_host: str | None, tags: str | None, mark: str | None) -> None:
     """Restore PLUGIN from SNAPSHOT, on its server or on a new one, then run its checks.
 
     \b
@@ -192,18 +194,20 @@ def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str
     """
     from anl_stack.cli.progress import display_factory
     from anl_stack.deploy.recovery import restore as run_restore
-    from anl_stack.verify.plan import VerifyOptions
+    from anl_stack.verify.plan import VerifyOptions, validate_marker_expression
     from anl_stack.verify.run import run as run_verify
 
+    if mark:
+        validate_marker_expression(mark)  # refused before anything is restored
     outcome = run_restore(plugin, source, inventory=inventory, lab_name=lab_name, vault_password=vault_password_file,
-                          limit=limit, repos=list(repos), to_host=to_host,
+                          limit=limit, repos=list(repos), to_host=to_host, tags=tags,
                           display=display_factory(json_output=as_json))
     chosen = outcome.snapshot.to_dict() if outcome.snapshot else None
     if outcome.result.exit_code != ExitCode.OK or outcome.snapshot is None:
         _fail_on(outcome.prep, outcome.result, as_json, {"step": "restore", "snapshot": chosen})
     host = outcome.prep.hosts[0]
     checks = run_verify(VerifyOptions(plugins=[plugin], inventory=None if lab_name else inventory, lab=lab_name,
-                                      vault_password_file=vault_password_file, limit=[host]))
+                                      vault_password_file=vault_password_file, limit=[host], mark=mark))
     if as_json:
         click.echo(json.dumps({**outcome.result.summary(), "step": "restore", "snapshot": chosen, "host": host,
                                "verify": checks.to_dict()}, ensure_ascii=False, default=str))

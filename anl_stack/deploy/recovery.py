@@ -66,15 +66,20 @@ def backup(plugin_name: str, *, inventory: str | None = None, lab_name: str | No
 
 def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_name: str | None = None,
             vault_password: str | None = None, limit: str | None = None, repos: list[str] | None = None,
-            to_host: str | None = None, display: DisplayFactory = quiet_display) -> Outcome:
+            to_host: str | None = None, tags: str | None = None,
+            display: DisplayFactory = quiet_display) -> Outcome:
+    """Restore PLUGIN from snapshot WANTED; with TO_HOST, deploy that new server first (TAGS: only those tasks)."""
     (plugin,) = resolve_plugins([plugin_name])
     require_step(plugin, "restore")
+    if tags is not None and to_host is None:
+        raise AnlError("--tags applies to the deploy of a new server", key="--tags",
+                       expected="--to-host HOST with it, or no --tags")
     deployed: Result | None = None
     if to_host is not None:
         if inventory is None:
             raise AnlError("--to-host needs a commune inventory", key="--to-host",
                            expected="-i inventories/COMMUNE with the new server in the plugin's group")
-        deployed = _deploy_new_server(plugin_name, inventory, vault_password, to_host, display)
+        deployed = _deploy_new_server(plugin_name, inventory, vault_password, to_host, tags, display)
         if deployed.exit_code != ExitCode.OK:
             prep = prepare([plugin_name], inventory=inventory, vault_password=vault_password, limit=to_host,
                            step="restore")
@@ -100,12 +105,12 @@ def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_
 
 
 def _deploy_new_server(plugin_name: str, inventory: str, vault_password: str | None, host: str,
-                       display: DisplayFactory) -> Result:
+                       tags: str | None, display: DisplayFactory) -> Result:
     """Deploy the plugin on the new server only; refused (exit 2) when it is not in the plugin's group."""
-    prep = prepare([plugin_name], inventory=inventory, vault_password=vault_password, limit=host)
+    prep = prepare([plugin_name], inventory=inventory, vault_password=vault_password, limit=host, tags=tags)
     if host not in prep.hosts:
         raise AnlError(f"host {host!r} is not in the {plugin_name} group", file=str(prep.inventory.paths.hosts),
                        key=f"all.children.{plugin_name}.hosts", expected=f"{host} listed there (in place of the lost server)")
     # The partner servers take part: the new server learns their host keys from them.
     partners = backup_settings.partner_hosts(prep.inventory.settings())
-    return execute(prep, Options(limit=",".join([host, *partners]), display=display))
+    return execute(prep, Options(limit=",".join([host, *partners]), tags=tags, display=display))

@@ -50,3 +50,16 @@ def test_to_host_needs_an_inventory(isolated_dirs: Path) -> None:
 def test_restore_needs_from(isolated_dirs: Path) -> None:
     result = run("restore", "nextcloud", "--lab", "nolab")
     assert result.exit_code == 2 and "--from" in result.stderr
+
+
+def test_restore_tags_need_a_new_server(isolated_dirs: Path) -> None:
+    result = run("restore", "nextcloud", "--lab", "nolab", "--from", "latest", "--tags", "stack")
+    assert result.exit_code == 2
+    assert "--tags applies to the deploy of a new server" in result.stderr and "--to-host HOST" in result.stderr
+
+
+def test_restore_with_a_bad_marker_expression_is_refused_first(isolated_dirs: Path) -> None:
+    # Refused before the lab host is even looked up: nothing is restored to then fail at the checks.
+    result = run("restore", "nextcloud", "--lab", "nolab", "--from", "latest", "--mark", "not (app")
+    assert result.exit_code == 2
+    assert "invalid marker expression" in result.stderr and "no lab host" not in result.stderr
