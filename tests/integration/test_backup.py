@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from tests.fixtures.lab import connection_vars, replace_lost_server
 
 pytestmark = pytest.mark.lab
 
@@ -76,12 +77,6 @@ def ssh(host: Any, command: str, timeout: float = 300) -> str:
     proc = host.ssh(command, timeout=timeout)
     assert proc.returncode == 0, f"{host.name}: {command[:120]}: rc {proc.returncode} {proc.stderr[-600:]}"
     return proc.stdout
-
-
-def connection(host: Any) -> dict[str, Any]:
-    from anl_stack.inventory.model import load_inventory
-
-    return {k: v for k, v in load_inventory(host.inventory).host_vars[host.name].items() if k.startswith("ansible_")}
 
 
 # The recordings and the keys; the archive pages are rebuilt after a restore, so they differ.
@@ -122,7 +117,7 @@ def drill(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         domain = f"live.{primary.domain}"
         create_inventory(
             inventory, commune="exemple", domain=primary.domain, email="dsi@exemple.fr", tls_mode="selfsigned",
-            hosts={"hosts": {primary.name: connection(primary), partner.name: connection(partner)},
+            hosts={"hosts": {primary.name: connection_vars(primary), partner.name: connection_vars(partner)},
                    "children": {"streaming": {"hosts": {primary.name: {}}}}},
             vault_password_file=password,
             extra_settings={"anl_lab": True, "anl_backup_schedule": "daily", "anl_backup_check_schedule": "weekly",
@@ -306,16 +301,8 @@ def test_restore_onto_a_new_server_from_the_partner(deployed: Drill) -> None:
     expected = json.loads(d.snapshots["sums"])
     drill_id = drill_snapshot(d)
     # The server is lost; a new one takes its place in hosts.yml.
-    lab.down(d.primary.name)
-    new = lab.up(f"bn{d.release}", d.release)
-    lab.link(new.name, d.partner.name, 22)
+    new: Any = replace_lost_server(d.inventory, "streaming", d.primary, d.release, f"bn{d.release}", d.partner)
     lab.add_names(new.name, [d.domain])
-    hosts_file = d.inventory / "hosts.yml"
-    doc = yaml.safe_load(hosts_file.read_text())
-    del doc["all"]["hosts"][d.primary.name]
-    doc["all"]["hosts"][new.name] = connection(new)
-    doc["all"]["children"]["streaming"]["hosts"] = {new.name: {}}
-    hosts_file.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     proc = anl("restore", "streaming", "-i", str(d.inventory), "--from", drill_id[:12], "--to-host", new.name)
     assert proc.returncode == 0, output(proc)
