@@ -14,7 +14,7 @@ from typing import Any
 from anl_stack.core.i18n import Lang, label
 from anl_stack.plugin_api import FICHE_LANGUAGES
 from anl_stack.plugins.discovery import Plugin, require_loaded
-from anl_stack.plugins.fiches import fiche_path
+from anl_stack.plugins.fiches import fiche_path, not_in_ci
 
 # --- facts and their sources ----------------------------------------------------------
 
@@ -107,6 +107,7 @@ def fiche_data(plugin: Plugin) -> dict[str, Any]:
         "fiches": {lang: str(fiche_path(plugin, lang)) for lang in FICHE_LANGUAGES
                    if fiche_path(plugin, lang).is_file()},
         "unverified_facts": unverified_facts(manifest),
+        "not_in_ci": {lang: text for lang in FICHE_LANGUAGES if (text := not_in_ci(plugin, lang)) is not None},
         "shadowed": [{"source": s.source, "origin": s.origin} for s in plugin.shadowed],
         "manifest": manifest.model_dump(mode="json", by_alias=True),
     }
@@ -207,12 +208,21 @@ class _Fiche:
             out.append(f"  {L('fiche')}: {fiche}")
         return out
 
+    def not_in_ci(self) -> list[str]:
+        """The fiche's own words on what CI does not run, so a decision-maker sees it here too."""
+        text = not_in_ci(self.plugin, self.lang)
+        if text is None:
+            return []
+        return [self.L("not_in_ci"), *(f"  {line}" if line else "" for line in text.splitlines())]
+
     def render(self) -> str:
         sections = (self.overview, self.users, self.requirements, self.sizing, self.cost, self.providers,
-                    self.references, self.health, self.deployment)
+                    self.references, self.health, self.deployment, self.not_in_ci)
         out = self.header()
         for section in sections:  # in order: footnotes are numbered as sources appear
-            out += ["", *section()]
+            lines = section()
+            if lines:
+                out += ["", *lines]
         footer = list(self.notes.lines())
         if footer:
             out += [""] + footer

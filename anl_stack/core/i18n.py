@@ -112,6 +112,7 @@ LABELS: dict[str, str] = {
     "sources": N_("Sources"),
     "unverified_legend": N_("* fact without a source: unverified"),
     "fiche": N_("Full fiche"),
+    "not_in_ci": N_("What CI does not exercise (from the fiche)"),
     "users_count": N_("Public users recorded"),
     "providers_count": N_("Providers recorded"),
     "no_plugins": N_("No plugin found."),

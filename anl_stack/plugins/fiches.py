@@ -36,5 +36,24 @@ def missing_sections(text: str, lang: Lang) -> list[str]:
     return [s for s in FICHE_SECTIONS[lang] if not any(h.startswith(_normalize(s)) for h in headings)]
 
 
+def section_text(text: str, title: str) -> str | None:
+    """The body of the level-2 section whose heading starts with ``title``, or None."""
+    lines = text.splitlines()
+    headings = fiche_headings(text)
+    for index, (heading, number) in enumerate(headings):
+        if _normalize(heading).startswith(_normalize(title)):
+            end = headings[index + 1][1] - 1 if index + 1 < len(headings) else len(lines)
+            return "\n".join(lines[number:end]).strip() or None
+    return None
+
+
+def not_in_ci(plugin: Plugin, lang: Lang) -> str | None:
+    """What the plugin's fiche in ``lang`` says CI does not run (its last required section)."""
+    path = fiche_path(plugin, lang)
+    if not path.is_file():
+        return None
+    return section_text(path.read_text(encoding="utf-8"), FICHE_SECTIONS[lang][-1])
+
+
 def fiche_path(plugin: Plugin, lang: Lang) -> Path:
     return fiche_file(plugin.path, lang)

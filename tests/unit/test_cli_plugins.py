@@ -190,3 +190,35 @@ def test_help(args: list[str]) -> None:
 )
 def test_language_from_locale(env: dict[str, str], lang: str) -> None:
     assert detect_language(env) == lang
+
+
+def _write_fiches(plugin_dir: Path) -> None:
+    (plugin_dir / "docs").mkdir()
+    (plugin_dir / "docs" / "en.md").write_text(
+        "# Demo\n\n## Known limits\n\nSmall.\n\n## What CI does not exercise\n\n- the real camera;\n"
+        "- long sessions.\n\n```\n## not a heading\n```\n", encoding="utf-8")
+    (plugin_dir / "docs" / "fr.md").write_text(
+        "# Démo\n\n## Ce que les tests n'exécutent pas\n\n- la vraie caméra.\n\n## Annexe\n\nAutre.\n",
+        encoding="utf-8")
+
+
+def test_show_quotes_what_ci_does_not_exercise_from_the_fiche(extra_plugins: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_fiches(extra_plugins / "tcla")
+    english = run("plugins", "show", "tcla", "--lang", "en").output
+    section = english.split("\nWhat CI does not exercise (from the fiche)\n", 1)[1]
+    assert section.startswith("  - the real camera;\n  - long sessions.\n\n  ```\n  ## not a heading\n  ```\n")
+    assert "Small." not in section
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    french = run("plugins", "show", "tcla").output
+    section = french.split("\nCe que les tests n'exécutent pas (d'après la fiche)\n", 1)[1]
+    assert section.startswith("  - la vraie caméra.\n\n") and "Autre." not in section
+    data = json.loads(run("plugins", "show", "tcla", "--json").output)
+    assert data["not_in_ci"] == {"fr": "- la vraie caméra.",
+                                 "en": "- the real camera;\n- long sessions.\n\n```\n## not a heading\n```"}
+
+
+def test_show_without_fiches_has_no_such_section(extra_plugins: Path) -> None:
+    result = run("plugins", "show", "tcla", "--lang", "en")
+    assert result.exit_code == 0 and "What CI does not exercise" not in result.output
+    assert json.loads(run("plugins", "show", "tcla", "--json").output)["not_in_ci"] == {}
