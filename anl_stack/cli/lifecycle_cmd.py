@@ -189,7 +189,7 @@ def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str
     beside the live data and checked before anything is replaced; if a step
     fails after that, the previous data is put back.
     Refused (exit 2, nothing changed): no restore step, an unknown snapshot,
-    a snapshot made by a newer application than the recipe installs.
+    a snapshot made by a newer application than the server runs.
     Exit 1 when the restore or a check fails; 130 on Ctrl-C.
     """
     from anl_stack.cli.progress import display_factory

@@ -97,6 +97,11 @@ def target_hosts(inv: Inventory, plugins: list[Any], limit: str | None) -> list[
     return hosts
 
 
+def app_version(inv: Inventory, plugin: Any, host: str) -> str:
+    """The application version a host runs or gets: its ``<plugin>_version`` setting, else the recipe's."""
+    return str(inv.host_settings(host).get(f"{plugin.name}_version") or plugin.manifest.app.version)
+
+
 def check_platforms(inv: Inventory, plugins: list[Any], releases: dict[str, str]) -> None:
     """Refuse (exit 2) a plugin or app version the host's Debian release cannot run."""
     records: list[ErrorRecord] = []
@@ -115,8 +120,7 @@ def check_platforms(inv: Inventory, plugins: list[Any], releases: dict[str, str]
                     str(plugin.path / "plugin.yml"), None, f"platforms.{key}",
                     "a host on one of: " + (", ".join(k for k, p in platforms.items() if p.supported) or "none")))
                 continue
-            settings = inv.host_settings(host)
-            requested = str(settings.get(f"{plugin.name}_version") or manifest.app.version)
+            requested = app_version(inv, plugin, host)
             spec = platform.app_versions
             if not spec or spec == "unknown" or requested == "unknown" or "{{" in requested:
                 continue

@@ -20,7 +20,7 @@ from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.deploy.engine import Options, Result, execute
 from anl_stack.deploy.events import DisplayFactory, quiet_display, task_reports
 from anl_stack.deploy.lifecycle import require_step, run_lifecycle_step
-from anl_stack.deploy.prepare import Prepared, prepare, resolve_plugins
+from anl_stack.deploy.prepare import Prepared, app_version, prepare, resolve_plugins
 from anl_stack.deploy.snapshots import Snapshot, choose, list_snapshots, refuse_newer, repository_order
 from anl_stack.inventory import backup_settings
 
@@ -95,7 +95,7 @@ def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_
                        key="--limit", expected="--limit HOST (or --to-host HOST for a new server)")
     order = repository_order(listing.prep.inventory.settings(), offsite_first=to_host is not None)
     snapshot = choose(listing.snapshots, wanted, [r for r in order if not repos or r in repos])
-    refuse_newer(snapshot, plugin)
+    refuse_newer(snapshot, plugin, app_version(listing.prep.inventory, plugin, hosts[0]))
     raw: dict[str, str] = {}
     prep, result = run_lifecycle_step(
         plugin_name, "restore", inventory=inventory, lab_name=lab_name, vault_password=vault_password,

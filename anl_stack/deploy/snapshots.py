@@ -141,9 +141,9 @@ def choose(snapshots: list[Snapshot], wanted: str, order: list[str]) -> Snapshot
     return matches[0]
 
 
-def refuse_newer(snapshot: Snapshot, plugin: Any) -> None:
-    """Exit 2 when the snapshot was made by a newer application than the recipe installs."""
-    installed = str(plugin.manifest.app.version)
+def refuse_newer(snapshot: Snapshot, plugin: Any, installed: str) -> None:
+    """Exit 2 when the snapshot was made by a newer application than the INSTALLED version
+    (the one the target host runs: its ``<plugin>_version`` setting, else the recipe's)."""
     if not snapshot.app_version:
         return
     try:
@@ -152,6 +152,6 @@ def refuse_newer(snapshot: Snapshot, plugin: Any) -> None:
         newer = False
     if newer:
         raise AnlError(f"snapshot {snapshot.short_id} was made by {plugin.manifest.app.name} {snapshot.app_version}, "
-                       f"newer than the {installed} this recipe installs; nothing was changed", key="--from",
-                       expected=f"a snapshot made by {installed} or older, or the recipe that installs "
-                                f"{snapshot.app_version}")
+                       f"newer than the {installed} the server runs; nothing was changed", key="--from",
+                       expected=f"a snapshot made by {installed} or older, or a server that runs "
+                                f"{snapshot.app_version} or newer")

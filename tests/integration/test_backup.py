@@ -266,7 +266,7 @@ def test_snapshot_of_a_newer_application_is_refused(deployed: Drill) -> None:
     ssh(d.primary, f"touch {ARCHIVE}/after-newer")
     proc = anl("restore", "streaming", "-i", str(d.inventory), "--from", snapshot)
     assert proc.returncode == 2, output(proc)
-    assert "9.9.9, newer than the 1.2.2 this recipe installs; nothing was changed" in proc.stderr
+    assert "9.9.9, newer than the 1.2.2 the server runs; nothing was changed" in proc.stderr
     ssh(d.primary, f"test -e {ARCHIVE}/after-newer && rm {ARCHIVE}/after-newer")
     assert archive_sums(d.primary) == before
 

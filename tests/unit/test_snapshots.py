@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -50,14 +51,30 @@ def test_latest_without_snapshots_is_refused() -> None:
 
 
 def test_a_snapshot_of_a_newer_application_is_refused() -> None:
-    plugin = SimpleNamespace(manifest=SimpleNamespace(app=SimpleNamespace(version="1.2.2", name="nginx-rtmp")))
-    refuse_newer(snap("local", "aaaaaaaa", "t", app="1.2.2"), plugin)
-    refuse_newer(snap("local", "aaaaaaaa", "t", app="1.1.0"), plugin)
-    refuse_newer(snap("local", "aaaaaaaa", "t", app=None), plugin)
+    plugin = SimpleNamespace(name="streaming", manifest=SimpleNamespace(app=SimpleNamespace(name="nginx-rtmp")))
+    refuse_newer(snap("local", "aaaaaaaa", "t", app="1.2.2"), plugin, "1.2.2")
+    refuse_newer(snap("local", "aaaaaaaa", "t", app="1.1.0"), plugin, "1.2.2")
+    refuse_newer(snap("local", "aaaaaaaa", "t", app=None), plugin, "1.2.2")
     with pytest.raises(AnlError) as error:
-        refuse_newer(snap("local", "aaaaaaaa", "t", app="1.3.0"), plugin)
-    assert "newer than the 1.2.2 this recipe installs; nothing was changed" in str(error.value)
+        refuse_newer(snap("local", "aaaaaaaa", "t", app="1.3.0"), plugin, "1.2.2")
+    assert "newer than the 1.2.2 the server runs; nothing was changed" in str(error.value)
+    assert "a server that runs 1.3.0 or newer" in str(error.value)
     assert error.value.exit_code == 2
+
+
+def test_the_version_the_server_runs_is_its_setting_before_the_recipes(tmp_path: Path) -> None:
+    """A commune on Nextcloud 35 (nextcloud_version) restores its 35 snapshots; 34 is only the recipe's default."""
+    from anl_stack.deploy.prepare import app_version
+    from anl_stack.inventory.model import create_inventory, load_inventory
+
+    create_inventory(tmp_path / "inv", commune="exemple", domain="exemple.fr", email="dsi@exemple.fr",
+                     hosts={"hosts": {"srv1": {}, "srv2": {"nextcloud_version": "35.0.2"}},
+                            "children": {"nextcloud": {"hosts": {"srv1": {}, "srv2": {}}}}},
+                     vault_password_file=tmp_path / "pw")
+    inv = load_inventory(tmp_path / "inv")
+    plugin = SimpleNamespace(name="nextcloud", manifest=SimpleNamespace(app=SimpleNamespace(version="34.0.4")))
+    assert app_version(inv, plugin, "srv1") == "34.0.4"
+    assert app_version(inv, plugin, "srv2") == "35.0.2"
 
 
 def test_a_host_report_is_read_and_unknown_keys_ignored() -> None:
