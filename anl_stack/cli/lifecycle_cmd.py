@@ -225,8 +225,10 @@ def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str
 @click.command("upgrade")
 @_target_options
 @click.option("--no-rollback", is_flag=True, help="On failure, leave the hosts as they are for inspection.")
+@click.option("--to", "to_version", default=None, metavar="VERSION",
+              help="The recipe version to reach; refused when it is not the one this anl-stack carries.")
 def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str | None,
-            vault_password_file: str | None, as_json: bool, no_rollback: bool) -> None:
+            vault_password_file: str | None, as_json: bool, no_rollback: bool, to_version: str | None) -> None:
     """Upgrade PLUGIN to the current recipe, going back automatically if it fails.
 
     \b
@@ -238,8 +240,12 @@ def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str
     copied into the upgrade's run folder) is deployed again, the pre-upgrade
     snapshot restored, and the checks run again. upgrade.json in the run
     folder says what happened.
+    --to states the recipe version the operator reviewed: if this anl-stack
+    carries another one, nothing is done (a script does not go further than
+    what was reviewed).
     Exit 0 upgraded; 1 failed (rolled back or not); 2 refused before any
-    change (no upgrade or backup step, no recorded deploy to go back to).
+    change (no upgrade or backup step, no recorded deploy to go back to,
+    another version than --to, an upgrade the recipe does not support).
     """
     from anl_stack.cli.progress import display_factory
     from anl_stack.deploy.upgrade import upgrade as run_upgrade
@@ -255,7 +261,8 @@ def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str
                                        + (" (" + "; ".join(failed[:3]) + ")" if failed else ""))
 
     report = run_upgrade(plugin, checks, inventory=inventory, lab_name=lab_name, vault_password=vault_password_file,
-                         limit=limit, rollback=not no_rollback, display=display_factory(json_output=as_json))
+                         limit=limit, rollback=not no_rollback, to_version=to_version,
+                         display=display_factory(json_output=as_json))
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         sys.exit(int(report.exit_code))

@@ -89,16 +89,32 @@ def refuse_unsupported(plugin: Any, previous_version: str) -> None:
                        key="deployment.upgrades_from", expected=f"hosts on a recipe version matching {allowed}")
 
 
+def refuse_other_target(plugin: Any, to_version: str | None) -> None:
+    """Exit 2 when the operator asked for a recipe version (--to) this anl-stack does not carry."""
+    carried = str(plugin.manifest.version)
+    if to_version is None:
+        return
+    try:
+        same = Version(to_version) == Version(carried)
+    except InvalidVersion:
+        raise AnlError(f"{to_version!r} is not a version", key="--to", expected=f"a recipe version such as {carried}") from None
+    if not same:
+        raise AnlError(f"this anl-stack carries recipe {plugin.name} {carried}, not {to_version}; nothing was changed",
+                       file=str(Path(plugin.path) / "plugin.yml"), key="--to",
+                       expected=f"--to {carried}, or the anl-stack release that carries {plugin.name} {to_version}")
+
+
 def _first_failure(result: Any) -> str:
     return "; ".join(r.message for r in result.records[:3]) or f"exit {int(result.exit_code)}"
 
 
 def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, lab_name: str | None = None,
             vault_password: str | None = None, limit: str | None = None, rollback: bool = True,
-            display: DisplayFactory = quiet_display) -> UpgradeReport:
+            to_version: str | None = None, display: DisplayFactory = quiet_display) -> UpgradeReport:
     (plugin,) = resolve_plugins([plugin_name])
     require_step(plugin, "upgrade")
     require_step(plugin, "backup")
+    refuse_other_target(plugin, to_version)
     if lab_name is not None and lab.get(lab_name) is None:
         raise AnlError(f"no lab host named {lab_name!r}", key="--lab", expected="an existing lab host")
     where = {"inventory": inventory, "lab_name": lab_name, "vault_password": vault_password, "limit": limit}

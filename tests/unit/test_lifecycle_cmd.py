@@ -8,6 +8,8 @@ from click.testing import CliRunner
 
 from anl_stack.cli import cli
 
+PROJECT = Path(__file__).resolve().parent.parent.parent
+
 
 def run(*args: str):  # noqa: ANN201 - click's Result
     return CliRunner().invoke(cli, list(args))
@@ -63,3 +65,31 @@ def test_restore_with_a_bad_marker_expression_is_refused_first(isolated_dirs: Pa
     result = run("restore", "nextcloud", "--lab", "nolab", "--from", "latest", "--mark", "not (app")
     assert result.exit_code == 2
     assert "invalid marker expression" in result.stderr and "no lab host" not in result.stderr
+
+
+def carried_streaming_version() -> str:
+    import yaml
+
+    return str(yaml.safe_load((PROJECT / "plugins" / "streaming" / "plugin.yml").read_text())["version"])
+
+
+def test_upgrade_to_another_recipe_version_is_refused_before_anything(isolated_dirs: Path) -> None:
+    # Refused before the lab host is looked up: the operator reviewed 9.0.0, this anl-stack carries another.
+    carried = carried_streaming_version()
+    result = run("upgrade", "streaming", "--lab", "nolab", "--to", "9.0.0")
+    assert result.exit_code == 2
+    assert f"this anl-stack carries recipe streaming {carried}, not 9.0.0; nothing was changed" in result.stderr
+    assert "--to" in result.stderr and "no lab host" not in result.stderr
+
+
+def test_upgrade_to_a_bad_version_is_refused(isolated_dirs: Path) -> None:
+    result = run("upgrade", "streaming", "--lab", "nolab", "--to", "latest!")
+    assert result.exit_code == 2 and "'latest!' is not a version" in result.stderr
+
+
+def test_upgrade_to_the_carried_version_goes_on(isolated_dirs: Path) -> None:
+    # The carried version, also spelled with a trailing ".0": the next refusal is the missing lab host.
+    carried = carried_streaming_version()
+    for version in (carried, carried + ".0"):
+        result = run("upgrade", "streaming", "--lab", "nolab", "--to", version)
+        assert result.exit_code == 2 and "no lab host named 'nolab'" in result.stderr, result.stderr
