@@ -232,6 +232,64 @@ def test_unknown_snapshot_and_plugin_are_bad_requests(place: Place) -> None:
     assert proc.returncode == 2 and "other.json is missing" in proc.stderr
 
 
+def set_spec(place: Place, **changes: object) -> None:
+    path = Path(place.env["ANL_BACKUP_CONFIG"]) / "plugins" / "demo.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def test_a_failure_after_the_swap_puts_the_data_back_before_the_service(place: Place) -> None:
+    """The last step of a restore fails: the folders the service had are back, then the service."""
+    snapshot = place.ok("backup", "demo")["snapshots"][0]["snapshot"]
+    (place.data / "archive" / "extra.txt").write_text("written after the backup")
+    (place.data / "keys" / "conseil").write_text("changed key\n")
+    live = checksums(place.data)
+    # The `after` command records whether the data was already back when the service was put back.
+    witness = place.root / "data-at-after"
+    set_spec(place, after_restore=[{"argv": ["false"]}],
+             after=[{"argv": ["sh", "-c", f'cat "{place.data}/keys/conseil" > "{witness}"; '
+                              f'rm -f "{place.root}/safe-state"']}])
+    proc = place.run("restore", "demo", "--snapshot", snapshot[:8])
+    assert proc.returncode == 1 and "false failed" in proc.stderr, proc.stderr
+    assert checksums(place.data) == live, "a restore that failed after the swap did not put the data back"
+    assert witness.read_text() == "changed key\n", "the service was put back before its data"
+    assert not (place.root / "safe-state").exists()
+    assert not list(place.data.glob("*.anl-*")), "the failed restore left its working copies behind"
+
+
+def test_a_safe_state_entered_half_way_is_left_whole(place: Place) -> None:
+    """The second `before` command fails: the first one's effect is undone by `after`, exit 1."""
+    set_spec(place, before=[{"argv": ["touch", str(place.root / "safe-state")]}, {"argv": ["false"]}])
+    proc = place.run("backup", "demo")
+    assert proc.returncode == 1 and "false failed" in proc.stderr, proc.stderr
+    assert not (place.root / "safe-state").exists(), "the service was left in its safe state"
+    assert place.ok("snapshots", "demo")["snapshots"] == []
+
+
+def test_the_copy_an_interrupted_restore_left_is_never_deleted(place: Place) -> None:
+    snapshot = place.ok("backup", "demo")["snapshots"][0]["snapshot"]
+    left = place.data / "keys.anl-old"
+    left.mkdir()
+    (left / "conseil").write_text("the only copy\n")
+    live = checksums(place.data)
+    proc = place.run("restore", "demo", "--snapshot", snapshot[:8])
+    assert proc.returncode == 1, proc.stderr
+    assert f"{left} is left from an interrupted restore" in proc.stderr
+    assert checksums(place.data) == live and (left / "conseil").read_text() == "the only copy\n"
+    assert not (place.root / "safe-state").exists()
+
+
+def test_bad_input_gets_one_line_and_no_traceback(place: Place) -> None:
+    for args, code, message in ((["backup", "a/b"], 2, "'a/b' is not a plugin name"),
+                                (["restore", "demo", "--snapshot", "latest"], 2, "no snapshot latest of demo")):
+        proc = place.run(*args)
+        assert proc.returncode == code and message in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    # Settings no deploy writes (a hand edit): one line naming the error.
+    set_spec(place, paths=5)
+    proc = place.run("backup", "demo")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
 def test_retention_keeps_one_per_day(place: Place) -> None:
     for _ in range(3):
         place.ok("backup", "demo")
