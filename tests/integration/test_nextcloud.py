@@ -9,7 +9,8 @@ the backups (shared role backup, restic): rows in the database and files in
 the config and data folders (seeded by the tests: the application is not
 installed here) backed up, changed or lost, restored and compared; a snapshot
 whose data was damaged in the repository refused with the live data left as
-it was; an unknown snapshot refused (exit 2); and, last, the remove step
+it was; a restore whose last step fails after the swap, with the database
+and folders the service had put back; an unknown snapshot refused (exit 2); and, last, the remove step
 (which takes the host's Nextcloud away).
 
 What is not here, and why: the application steps (tag `app`) need the
@@ -343,6 +344,34 @@ def test_restore_refuses_a_damaged_snapshot(stack: object) -> None:
                      "2>/dev/null || true").strip() == ""
     # With its packs back the repository is whole again (the damage was the test's).
     ssh(host, "/usr/local/sbin/anl-backup check")
+
+
+def test_a_restore_that_fails_after_the_swap_keeps_the_live_database_and_folders(stack: object) -> None:
+    """The last step of a restore fails once the database and folders are swapped: both are put back."""
+    host = stack
+    ssh(host, "systemctl start nextcloudcron.timer")  # stopped for the restore, started again after it
+    seed(host, [(11, "dans la sauvegarde")], "sauvegardé")
+    snapshot = back_up(host)
+    psql(host, f"INSERT INTO {TABLE} VALUES (12, 'after backup')")
+    ssh(host, f"printf 'after backup\\n' > {CONFIG_DIR}/anl-roundtrip.config.php")
+    after = live_state(host)
+    settings = "/etc/anl-stack/backup/plugins/nextcloud.json"
+    planted = ("import json, sys\n"
+               "p = sys.argv[1]; s = json.load(open(p))\n"
+               "s['after_restore'] = s.get('after_restore', []) + [{'argv': ['false']}]\n"
+               "json.dump(s, open(p, 'w'))\n")
+    ssh(host, f"cp -a {settings} {settings}.keep && python3 -c {shlex.quote(planted)} {settings}")
+    try:
+        proc = anl("restore", "nextcloud", "--lab", host.name, "--from", snapshot)  # type: ignore[attr-defined]
+    finally:
+        ssh(host, f"mv {settings}.keep {settings}")
+    assert proc.returncode == 1 and "false failed" in proc.stderr, output(proc)
+    assert live_state(host) == after, "the database or the folders the service had are not back"
+    assert psql(host, "SELECT count(*) FROM pg_database WHERE datname LIKE 'nextcloud_anl_%'").strip() == "0"
+    assert psql(host, "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'nextcloud'"
+                ).strip() == "nextcloud"
+    assert ssh(host, "systemctl is-active nextcloudcron.timer").strip() == "active"
+    assert ssh(host, f"ls -d {DATA_DIR}.anl-* {CONFIG_DIR}.anl-* 2>/dev/null || true").strip() == ""
 
 
 def test_restore_of_an_unknown_snapshot_is_refused(stack: object) -> None:
