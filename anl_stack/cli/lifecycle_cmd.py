@@ -266,6 +266,10 @@ def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         sys.exit(int(report.exit_code))
+    if report.outcome == "up to date":
+        click.echo(f"{plugin} on {', '.join(report.hosts)} already runs recipe {report.target['version']} "
+                   f"({report.target['digest'][:19]}): nothing to upgrade")
+        sys.exit(0)
     click.echo(f"\nupgrade of {plugin} from recipe {report.previous['version']} to {report.target['version']} "
                f"on {', '.join(report.hosts)}:")
     for step in report.steps:

@@ -56,7 +56,7 @@ class UpgradeReport:
     target: dict[str, str]
     folder: Path
     steps: list[StepRecord] = field(default_factory=list)
-    outcome: str = "not started"       # upgraded | rolled back | failed | rollback failed
+    outcome: str = "not started"       # upgraded | up to date | rolled back | failed | rollback failed
     exit_code: ExitCode = ExitCode.OK
 
     def add(self, name: str, ok: bool, detail: str, run: Any = None) -> bool:
@@ -122,6 +122,12 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
     probe = prepare([plugin_name], **where, debian=debian, step="backup")
     hosts = probe.hosts
     previous = recipes.deployed(probe.target.paths, plugin_name, hosts)
+    digest = content_digest(plugin.path)
+    if previous["digest"] == digest:
+        # Nothing to upgrade: no backup, no run folder, nothing changed.
+        return UpgradeReport(plugin_name, hosts, {k: previous[k] for k in ("digest", "version", "app_version")},
+                             {k: previous[k] for k in ("digest", "version", "app_version")}, Path(previous["folder"]),
+                             outcome="up to date")
     refuse_unsupported(plugin, previous["version"])
     local = next((r.name for r in backup_settings.repositories(probe.inventory.settings()) if r.kind == "local"), None)
     if local is None:
@@ -131,7 +137,7 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
     folder = new_run_folder(probe.target.paths, "upgrade")
     kept = folder / "previous-recipe"
     shutil.copytree(previous["folder"], kept)
-    target = {"digest": content_digest(plugin.path), "version": str(plugin.manifest.version),
+    target = {"digest": digest, "version": str(plugin.manifest.version),
               "app_version": str(plugin.manifest.app.version)}
     report = UpgradeReport(plugin_name, hosts, {k: previous[k] for k in ("digest", "version", "app_version")},
                            target, folder)
@@ -157,6 +163,8 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
     if upgraded:
         passed, summary = checks(hosts)
         if report.add("checks", passed, summary):
+            # The hosts run the new recipe now: the next upgrade (and its rollback) starts from it.
+            recipes.keep(probe.target.paths, plugin, hosts)
             report.outcome = "upgraded"
             report.write()
             return report

@@ -75,6 +75,11 @@ def _repositories(value: Any, hosts: set[str]) -> list[tuple[str, str]]:
         path = repo.get("path")
         if path is not None and (not isinstance(path, str) or not _PATH.match(path) or ".." in path):
             out.append((f"{where}: {path!r} is not an absolute path", "a path such as /var/backups/anl-stack/restic"))
+        elif isinstance(path, str) and not kinds and _system_folder(path):
+            # The deploy makes the repository folder root-only (0700): never a folder the system shares.
+            out.append((f"{where}: {path!r} is a system folder", "a folder of its own, such as /var/backups/anl-stack/restic"))
+        elif isinstance(path, str) and "partner" in repo and path.strip("/").count("/") > 0:
+            out.append((f"{where}: {path!r} is more than one folder", "one folder in the partner account, such as /restic"))
         if not kinds:
             if path is None:
                 out.append((f"{where} has no path, partner or address",
@@ -98,6 +103,16 @@ def _repositories(value: Any, hosts: set[str]) -> list[tuple[str, str]]:
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             out.append((f"{where}: {port!r} is not a port", "an integer from 1 to 65535"))
     return out
+
+
+#: Folders a repository path must not be (nor be one level under /): the role makes it 0700 root.
+_SYSTEM_FOLDERS = frozenset({"/var/lib", "/var/backups", "/var/cache", "/var/log", "/var/www", "/var/spool",
+                             "/usr/local", "/srv", "/mnt", "/media", "/opt", "/home", "/root", "/tmp", "/var/tmp"})
+
+
+def _system_folder(path: str) -> bool:
+    folder = "/" + path.strip("/")
+    return folder.count("/") < 2 or folder in _SYSTEM_FOLDERS
 
 
 def repositories(settings: dict[str, Any]) -> list[Repository]:

@@ -250,7 +250,13 @@ def test_upgrade_to_the_current_recipe(previous: Previous) -> None:
     kept = Path(report["folder"]) / "previous-recipe" / "plugin.yml"
     assert 'version: "0.0.9"' in kept.read_text(), "the previous recipe is not kept with the run"
     listed = json.loads(anl("backups", "streaming", "--lab", NAME, "--json").stdout)
-    assert any("pre-upgrade" in s["labels"] for s in listed["snapshots"])
+    pre_upgrade = [s for s in listed["snapshots"] if "pre-upgrade" in s["labels"]]
+    assert pre_upgrade
+    # The hosts now run the current recipe: a second upgrade has nothing to do (no backup, no run).
+    again = anl("upgrade", "streaming", "--lab", NAME)
+    assert again.returncode == 0 and "already runs recipe 0.1.0" in again.stdout, output(again)
+    listed = json.loads(anl("backups", "streaming", "--lab", NAME, "--json").stdout)
+    assert [s for s in listed["snapshots"] if "pre-upgrade" in s["labels"]] == pre_upgrade
 
 
 # --- streaming: remove, deploy again, purge --------------------------------------------
