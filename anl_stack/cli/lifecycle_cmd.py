@@ -105,15 +105,41 @@ def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None
     bad = [label for label in labels if not LABEL.match(label)]
     if bad:
         raise AnlError(f"{bad[0]!r} is not a label", key="--label", expected="lower-case letters, digits, '.' and '-'")
-    for plugin in dict.fromkeys(plugins):
+    from anl_stack.cli.deploy_cmd import _print_report
+    from anl_stack.deploy.lifecycle import require_step
+    from anl_stack.deploy.prepare import resolve_plugins
+
+    names = list(dict.fromkeys(plugins))
+    for found in resolve_plugins(names):  # every name and step checked before any backup runs
+        require_step(found, "backup")
+    worst, records, documents = ExitCode.OK, [], []
+    for plugin in names:
         outcome = run_backup(plugin, inventory=inventory, lab_name=lab_name, vault_password=vault_password_file,
                              limit=limit, repos=list(repos), labels=list(labels),
                              display=display_factory(json_output=as_json))
-        _fail_on(outcome.prep, outcome.result, as_json, {"step": "backup", "reports": outcome.reports})
-        for host, report in sorted(outcome.reports.items()):
-            written = ", ".join(f"{str(s['snapshot'])[:8]} in {s['repo']}" for s in report.get("snapshots", []))
-            click.echo(f"{plugin} on {host}: snapshot {written}")
-    click.echo(f"\nlist them with: anl-stack backups {plugins[0]} {_where(inventory, lab_name)}")
+        code = outcome.result.exit_code
+        worst = max(worst, code)
+        if as_json:
+            documents.append({**outcome.result.summary(), "plugin": plugin, "reports": outcome.reports})
+        else:
+            for report in outcome.result.reports:
+                _print_report(report, outcome.prep.scrub, check=False)
+            records += outcome.result.records
+            for host, report in sorted(outcome.reports.items()):
+                written = ", ".join(f"{str(s['snapshot'])[:8]} in {s['repo']}" for s in report.get("snapshots", []))
+                if written:
+                    click.echo(f"{plugin} on {host}: snapshot {written}")
+        if code == ExitCode.INTERRUPTED:
+            break  # Ctrl-C stops the whole command, not one plugin's backup
+    if as_json:
+        # One document for the whole command; a single plugin's is the one `backup PLUGIN --json` always gave.
+        click.echo(json.dumps(documents[0] if len(documents) == 1 else
+                              {"step": "backup", "exit_code": int(worst), "plugins": documents},
+                              ensure_ascii=False, default=str))
+        sys.exit(int(worst))
+    if worst != ExitCode.OK:
+        raise AnlError(records, exit_code=worst)
+    click.echo(f"\nlist them with: anl-stack backups {names[0]} {_where(inventory, lab_name)}")
 
 
 @click.command("backups")

@@ -36,12 +36,13 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
                        extra_vars: dict[str, Any] | None = None,
                        display: DisplayFactory = quiet_display,
                        on_event: Callable[[dict[str, Any]], None] | None = None,
-                       recipe_dirs: dict[str, Path] | None = None) -> tuple[Prepared, Result]:
+                       recipe_dirs: dict[str, Path] | None = None,
+                       validate: Callable[[Prepared], None] | None = None) -> tuple[Prepared, Result]:
     """Run one plugin's lifecycle playbook (``backup.yml``...) on its hosts, like a deploy.
 
     Refused (exit 2) before any host is touched when the plugin has no such
-    step, or when ``--lab NAME`` names no existing lab host (a lifecycle step
-    never boots a fresh host).
+    step, when ``--lab NAME`` names no existing lab host (a lifecycle step
+    never boots a fresh host), or when ``validate`` refuses the prepared run.
     """
     if step_named(step) is DEPLOY:
         raise AnlError("deploy is not a lifecycle step of its own here", key="step",
@@ -58,6 +59,8 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
     prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian,
                    vault_password=vault_password, limit=limit, step=step, extra_vars=extra_vars,
                    recipe_dirs=recipe_dirs)
+    if validate is not None:
+        validate(prep)
     options = Options(limit=limit, kind=step, display=display, on_event=on_event)
     return prep, execute(prep, options)
 

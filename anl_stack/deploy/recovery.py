@@ -21,7 +21,15 @@ from anl_stack.deploy.engine import Options, Result, execute
 from anl_stack.deploy.events import DisplayFactory, quiet_display, task_reports
 from anl_stack.deploy.lifecycle import require_step, run_lifecycle_step
 from anl_stack.deploy.prepare import Prepared, app_version, prepare, resolve_plugins
-from anl_stack.deploy.snapshots import Snapshot, choose, list_snapshots, refuse_newer, repository_order
+from anl_stack.deploy.snapshots import (
+    Snapshot,
+    check_snapshot_name,
+    choose,
+    list_snapshots,
+    refuse_newer,
+    repository_order,
+    require_known_repos,
+)
 from anl_stack.inventory import backup_settings
 
 BACKUP_REPORT = "anl-backup: "
@@ -60,7 +68,8 @@ def backup(plugin_name: str, *, inventory: str | None = None, lab_name: str | No
     raw: dict[str, str] = {}
     prep, result = run_lifecycle_step(plugin_name, "backup", inventory=inventory, lab_name=lab_name,
                                       vault_password=vault_password, limit=limit, extra_vars=extra,
-                                      display=display, on_event=task_reports(BACKUP_REPORT, raw))
+                                      display=display, on_event=task_reports(BACKUP_REPORT, raw),
+                                      validate=lambda prepared: require_known_repos(prepared, repos))
     return Outcome(prep, result, _decoded(BACKUP_REPORT, raw))
 
 
@@ -71,6 +80,7 @@ def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_
     """Restore PLUGIN from snapshot WANTED; with TO_HOST, deploy that new server first (TAGS: only those tasks)."""
     (plugin,) = resolve_plugins([plugin_name])
     require_step(plugin, "restore")
+    check_snapshot_name(wanted)  # before a new server is deployed for it
     if tags is not None and to_host is None:
         raise AnlError("--tags applies to the deploy of a new server", key="--tags",
                        expected="--to-host HOST with it, or no --tags")

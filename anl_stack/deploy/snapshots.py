@@ -91,7 +91,7 @@ def list_snapshots(plugin_name: str, *, inventory: str | None = None, lab_name: 
     prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian, vault_password=vault_password,
                    limit=limit, step="backup", extra_vars={"anl_backup_repo": repos} if repos else None,
                    playbook=snapshots_playbook(plugin.name))
-    _require_known_repos(prep, repos)
+    require_known_repos(prep, repos)
     reports: dict[str, str] = {}
     result = execute(prep, Options(limit=limit, kind="snapshots", display=display,
                                    on_event=task_reports(REPORT_PREFIX, reports)))
@@ -106,7 +106,8 @@ def list_snapshots(plugin_name: str, *, inventory: str | None = None, lab_name: 
     return Listing(ordered, errors, prep, result)
 
 
-def _require_known_repos(prep: Prepared, repos: list[str] | None) -> None:
+def require_known_repos(prep: Prepared, repos: list[str] | None) -> None:
+    """Exit 2 when --repo names a repository the commune settings do not declare."""
     declared = [r.name for r in backup_settings.repositories(prep.inventory.settings())]
     unknown = [r for r in repos or [] if r not in declared]
     if unknown:
@@ -120,6 +121,13 @@ def repository_order(settings: dict[str, Any], *, offsite_first: bool) -> list[s
     return [r.name for r in sorted(repos, key=lambda r: (r.kind == "local") == offsite_first)]
 
 
+def check_snapshot_name(wanted: str) -> None:
+    """Exit 2 unless ``wanted`` can name a snapshot (checked before anything is deployed or listed)."""
+    if wanted != "latest" and not SNAPSHOT_ID.match(wanted):
+        raise AnlError(f"{wanted!r} is not a snapshot id", key="--from",
+                       expected="an id of 8 to 64 hex digits as listed by `anl-stack backups`, or latest")
+
+
 def choose(snapshots: list[Snapshot], wanted: str, order: list[str]) -> Snapshot:
     """The snapshot ``wanted`` names (an id, a prefix of 8+ characters, or ``latest``); exit 2 otherwise."""
     rank = {name: i for i, name in enumerate(order)}
@@ -129,9 +137,7 @@ def choose(snapshots: list[Snapshot], wanted: str, order: list[str]) -> Snapshot
             raise AnlError("no snapshot to restore", key="--from", expected="a backup made first (anl-stack backup)")
         newest = max(s.time for s in candidates)
         return next(s for s in candidates if s.time == newest)
-    if not SNAPSHOT_ID.match(wanted):
-        raise AnlError(f"{wanted!r} is not a snapshot id", key="--from",
-                       expected="an id of 8 to 64 hex digits as listed by `anl-stack backups`, or latest")
+    check_snapshot_name(wanted)
     matches = [s for s in candidates if s.id.startswith(wanted)]
     if not matches:
         raise AnlError(f"no snapshot {wanted}", key="--from",

@@ -93,3 +93,15 @@ def test_upgrade_to_the_carried_version_goes_on(isolated_dirs: Path) -> None:
     for version in (carried, carried + ".0"):
         result = run("upgrade", "streaming", "--lab", "nolab", "--to", version)
         assert result.exit_code == 2 and "no lab host named 'nolab'" in result.stderr, result.stderr
+
+
+def test_every_plugin_of_a_backup_is_checked_before_any_runs(isolated_dirs: Path) -> None:
+    # The second name is wrong: refused before the first plugin's backup looks for its lab host.
+    result = run("backup", "streaming", "nextclud", "--lab", "nolab")
+    assert result.exit_code == 2
+    assert "nextcloud" in result.stderr and "no lab host" not in result.stderr
+
+
+def test_a_bad_snapshot_name_is_refused_before_a_new_server_is_deployed(isolated_dirs: Path) -> None:
+    result = run("restore", "streaming", "-i", str(isolated_dirs / "none"), "--from", "lastest", "--to-host", "srv2")
+    assert result.exit_code == 2 and "'lastest' is not a snapshot id" in result.stderr
