@@ -110,17 +110,23 @@ def place(tmp_path: Path) -> Place:
 
 
 def test_round_trip_restores_every_file_and_its_owner(place: Place) -> None:
+    recording = place.data / "archive" / "conseil" / "2026-11-30.mp4"
+    os.chown(recording, 33, 33)  # www-data on Debian, as the recordings are on a server
+    os.chown(recording.parent, 33, 33)
     before = checksums(place.data)
     written = place.ok("backup", "demo")["snapshots"]
     assert [s["repo"] for s in written] == ["local"] and written[0]["snapshot"]
     assert not (place.root / "safe-state").exists(), "the service was not put back after the backup"
-    (place.data / "archive" / "conseil" / "2026-11-30.mp4").write_bytes(b"damaged")
+    recording.write_bytes(b"damaged")
+    os.chown(recording, 0, 0)  # the owner must come back from the snapshot, not stay from the live file
     shutil.rmtree(place.data / "keys")
     (place.data / "archive" / "extra.txt").write_text("written after the backup")
     listed = place.ok("snapshots", "demo", "--sizes")["snapshots"]
     assert len(listed) == 1 and listed[0]["app_version"] == "1.2.2" and listed[0]["size"] > 300_000
     place.ok("restore", "demo", "--snapshot", listed[0]["short_id"])
     assert checksums(place.data) == before
+    assert (recording.stat().st_uid, recording.stat().st_gid) == (33, 33)
+    assert (recording.parent.stat().st_uid, recording.parent.stat().st_gid) == (33, 33)
     assert (place.data / "keys").stat().st_mode & 0o777 == 0o700
     assert not list(place.data.glob("*.anl-*")), "restore left its working copies behind"
 
