@@ -230,6 +230,13 @@ def test_not_enough_space_is_refused_before_anything_changes(place: Place, tmp_p
         subprocess.run(["umount", str(small)], check=False)
 
 
+def test_snapshots_of_a_plugin_without_settings_are_still_listed(place: Place) -> None:
+    """After a removal with --purge its settings are gone; what the repositories keep is still listed."""
+    place.ok("backup", "demo")
+    (Path(place.env["ANL_BACKUP_CONFIG"]) / "plugins" / "demo.json").unlink()
+    assert len(place.ok("snapshots", "demo")["snapshots"]) == 1
+
+
 def test_unknown_snapshot_and_plugin_are_bad_requests(place: Place) -> None:
     place.ok("backup", "demo")
     proc = place.run("restore", "demo", "--snapshot", "deadbeef")
