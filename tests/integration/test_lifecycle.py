@@ -42,13 +42,15 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.fixtures.lab import wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -129,15 +131,6 @@ def ruleset(host: Any) -> str:
 def snapshots(host: Any, plugin: str) -> list[str]:
     """Ids of the plugin's snapshots in the host's own repositories (read with anl-backup there)."""
     return [s["id"] for s in json.loads(sh(host, f"/usr/local/sbin/anl-backup snapshots {plugin}"))["snapshots"]]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, step: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +283,7 @@ def streaming(host: Any, remove_where_never_deployed: subprocess.CompletedProces
 
     before = recordings()  # the upgrade tests' recording, when they ran first
     sh(host, f"systemd-run --quiet --collect --unit anl-remove-test-push /bin/sh -c {shlex.quote(inner)}")
-    assert wait_for(lambda: recordings() - before, 90), "a push from the host made no recording"
+    assert wait_for(lambda: recordings() - before, 90, step=2), "a push from the host made no recording"
     (site.recording,) = recordings() - before
     return site
 
@@ -327,12 +320,16 @@ def streaming_purged(streaming: Site, streaming_redeployed: subprocess.Completed
     return Purge(before, proc, again)
 
 
-def test_remove_where_never_deployed_changes_nothing(remove_where_never_deployed: Any) -> None:
-    proc = remove_where_never_deployed
+def assert_changed_nothing(proc: subprocess.CompletedProcess[str]) -> None:
+    """A one-run step that succeeded, ran tasks on the host, and changed none."""
     assert proc.returncode == 0, output(proc)
     host = counts(proc)
     assert host["failed"] == 0 and host["ok"] > 0, host
     assert host["changed"] == 0, host["changed_tasks"]
+
+
+def test_remove_where_never_deployed_changes_nothing(remove_where_never_deployed: Any) -> None:
+    assert_changed_nothing(remove_where_never_deployed)
 
 
 def test_remove_takes_the_service_away_and_keeps_the_recordings(streaming: Site, streaming_removed: Any) -> None:
@@ -361,11 +358,7 @@ def test_remove_takes_the_service_away_and_keeps_the_recordings(streaming: Site,
 
 
 def test_remove_again_changes_nothing(streaming_removed_again: subprocess.CompletedProcess[str]) -> None:
-    proc = streaming_removed_again
-    assert proc.returncode == 0, output(proc)
-    host = counts(proc)
-    assert host["failed"] == 0 and host["ok"] > 0, host
-    assert host["changed"] == 0, host["changed_tasks"]
+    assert_changed_nothing(streaming_removed_again)
 
 
 def test_deploy_after_remove_lists_the_kept_recordings(streaming: Site, streaming_redeployed: Any) -> None:
@@ -390,10 +383,7 @@ def test_purge_deletes_the_data_and_the_on_host_snapshots(streaming: Site, strea
 
 
 def test_purge_again_changes_nothing(streaming_purged: Purge) -> None:
-    proc = streaming_purged.again
-    assert proc.returncode == 0, output(proc)
-    host = counts(proc)
-    assert host["failed"] == 0 and host["changed"] == 0, host["changed_tasks"]
+    assert_changed_nothing(streaming_purged.again)
 
 
 # --- hello: backup, remove, deploy again, restore -----------------------------------------

@@ -313,14 +313,19 @@ def test_backup_restore_round_trip(stack: object) -> None:
                      "2>/dev/null || true").strip() == ""
 
 
+def backed_up_then_changed(host: object, row: tuple[int, str], text: str, new_id: int) -> tuple[str, dict[str, object]]:
+    """Seed ROW and files, back them up, then add row NEW_ID and change a config file: (snapshot, live state)."""
+    seed(host, [row], text)
+    snapshot = back_up(host)
+    psql(host, f"INSERT INTO {TABLE} VALUES ({new_id}, 'after backup')")
+    ssh(host, f"printf 'after backup\\n' > {CONFIG_DIR}/anl-roundtrip.config.php")
+    return snapshot, live_state(host)
+
+
 def test_restore_refuses_a_damaged_snapshot(stack: object) -> None:
     """Every pack file of the repository damaged: the restore stops before touching the live data."""
     host = stack
-    seed(host, [(7, "kept")], "dans la sauvegarde abîmée")
-    snapshot = back_up(host)
-    psql(host, f"INSERT INTO {TABLE} VALUES (8, 'after backup')")
-    ssh(host, f"printf 'after backup\\n' > {CONFIG_DIR}/anl-roundtrip.config.php")
-    after = live_state(host)
+    snapshot, after = backed_up_then_changed(host, (7, "kept"), "dans la sauvegarde abîmée", 8)
 
     saved = "/root/anl-test-packs"
     flip = ("import pathlib, sys\n"
@@ -350,11 +355,7 @@ def test_a_restore_that_fails_after_the_swap_keeps_the_live_database_and_folders
     """The last step of a restore fails once the database and folders are swapped: both are put back."""
     host = stack
     ssh(host, "systemctl start nextcloudcron.timer")  # stopped for the restore, started again after it
-    seed(host, [(11, "dans la sauvegarde")], "sauvegardé")
-    snapshot = back_up(host)
-    psql(host, f"INSERT INTO {TABLE} VALUES (12, 'after backup')")
-    ssh(host, f"printf 'after backup\\n' > {CONFIG_DIR}/anl-roundtrip.config.php")
-    after = live_state(host)
+    snapshot, after = backed_up_then_changed(host, (11, "dans la sauvegarde"), "sauvegardé", 12)
     settings = "/etc/anl-stack/backup/plugins/nextcloud.json"
     planted = ("import json, sys\n"
                "p = sys.argv[1]; s = json.load(open(p))\n"

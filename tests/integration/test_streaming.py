@@ -36,6 +36,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fixtures.lab import wait_for
+
 pytestmark = pytest.mark.lab
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
@@ -106,15 +108,6 @@ def start_host_push(site: Site, seconds: int, target: str = "127.0.0.1") -> str:
     inner = shlex.join(push_command(f"rtmp://{target}/live/KEY", seconds)).replace("KEY", f"$(cat {KEY_FILE})")
     ssh(site, f"systemd-run --quiet --collect --unit {unit} /bin/sh -c {shlex.quote(inner)}")
     return unit
-
-
-def wait_for(predicate: Any, timeout: float, step: float = 1.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def unit_active(site: Site, unit: str) -> bool:
