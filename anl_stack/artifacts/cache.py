@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from anl_stack.core.files import write_file
 from anl_stack.core.paths import cache_dir
 
 INDEX_FORMAT = 1
@@ -99,10 +100,8 @@ class Cache:
         with self._locked():
             entries = self.entries()
             entries[key] = entry
-            staging = self.index_file.with_suffix(".json.new")
-            staging.write_text(json.dumps({"format": INDEX_FORMAT, "entries": dict(sorted(entries.items()))},
-                                          indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            staging.replace(self.index_file)
+            write_file(self.index_file, json.dumps({"format": INDEX_FORMAT, "entries": dict(sorted(entries.items()))},
+                                                   indent=2, ensure_ascii=False) + "\n")
         return entry
 
     def workdir(self, name: str) -> Path:

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import anl_stack
+from anl_stack.core.errors import AnlError
+from anl_stack.core.files import write_file
 from anl_stack.core.paths import cache_dir
 from anl_stack.plugins import discovery
 
@@ -101,10 +103,8 @@ def load(current_key: str) -> dict[str, Any] | None:
 def save(current_key: str, listing: dict[str, Any]) -> None:
     """Store the listing (atomically); silently skipped when the cache folder is not writable."""
     target = cache_file()
-    tmp = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"key": current_key, "listing": listing}, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+        write_file(target, json.dumps({"key": current_key, "listing": listing}, ensure_ascii=False), mode=0o600)
+    except (OSError, AnlError):
+        pass

@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from anl_stack.core.files import write_file
 from anl_stack.core.paths import shared_roles_dir
 
 CONTROL_PATH = "/tmp/anl-{tag}%%C"   # %% because ansible.cfg is read with interpolation
@@ -64,10 +65,9 @@ def render(*, roles_paths: list[Path] | None = None, host_key_checking: bool = T
     return out.getvalue()
 
 
-def write(dest: Path, **kwargs: object) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(render(**kwargs))  # type: ignore[arg-type]
-    return dest
+def write(dest: Path, *, root: Path | None = None, **kwargs: object) -> Path:
+    """Write the generated ansible.cfg; ``root`` is the inventory, below which no link is followed."""
+    return write_file(dest, render(**kwargs), root=root)  # type: ignore[arg-type]
 
 
 def ansible_env(cfg_file: Path, *, host_key_checking: bool, roles_paths: list[Path] | None = None) -> dict[str, str]:

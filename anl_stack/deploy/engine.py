@@ -24,6 +24,7 @@ from typing import Any
 
 from anl_stack.adapters import runner
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
+from anl_stack.core.files import ensure_folder, new_file, write_file
 from anl_stack.deploy import recipes
 from anl_stack.deploy.events import DisplayFactory, RunModel, is_censored, quiet_display
 from anl_stack.deploy.prepare import Prepared, check_platforms
@@ -130,7 +131,7 @@ def read_releases(target: Target, env: dict[str, str], hosts: list[str]) -> dict
 def new_run_folder(paths: InventoryPaths, kind: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = paths.runs / f"{stamp}-{kind}-{pysecrets.token_hex(3)}"
-    folder.mkdir(parents=True, mode=0o700)
+    ensure_folder(folder, root=paths.root, mode=0o700)
     return folder
 
 
@@ -144,31 +145,28 @@ def run_once(prep: Prepared, kind: str, options: Options, stop: threading.Event)
         playbook=Path("project/site.yml"), files=prep.files, cmdline=cmdline,
         limit=options.limit, tags=options.tags, skip_tags=options.skip_tags,
     )
-    events_file = (folder / "events.jsonl").open("w", encoding="utf-8")
-
-    def on_event(event: dict[str, Any]) -> None:
-        model.feed(event)
-        display.event(event)
-        if options.on_event is not None:
-            options.on_event(event)
-        stored = dict(event)
-        if is_censored(event):
-            stored.pop("stdout", None)
-        events_file.write(prep.scrub(json.dumps(stored, default=str, ensure_ascii=False)) + "\n")
-
     keep = options.keep_runner_dir / kind if options.keep_runner_dir else None
-    try:
+    with new_file(folder / "events.jsonl", mode=0o600) as events_file:
+
+        def on_event(event: dict[str, Any]) -> None:
+            model.feed(event)
+            display.event(event)
+            if options.on_event is not None:
+                options.on_event(event)
+            stored = dict(event)
+            if is_censored(event):
+                stored.pop("stdout", None)
+            events_file.write(prep.scrub(json.dumps(stored, default=str, ensure_ascii=False)) + "\n")
+
         with display:
             outcome = runner.run(request, on_event, stop=stop, tick=display.tick, keep_dir=keep)
-    finally:
-        events_file.close()
-    (folder / "log").write_text(prep.scrub(outcome.stdout), encoding="utf-8")
+    write_file(folder / "log", prep.scrub(outcome.stdout), mode=0o600)
     report = RunReport(kind, folder, model, outcome.status, outcome.rc, outcome.canceled)
     summary = {"kind": kind, "plugins": [p.name for p in prep.plugins], "inventory": str(prep.target.paths.root),
                "status": outcome.status, "rc": outcome.rc, "canceled": outcome.canceled,
                "check_mode": options.check, "limit": options.limit, "tags": options.tags,
                "skip_tags": options.skip_tags, "digests": _digests(prep.plugins), **model.summary()}
-    (folder / "summary.json").write_text(prep.scrub(json.dumps(summary, indent=2, default=str)), encoding="utf-8")
+    write_file(folder / "summary.json", prep.scrub(json.dumps(summary, indent=2, default=str)), mode=0o600)
     return report
 
 

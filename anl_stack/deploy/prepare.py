@@ -295,7 +295,7 @@ def _run_environment(target: Target, plugins: list[Any]) -> dict[str, str]:
     """The run's ansible.cfg (written in the inventory's private folder) and the environment naming it."""
     roles_paths = [p.path / ROLES_DIR for p in plugins]
     runs_cfg = target.paths.private / "ansible.cfg"
-    ansible_cfg.write(runs_cfg, roles_paths=roles_paths, host_key_checking=target.host_key_checking,
+    ansible_cfg.write(runs_cfg, root=target.paths.root, roles_paths=roles_paths, host_key_checking=target.host_key_checking,
                       control_tag=ansible_cfg.inventory_tag(target.paths.root))
     env = ansible_cfg.ansible_env(runs_cfg, host_key_checking=target.host_key_checking, roles_paths=roles_paths)
     env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(target.password_file)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.files import write_file
 from anl_stack.inventory.model import InventoryPaths
 from anl_stack.plugins.digest import content_digest, plugin_files
 
@@ -33,11 +34,12 @@ def keep(paths: InventoryPaths, plugin: Any, hosts: list[str]) -> Path:
     folder = store(paths, plugin.name) / digest.removeprefix("sha256:")[:16]
     if not folder.is_dir():
         tmp = folder.with_name(folder.name + ".tmp")
+        if tmp.is_symlink():
+            tmp.unlink()
         shutil.rmtree(tmp, ignore_errors=True)
         for path in plugin_files(Path(plugin.path)):
-            target = tmp / path.relative_to(plugin.path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+            write_file(tmp / path.relative_to(plugin.path), path.read_bytes(),
+                       mode=path.stat().st_mode & 0o755, root=paths.root)
         tmp.rename(folder)
     record_file = store(paths, plugin.name) / RECORD
     record = read_record(paths, plugin.name)
@@ -45,9 +47,7 @@ def keep(paths: InventoryPaths, plugin: Any, hosts: list[str]) -> Path:
     for host in hosts:
         record[host] = {"digest": digest, "version": str(plugin.manifest.version),
                         "app_version": str(plugin.manifest.app.version), "folder": str(folder), "at": at}
-    tmp_record = record_file.with_suffix(".tmp")
-    tmp_record.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp_record.replace(record_file)
+    write_file(record_file, json.dumps(record, indent=2, sort_keys=True) + "\n", mode=0o600, root=paths.root)
     return folder
 
 

@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from anl_stack import lab
 from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.core.files import write_file
 from anl_stack.deploy import recipes
 from anl_stack.deploy.engine import Options, execute, new_run_folder
 from anl_stack.deploy.events import DisplayFactory, quiet_display
@@ -70,7 +71,7 @@ class UpgradeReport:
                 "steps": [asdict(s) for s in self.steps]}
 
     def write(self) -> None:
-        (self.folder / "upgrade.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_file(self.folder / "upgrade.json", json.dumps(self.to_dict(), indent=2) + "\n", mode=0o600)
 
 
 def refuse_unsupported(plugin: Any, previous_version: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.files import write_file
 from anl_stack.core.paths import config_dir
 from anl_stack.core.yamlfile import YamlDoc, is_vault_file, read_yaml
 
@@ -141,7 +142,7 @@ def create_inventory(
     paths.private.mkdir(parents=True, exist_ok=True)
     hosts_doc = {"all": hosts or {"children": {}}}
     header = "" if hosts else HOSTS_TEMPLATE_HELP
-    paths.hosts.write_text(header + yaml.safe_dump(hosts_doc, sort_keys=False))
+    write_file(paths.hosts, header + yaml.safe_dump(hosts_doc, sort_keys=False), root=paths.root)
     settings: dict[str, Any] = {
         "anl_commune": commune,
         "anl_domain": domain,
@@ -149,15 +150,14 @@ def create_inventory(
         "anl_tls_mode": tls_mode,
     }
     settings.update(extra_settings or {})
-    paths.settings.write_text(
+    write_file(paths.settings,
         "# Commune settings read by every anl-stack plugin. Per-plugin variables\n"
         "# are role variables prefixed with the plugin name (see each fiche).\n"
-        + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True)
+        + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), root=paths.root,
     )
-    paths.private_settings.write_text(
-        yaml.safe_dump({"vault_password_file": str(vault_password_file)}, sort_keys=False)
-    )
-    (paths.private / ".gitignore").write_text("runs/\n")
+    write_file(paths.private_settings, yaml.safe_dump({"vault_password_file": str(vault_password_file)},
+                                                      sort_keys=False), root=paths.root)
+    write_file(paths.private / ".gitignore", "runs/\n", root=paths.root)
     return paths
 
 
@@ -371,9 +371,7 @@ def add_host_to_group(paths: InventoryPaths, host: str, group: str) -> bool:
     ):
         raise AnlError("unknown host", file=str(paths.hosts), key=host, expected="a host listed in hosts.yml")
     group_hosts[host] = {}
-    tmp = paths.hosts.with_name(".hosts.yml.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-    tmp.replace(paths.hosts)
+    write_file(paths.hosts, yaml.safe_dump(data, sort_keys=False), root=paths.root)
     return True
 
 

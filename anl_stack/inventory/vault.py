@@ -11,7 +11,6 @@ itself with the vault password file.
 from __future__ import annotations
 
 import difflib
-import os
 import secrets as pysecrets
 import string
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import yaml
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.files import write_file
 from anl_stack.inventory.model import InventoryPaths
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -72,12 +72,7 @@ def write_secrets(paths: InventoryPaths, password_file: Path, values: dict[str, 
     vault = _vault_lib(password_file)
     clear = yaml.safe_dump(values, sort_keys=True, default_flow_style=False)
     data = vault.encrypt(clear)
-    paths.vault.parent.mkdir(parents=True, exist_ok=True)
-    tmp = paths.vault.with_name(".vault.yml.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    tmp.replace(paths.vault)
+    write_file(paths.vault, data, mode=0o600, root=paths.root)
 
 
 def ensure_secrets(paths: InventoryPaths, password_file: Path, declared: list[Any]) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from anl_stack.adapters import netfilter, nspawn, ssh
 from anl_stack.core.errors import AnlError, WorkFailedError
+from anl_stack.core.files import ensure_folder, write_file
 from anl_stack.core.paths import cache_dir
 from anl_stack.inventory.model import create_inventory, write_password_file
 from anl_stack.lab import hostsfile, image, network, reservations, state
@@ -241,15 +242,14 @@ def _prepare_root(root: Path, data: dict[str, Any]) -> None:
     """Per-host files written into the overlay before the first boot."""
     name = data["name"]
     nspawn.run(["ssh-keygen", "-A", "-f", str(root)])
+    # The host's file system is the lab host's: never follow a link in it.
     ssh_dir = root / "root/.ssh"
-    ssh_dir.mkdir(mode=0o700, exist_ok=True)
-    keys = ssh_dir / "authorized_keys"
-    keys.write_text(_paths(name)["key"].with_suffix(".pub").read_text())
-    keys.chmod(0o600)
+    ensure_folder(ssh_dir, root=root, mode=0o700)
+    write_file(ssh_dir / "authorized_keys", _paths(name)["key"].with_suffix(".pub").read_text(), mode=0o600, root=root)
     resolv = root / "etc/resolv.conf"
-    if resolv.is_symlink() or resolv.exists():
+    if resolv.is_symlink():  # Debian's image links it to systemd-resolved's file
         resolv.unlink()
-    resolv.write_text("".join(f"nameserver {r}\n" for r in data["resolvers"]))
+    write_file(resolv, "".join(f"nameserver {r}\n" for r in data["resolvers"]), root=root)
     _write_guest_hosts(root, data)
 
 
@@ -263,7 +263,7 @@ def _write_guest_hosts(root: Path, data: dict[str, Any]) -> None:
         f"{data['address']}\t{' '.join(data['names'])}\n"
         + "".join(line + "\n" for line in mirror_lines)
     )
-    (root / "etc/hosts").write_text(text)
+    write_file(root / "etc/hosts", text, root=root)
 
 
 def _prepare_archives(root: Path, upper: Path) -> Path:
@@ -485,7 +485,7 @@ def _publish_packages(upper: Path) -> None:
             continue
         tmp = shared / f".{deb.name}.{os.getpid()}"
         try:
-            os.link(deb, tmp)
+            os.link(deb, tmp)  # links a planted symlink itself, never what it points to
         except OSError:
-            shutil.copy2(deb, tmp)
+            continue
         os.replace(tmp, target)

@@ -17,10 +17,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from anl_stack.core.files import write_file
 from anl_stack.core.paths import state_dir
 
 
@@ -58,9 +58,7 @@ def read(name: str) -> dict[str, Any] | None:
 def write(name: str, data: dict[str, Any]) -> None:
     folder = host_dir(name)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = folder / "state.json.tmp"
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, state_file(name))
+    write_file(state_file(name), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
 
 def names() -> list[str]:

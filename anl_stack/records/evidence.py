@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.files import write_file
 from anl_stack.plugin_api import MANIFEST_FILE
 from anl_stack.plugins.digest import content_digest
 from anl_stack.plugins.manifest import load_manifest
@@ -57,8 +58,7 @@ def unique_stem(folder: Path, stem: str) -> str:
 
 
 def write_yaml(path: Path, data: dict[str, Any], comment: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(comment + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    write_file(path, comment + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), root=path.parent.parent)
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
@@ -175,7 +175,7 @@ class Written:
 
 
 def _copy_source(src: Path, dest: Path) -> dict[str, Any]:
-    dest.write_bytes(src.read_bytes())
+    write_file(dest, src.read_bytes(), root=dest.parent.parent)
     return {"file": dest.name, "sha256": sha256_file(dest)}
 
 
@@ -266,9 +266,8 @@ def record_check(path: Path, report: Any) -> Path:
     ident = plugin_identity(folder)
     out = folder / EVIDENCE_DIR
     stem = unique_stem(out, f"{today()}-check")
-    out.mkdir(exist_ok=True)
     stored = out / f"{stem}.json"
-    stored.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_file(stored, json.dumps(report.to_dict(), indent=2) + "\n", root=folder)
     record = {RECORD_TAG: "evidence", "kind": "check", **ident,
               "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
               "check": {"file": stored.name, "sha256": sha256_file(stored), "ok": report.ok,

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.files import write_file
 from anl_stack.verify.result import JSON_FORMAT, JSON_FORMAT_VERSION, VerifyResult
 
 FORMATS = {".md": "verify_report.md.j2", ".markdown": "verify_report.md.j2",
@@ -77,6 +78,5 @@ def render(result: VerifyResult, fmt: str) -> str:
 
 def write_report(result: VerifyResult, path: Path) -> Path:
     check_report_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result, path.suffix.lower()), encoding="utf-8")
+    write_file(path, render(result, path.suffix.lower()), root=path.parent)
     return path

@@ -16,6 +16,7 @@ from typing import Any
 
 from anl_stack.adapters import testinfra
 from anl_stack.core.errors import WorkFailedError
+from anl_stack.core.files import ensure_folder, write_file
 from anl_stack.deploy import ansible_cfg
 from anl_stack.inventory.model import Inventory
 from anl_stack.plugin_api import BASELINE, CHECKS_GLOB, PYTEST_PLUGIN, write_context
@@ -27,7 +28,7 @@ from anl_stack.verify.result import OUTCOMES, VerifyResult
 def _run_dir(inv: Inventory) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     folder = inv.paths.runs / f"{stamp}-verify"
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_folder(folder, root=inv.paths.root, mode=0o700)
     return folder
 
 
@@ -63,7 +64,7 @@ def run(options: VerifyOptions, *, plugins: list[Any] | None = None) -> VerifyRe
     if options.report:
         write_report(result, options.report)
         result.report = str(options.report.resolve())
-    (run_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    write_file(run_dir / "result.json", json.dumps(result.to_dict(), indent=2, default=str), mode=0o600)
     return result
 
 
