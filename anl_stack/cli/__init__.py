@@ -7,6 +7,7 @@ so ``--help`` and ``plugins list`` never pay for Ansible or testinfra.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -79,13 +80,20 @@ def _wants_json(ctx: click.Context) -> bool:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="anl-stack")
-def cli() -> None:
+@click.option("--allow-lookups", is_flag=True,
+              help="Let the inventory's templates run Ansible lookups on this controller (refused by default: "
+                   "a shared inventory is untrusted).")
+def cli(allow_lookups: bool) -> None:
     """anl-stack: deploy, verify and share the free software communes run together.
 
     \b
     Exit codes: 0 success; 1 the work ran and something failed;
     2 refused before touching any host; 130 interrupted.
     """
+    if allow_lookups:
+        from anl_stack.core.operator import ALLOW_LOOKUPS_ENV
+
+        os.environ[ALLOW_LOOKUPS_ENV] = "1"  # child processes (verify's pytest) see it too
 
 
 def main() -> None:

@@ -8,25 +8,27 @@ from typing import Any, NoReturn
 
 import click
 
-from anl_stack.core.errors import AnlError
+from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.masking import mask, mask_data
 
 
 def echo_json(data: Any) -> None:
-    """One JSON document on stdout."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """One JSON document on stdout, with known secrets masked."""
+    click.echo(json.dumps(mask_data(data), ensure_ascii=False, indent=2, default=str))
 
 
 def fail(error: AnlError, *, json_output: bool = False) -> NoReturn:
-    """Print an AnlError in the one error shape and exit with its code."""
+    """Print an AnlError in the one error shape (known secrets masked) and exit with its code."""
+    records = [ErrorRecord(**mask_data(r.to_dict())) for r in error.records]
     if json_output:
         click.echo(
             json.dumps(
                 {"error": True, "exit_code": int(error.exit_code),
-                 "errors": [r.to_dict() for r in error.records]},
+                 "errors": [r.to_dict() for r in records]},
                 ensure_ascii=False,
             )
         )
     else:
-        for record in error.records:
-            click.echo(f"error: {record.format()}", err=True)
+        for record in records:
+            click.echo(f"error: {mask(record.format())}", err=True)
     sys.exit(int(error.exit_code))

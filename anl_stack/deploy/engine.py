@@ -149,6 +149,8 @@ def run_once(prep: Prepared, kind: str, options: Options, stop: threading.Event)
     with new_file(folder / "events.jsonl", mode=0o600) as events_file:
 
         def on_event(event: dict[str, Any]) -> None:
+            # Masked first: the model's error messages, every display and the caller see no secret.
+            event = prep.scrub.data(event)
             model.feed(event)
             display.event(event)
             if options.on_event is not None:

@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from anl_stack import lab
 from anl_stack.artifacts import resolve_for_deploy
+from anl_stack.core import masking
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import shared_roles_dir
 from anl_stack.deploy import ansible_cfg
@@ -46,7 +47,7 @@ from anl_stack.plugins.discovery import load_folder
 from anl_stack.plugins.manifest import Secret
 from anl_stack.records.reviews import require_reviewed
 
-MASK = "********"
+MASK = masking.MASK
 
 
 def resolve_plugins(names: list[str], recipe_dirs: dict[str, Path] | None = None) -> list[Any]:
@@ -140,12 +141,14 @@ class Scrubber:
     """Replaces known secret values in text we write (second line of defence)."""
 
     def __init__(self, values: list[str]) -> None:
-        self.values = sorted({v for v in values if len(v) >= 6}, key=len, reverse=True)
+        self.values = sorted({v for v in values if len(v) >= masking.MIN_LENGTH}, key=len, reverse=True)
+        masking.remember(self.values)  # what the CLI prints is masked too
 
     def __call__(self, text: str) -> str:
-        for value in self.values:
-            text = text.replace(value, MASK)
-        return text
+        return masking.mask(text, self.values)
+
+    def data(self, value: Any) -> Any:
+        return masking.mask_data(value, self.values)
 
 
 def _flatten_secret_values(data: Any) -> list[str]:
@@ -235,7 +238,10 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
         # A lab host not made yet gets an inventory without commune pins: resolve the
         # releases now, so that a missing one is refused before a host is booted for nothing.
         artifacts = resolve_for_deploy(plugins, {})
-    target = lab_target(lab_name, debian, plugins, log=log) if lab_name else inventory_target(inventory, vault_password)
+    if lab_name:
+        target = lab_target(lab_name, debian, plugins, log=log)
+    else:
+        target = inventory_target(inventory, vault_password, log=log)
     everything = discover_plugins()
     inv = require_valid(target.paths, everything)
     if the_step is DEPLOY:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack import lab
+from anl_stack.core.errors import AnlError
+from anl_stack.core.operator import allows_no_host_key_checking, operator_file
 from anl_stack.core.yamlfile import read_yaml
 from anl_stack.inventory.model import (
     InventoryPaths,
@@ -22,6 +24,7 @@ from anl_stack.inventory.model import (
     resolve_inventory_path,
     vault_password_file,
 )
+from anl_stack.lab import state as lab_state
 
 
 @dataclass
@@ -44,14 +47,39 @@ def plugin_domain(plugin: Any, settings: dict[str, Any]) -> str | None:
     return f"{plugin.manifest.deployment.subdomain}.{domain}" if domain else None
 
 
-def inventory_target(inventory: str | os.PathLike[str], vault_password: str | None = None) -> Target:
+def inventory_target(inventory: str | os.PathLike[str], vault_password: str | None = None,
+                     *, log: Callable[[str], None] | None = None) -> Target:
     paths = resolve_inventory_path(inventory)
-    checking = True
-    if paths.private_settings.is_file():
-        data = read_yaml(paths.private_settings).data
-        if isinstance(data, dict) and "host_key_checking" in data:
-            checking = bool(data["host_key_checking"])
-    return Target(paths, vault_password_file(paths, vault_password), checking)
+    return Target(paths, vault_password_file(paths, vault_password), host_key_checking(paths, log=log))
+
+
+def host_key_checking(paths: InventoryPaths, *, log: Callable[[str], None] | None = None) -> bool:
+    """On unless the inventory turns it off *and* that inventory is a lab host's or the operator allows it.
+
+    A shared inventory must not silently disable the check that stops a
+    man in the middle; the setting is honoured only where the controller's
+    operator said so (``allow_no_host_key_checking`` in controller.yml).
+    """
+    if not paths.private_settings.is_file():
+        return True
+    doc = read_yaml(paths.private_settings)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    value = data.get("host_key_checking", True)
+    if not isinstance(value, bool):
+        raise AnlError(f"{value!r} is not true or false", file=str(paths.private_settings),
+                       line=doc.line("host_key_checking"), key="host_key_checking", expected="true or false")
+    if value:
+        return True
+    where = f"{paths.private_settings}: host_key_checking: false"
+    if paths.root.resolve().is_relative_to(lab_state.hosts_dir().resolve()) or \
+            allows_no_host_key_checking(paths.root):
+        if log:
+            log(f"warning: {where}: SSH host keys are not checked for this inventory")
+        return False
+    if log:
+        log(f"warning: {where} is ignored: host keys stay checked (the operator may allow it with "
+            f"allow_no_host_key_checking in {operator_file()})")
+    return True
 
 
 def lab_target(name: str, release: str, plugins: list[Any], *, log: Callable[[str], None] | None = None) -> Target:

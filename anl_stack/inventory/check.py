@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.operator import ALLOW_LOOKUPS_ENV, allows_lookups, operator_file
 from anl_stack.core.paths import shared_roles, shared_roles_dir
 from anl_stack.core.yamlfile import VAULTED
 from anl_stack.inventory import backup_settings
@@ -26,6 +27,7 @@ from anl_stack.inventory.model import (
     VarSource,
     load_inventory,
 )
+from anl_stack.inventory.templates import controller_effects, walk_strings
 from anl_stack.plugin_api import COMMUNE_SETTINGS, REQUIRED_SETTINGS, ROLES_DIR
 from anl_stack.plugins import discover_plugins
 from anl_stack.plugins.roles import RoleSpec, load_role_spec
@@ -130,6 +132,7 @@ class Checker:
         self.plugins = {p.name: p for p in plugins}
         self.specs = role_specs([p for p in plugins if p.loaded])
         self.records: list[ErrorRecord] = list(inv.problems)
+        self.lookups_allowed = allows_lookups(inv.paths.root)
 
     def add(self, message: str, source: VarSource | None, key: str | None, expected: str | None,
             *, file: Path | None = None, line: int | None = None) -> None:
@@ -209,7 +212,19 @@ class Checker:
     def check_source(self, source: VarSource) -> None:
         for key, value in source.values.items():
             key = str(key)
+            self.check_controller_effects(source, key, value)
             self.check_known_var(source, key, value)
+
+    def check_controller_effects(self, source: VarSource, key: str, value: Any) -> None:
+        """A shared inventory's template must not run code or read files on the controller."""
+        if self.lookups_allowed:
+            return
+        for where, text in walk_strings(value):
+            for effect in controller_effects(text):
+                self.add(f"{where + ': ' if where else ''}{effect}", source, key,
+                         "a plain value; templates that run lookups are allowed only by the operator "
+                         f"(anl-stack --allow-lookups, or allow_lookups in {operator_file()}; "
+                         f"{ALLOW_LOOKUPS_ENV}=1)")
 
     def check_known_var(self, source: VarSource, key: str, value: Any) -> None:
         if _is_template(value):

@@ -443,4 +443,9 @@ def vault_password_file(paths: InventoryPaths, override: str | os.PathLike[str] 
     if not result.is_file():
         raise AnlError("vault password file not found", file=str(result), key="vault_password_file",
                        expected=f"the file or script named by {origin}")
+    if os.access(result, os.X_OK) and result.resolve().is_relative_to(paths.root.resolve()):
+        # Ansible runs an executable password file: one inside a shared inventory is its code.
+        raise AnlError("is an executable inside the inventory: Ansible would run it on this controller",
+                       file=str(result), key="vault_password_file",
+                       expected=f"a password file, or a password script outside {paths.root} (named by {origin})")
     return result

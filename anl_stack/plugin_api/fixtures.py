@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import jinja2
+import jinja2.sandbox
 import pytest
 import yaml
 
@@ -58,8 +59,12 @@ def _is_secret_key(key: str, declared: set[str]) -> bool:
 
 
 def _render(values: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """Resolve ``{{ ... }}`` in string values the way Ansible would, a few passes deep."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    """Resolve ``{{ ... }}`` in string values the way Ansible would, a few passes deep.
+
+    Sandboxed: host variables come from a shared inventory, and a template
+    must not reach Python's internals (``cycler.__init__.__globals__``) here.
+    """
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
     out = dict(values)
     for _ in range(4):
         changed = False

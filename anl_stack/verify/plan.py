@@ -8,6 +8,7 @@ invalid marker expression, an inventory with problems.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,8 @@ def _target(options: VerifyOptions) -> tuple[Inventory, Path | None, str, bool]:
         return inv, Path(host.vault_password_file), f"lab {options.lab}", False
     inv = load_inventory(options.inventory)  # type: ignore[arg-type]
     try:
-        target = inventory_target(inv.paths.root, str(options.vault_password_file or "") or None)
+        target = inventory_target(inv.paths.root, str(options.vault_password_file or "") or None,
+                                  log=lambda line: print(line, file=sys.stderr))
     except AnlError:
         if inv.paths.vault.exists():
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import shutil
 import signal
 import sys
@@ -104,7 +105,7 @@ def test_release_and_version_checks(commune: Path, test_plugins: Path) -> None:
 
 def test_ansible_cfg_short_control_path(tmp_path: Path) -> None:
     text = ansible_cfg.render(host_key_checking=False, control_tag="0123abcd-")
-    assert "control_path = /tmp/anl-0123abcd-%%C" in text
+    assert f"control_path = {ansible_cfg.socket_folder()}/0123abcd-%%C" in text
     assert "pipelining = True" in text
     assert "retry_files_enabled = False" in text
     assert text.index(str(shared_roles_dir())) > 0
@@ -115,8 +116,24 @@ def test_ansible_cfg_short_control_path(tmp_path: Path) -> None:
     cfg = configparser.ConfigParser()
     cfg.read_string(ansible_cfg.render(host_key_checking=False, control_tag=ansible_cfg.inventory_tag(root)))
     control_path = cfg.get("ssh_connection", "control_path")
-    assert control_path.startswith("/tmp/anl-") and control_path.endswith("%C") and control_path.count("%") == 1
+    folder = ansible_cfg.socket_folder()
+    assert control_path.startswith(f"{folder}/") and control_path.endswith("%C") and control_path.count("%") == 1
+    assert folder.stat().st_mode & 0o777 == 0o700 and folder.stat().st_uid == os.geteuid()
     assert len(control_path.replace("%C", "0" * 40).encode()) < 100, control_path
+
+
+def test_socket_folder_refuses_one_others_could_enter(tmp_path: Path) -> None:
+    folder = tmp_path / f"anl-stack-{os.geteuid()}"
+    assert ansible_cfg.socket_folder(tmp_path) == folder
+    assert folder.stat().st_mode & 0o777 == 0o700
+    folder.chmod(0o777)  # as another local user could have made it in /tmp
+    with pytest.raises(AnlError, match="not a private folder"):
+        ansible_cfg.socket_folder(tmp_path)
+    folder.rmdir()
+    (tmp_path / "theirs").mkdir(mode=0o700)
+    folder.symlink_to(tmp_path / "theirs")
+    with pytest.raises(AnlError, match="not a private folder"):
+        ansible_cfg.socket_folder(tmp_path)
 
 
 def test_control_tag_changes_with_a_recreated_inventory(tmp_path: Path) -> None:

@@ -93,3 +93,23 @@ def test_dangling_link_in_place_of_a_folder_is_refused(tmp_path: Path) -> None:
         write_file(folder / "runs" / "x", "x", root=tmp_path)
     assert caught.value.records[0].file == str(folder / "runs")
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_plan_does_not_write_through_a_link_planted_in_the_inventory(tmp_path: Path, test_plugins: Path,
+                                                                      isolated_dirs: Path) -> None:
+    from click.testing import CliRunner
+
+    from anl_stack.cli import cli
+    from anl_stack.inventory.model import create_inventory
+
+    paths = create_inventory(tmp_path / "inv", commune="gieres", domain="gieres.fr", email="dsi@gieres.fr",
+                             vault_password_file=tmp_path / "pw",
+                             hosts={"children": {"hello": {"hosts": {"srv1": {"ansible_host": "192.0.2.1"}}}}})
+    (tmp_path / "pw").write_text("a password\n")
+    precious = tmp_path / "precious"
+    precious.write_text("not anl-stack's\n")
+    (paths.private / "ansible.cfg").symlink_to(precious)
+    result = CliRunner().invoke(cli, ["plan", "hello", "-i", str(paths.root)])
+    assert result.exit_code == 2, result.output
+    assert f"{paths.private / 'ansible.cfg'}: is a symbolic link" in result.output
+    assert precious.read_text() == "not anl-stack's\n"
