@@ -242,6 +242,11 @@ def _reap(pid: int) -> None:
 
 # --- links --------------------------------------------------------------------
 
+def host_interface(machine: str) -> str:
+    """The controller's end of the machine's ``--network-veth`` link, as systemd-nspawn names it."""
+    return f"ve-{machine}"
+
+
 def link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 

@@ -5,6 +5,8 @@ Public API (used by deploy, verify and the test fixtures)::
     host = lab.up("lab13", release="13")   # idempotent
     host.ssh("systemctl is-system-running")
     lab.add_names("lab13", ["live.lab13.anl.test"])
+    lab.link("lab13", "lab12", 22)         # lab13 may open SSH on lab12
+    lab.open_controller_port("lab13", 14000)  # and TCP 14000 on its gateway address
     lab.down("lab13")
 
 Everything needs root; see docs/lab.md.
@@ -18,8 +20,12 @@ from anl_stack.lab.service import (
     get,
     link,
     list_hosts,
+    open_controller_port,
     preflight,
     up,
 )
 
-__all__ = ["LabHost", "add_names", "down", "down_all", "get", "link", "list_hosts", "preflight", "up"]
+__all__ = [
+    "LabHost", "add_names", "down", "down_all", "get", "link", "list_hosts", "open_controller_port",
+    "preflight", "up",
+]

@@ -219,6 +219,9 @@ def _create(data: dict[str, Any], say: Log) -> None:
     nspawn.mount_overlay(image.image_path(data["release"]), p["upper"], p["work"], p["merged"])
     _prepare_root(p["merged"], data)
     archives = _prepare_archives(p["merged"], p["apt_upper"])
+    # The filter is in place before the host can send its first packet.
+    netfilter.enable_forwarding()
+    netfilter.add_host_table(name, data["subnet"], data["resolvers"], data["mirror_addresses"])
     pid = nspawn.start_container(p["merged"], name, p["log"],
                                  [f"--overlay={archives}:{p['apt_upper']}:/var/cache/apt/archives"])
     data["nspawn_pid"], data["nspawn_started"] = pid, nspawn.start_time(pid)
@@ -292,7 +295,7 @@ def _uid(root: Path, user: str) -> int | None:
 
 
 def _configure_network(data: dict[str, Any], leader: int) -> None:
-    veth = f"ve-{data['name']}"
+    veth = nspawn.host_interface(data["name"])
     nspawn.wait_link(veth)
     nspawn.run(["ip", "addr", "add", f"{data['gateway']}/{network.PREFIX}", "dev", veth])
     nspawn.run(["ip", "link", "set", veth, "up"])
@@ -304,8 +307,6 @@ def _configure_network(data: dict[str, Any], leader: int) -> None:
     nspawn.nsenter_net(leader, "ip", "addr", "add", f"{data['address']}/{network.PREFIX}", "dev", "host0")
     nspawn.nsenter_net(leader, "ip", "link", "set", "host0", "up")
     nspawn.nsenter_net(leader, "ip", "route", "add", "default", "via", data["gateway"])
-    netfilter.enable_forwarding()
-    netfilter.add_host_table(data["name"], data["subnet"], data["resolvers"], data["mirror_addresses"])
 
 
 def _create_inventory(data: dict[str, Any], p: dict[str, Path]) -> None:
@@ -385,7 +386,8 @@ def link(source: str, target: str, port: int = 22) -> None:
         data = hosts[source]
         links = data.setdefault("links", [])
         entry = {"to": target, "port": port}
-        if entry in links and _link_present(source, data["subnet"], hosts[target]["subnet"], port):
+        if entry in links and netfilter.link_present(netfilter.list_table(source), source, data["subnet"],
+                                                     target, hosts[target]["subnet"], port):
             return
         netfilter.add_link(source, data["subnet"], target, hosts[target]["subnet"], port)
         if entry not in links:
@@ -393,9 +395,27 @@ def link(source: str, target: str, port: int = 22) -> None:
         state.write(source, data)
 
 
-def _link_present(source: str, source_net: str, target_net: str, port: int) -> bool:
-    table = nspawn.run(["nft", "list", "table", netfilter.FAMILY, netfilter.table_name(source)], check=False).stdout
-    return f"ip saddr {source_net} ip daddr {target_net} tcp dport {port} ct state new accept" in table
+def open_controller_port(name: str, port: int) -> None:
+    """Let lab host ``name`` open TCP ``port`` on its gateway address, this machine (e.g. a test ACME server).
+
+    Lab hosts reach nothing on this machine otherwise but its resolvers and mirrors. The rule
+    lives in the host's table, so it goes when the host is destroyed; opening twice adds nothing.
+    """
+    validate_name(name)
+    if not 1 <= port <= 65535:
+        raise AnlError(f"{port} is not a port", key="port", expected="an integer from 1 to 65535")
+    with file_lock(state.host_lock(name)):
+        data = state.read(name)
+        if not data or _status(data) != "running":
+            raise AnlError(f"no running lab host named {name}", key="host", expected="`anl-stack lab list`")
+        ports = data.setdefault("controller_ports", [])
+        if port in ports and netfilter.controller_port_present(netfilter.list_table(name), name,
+                                                               data["subnet"], port):
+            return
+        netfilter.add_controller_port(name, data["subnet"], port)
+        if port not in ports:
+            ports.append(port)
+        state.write(name, data)
 
 
 def _valid_dns(value: str) -> bool:
@@ -453,7 +473,7 @@ def _teardown(name: str, data: dict[str, Any]) -> None:
         data.get("nspawn_pid"), data.get("leader_pid"), name,
         nspawn_started=data.get("nspawn_started"), leader_started=data.get("leader_started")))
     step("unmount", lambda: nspawn.unmount(p["merged"]))
-    step("veth", lambda: nspawn.delete_link(f"ve-{name}"))
+    step("veth", lambda: nspawn.delete_link(nspawn.host_interface(name)))
     step("nftables", lambda: netfilter.remove_host_table(name))
 
     def hosts_block() -> None:

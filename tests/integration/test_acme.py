@@ -1,12 +1,13 @@
 """The web role's `acme` TLS mode for real: Pebble on the controller, certbot on a lab host.
 
 Pebble (Debian package `pebble`) listens on the lab gateway address, the
-controller end of the host's link; `pebble-challtestsrv` answers its DNS
-queries with the lab host's address, so Pebble validates the HTTP-01
-challenge on the host's port 80 (opened by the base role's firewall).
-Pebble's own API certificate comes from a throwaway CA made here; the lab
-host trusts it only through `web_acme_ca_bundle` (REQUESTS_CA_BUNDLE for
-certbot), never in its system trust store.
+controller end of the host's link, on a port the lab opens to that host
+(`lab.open_controller_port`); `pebble-challtestsrv` answers its DNS queries
+with the lab host's address, so Pebble validates the HTTP-01 challenge on
+the host's port 80 (opened by the base role's firewall). Pebble's own API
+certificate comes from a throwaway CA made here; the lab host trusts it only
+through `web_acme_ca_bundle` (REQUESTS_CA_BUNDLE for certbot), never in its
+system trust store.
 """
 
 from __future__ import annotations
@@ -103,8 +104,12 @@ def acme_host() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def pebble(acme_host: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    from anl_stack import lab
+
     tmp = tmp_path_factory.mktemp("pebble")
     gateway = acme_host.gateway  # type: ignore[attr-defined]
+    # Lab hosts reach nothing on the controller but what the lab opens.
+    lab.open_controller_port(acme_host.name, 14000)  # type: ignore[attr-defined]
     ca, cert, key = _api_certificate(tmp, gateway)
     dns_port, challtest_mgmt, mgmt_port = _free_port(), _free_port(), _free_port()
     config = tmp / "pebble-config.json"

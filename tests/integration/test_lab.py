@@ -102,8 +102,7 @@ def test_hosts_are_isolated_but_reachable_from_the_controller(pair) -> None:
 
     dropped = 0
     for host in pair:
-        table = subprocess.run(["nft", "list", "table", "ip", netfilter.table_name(host.name)],
-                               capture_output=True, text=True).stdout
+        table = netfilter.list_table(host.name)
         for line in table.splitlines():
             if line.strip().endswith("drop") and "counter packets" in line:
                 dropped += int(line.split("counter packets")[1].split()[0])
