@@ -115,6 +115,13 @@ FAULTS = {
                                  " -e 's/^\\(\\s*ssl_ciphers \\).*;/\\1DEFAULT:@SECLEVEL=0;/' /etc/nginx/nginx.conf"
                                  " && systemctl reload nginx",
                                  "mv /root/nginx.conf.planted /etc/nginx/nginx.conf && systemctl reload nginx"),
+    "legacy TLS beyond the profile": Fault("baseline/test_tls_matches_mozilla_intermediate",
+                                           "cp /etc/nginx/nginx.conf /root/nginx.conf.planted && sed -i"
+                                           " -e 's/ssl_protocols TLSv1.2 TLSv1.3;/ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;/'"
+                                           " -e 's/^\\(\\s*ssl_ciphers \\).*;/\\1DEFAULT:@SECLEVEL=0;/' /etc/nginx/nginx.conf"
+                                           " && systemctl reload nginx",
+                                           "mv /root/nginx.conf.planted /etc/nginx/nginx.conf && systemctl reload nginx",
+                                           names=("outside the profile",)),
     "no HSTS header": Fault("baseline/test_https_hsts",
                             "cp /etc/nginx/snippets/anl-security-headers.conf /root/headers.planted"
                             " && sed -i '/Strict-Transport-Security/d' /etc/nginx/snippets/anl-security-headers.conf"
