@@ -57,6 +57,7 @@ def test_verify_passes_after_deploy(hello_host: Any, run_verify: Any, tmp_path: 
     assert outcomes["test_time_synchronised"] == "n/a"        # a container shares the controller's clock
     assert outcomes["test_nginx_running"] == "passed"
     assert outcomes["test_https_hsts"] == "passed"
+    assert outcomes["test_tls_matches_mozilla_intermediate"] == "passed"  # the role's TLS settings
     assert outcomes["test_reload_keeps_serving"] == "not run"  # live, no --live-test
     # JUnit parses and agrees
     suite = ET.parse(junit).getroot()
@@ -81,6 +82,8 @@ class Fault:
     repair: str
     #: commune setting to add to the inventory instead of (or as well as) a command
     setting: str | None = None
+    #: words the failing check's message must contain
+    names: tuple[str, ...] = ()
 
 
 SETTINGS_LINE = "anl_verify_disk_max_used_percent: 1\n"
@@ -112,6 +115,13 @@ FAULTS = {
                                  " -e 's/^\\(\\s*ssl_ciphers \\).*;/\\1DEFAULT:@SECLEVEL=0;/' /etc/nginx/nginx.conf"
                                  " && systemctl reload nginx",
                                  "mv /root/nginx.conf.planted /etc/nginx/nginx.conf && systemctl reload nginx"),
+    "legacy TLS beyond the profile": Fault("baseline/test_tls_matches_mozilla_intermediate",
+                                           "cp /etc/nginx/nginx.conf /root/nginx.conf.planted && sed -i"
+                                           " -e 's/ssl_protocols TLSv1.2 TLSv1.3;/ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;/'"
+                                           " -e 's/^\\(\\s*ssl_ciphers \\).*;/\\1DEFAULT:@SECLEVEL=0;/' /etc/nginx/nginx.conf"
+                                           " && systemctl reload nginx",
+                                           "mv /root/nginx.conf.planted /etc/nginx/nginx.conf && systemctl reload nginx",
+                                           names=("outside the profile",)),
     "no HSTS header": Fault("baseline/test_https_hsts",
                             "cp /etc/nginx/snippets/anl-security-headers.conf /root/headers.planted"
                             " && sed -i '/Strict-Transport-Security/d' /etc/nginx/snippets/anl-security-headers.conf"
@@ -140,6 +150,8 @@ def test_planted_fault_is_named_then_repaired(name: str, hello_host: Any, run_ve
         assert fault.check in _failed(data), f"{name}: failed were {_failed(data)}"
         row = next(c for c in data["checks"] if f"{c['suite']}/{c['check']}" == fault.check)
         assert row["hint"], "a failing check carries a remediation hint"
+        for words in fault.names:
+            assert words in row["message"], f"{name}: {words!r} not in {row['message']!r}"
     finally:
         settings.write_text(original)
         _ssh(hello_host, fault.repair)
