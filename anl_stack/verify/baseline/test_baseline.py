@@ -10,6 +10,7 @@ Settings (commune inventory, ``group_vars/all/anl.yml``):
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import pytest
@@ -180,9 +181,9 @@ def test_enough_free_disk(host: Any, anl_settings: dict[str, Any]) -> None:
     `anl_verify_disk_max_used_percent` in the commune settings.
     """
     limit = int(anl_settings.get("anl_verify_disk_max_used_percent", DEFAULT_DISK_MAX_USED))
-    paths = list(anl_settings.get("anl_verify_disk_paths", DEFAULT_DISK_PATHS))
-    quoted = " ".join(f"'{p}'" for p in paths)
-    used = checks.df_used_percent(_run(host, f"df -P {quoted} 2>/dev/null; true"))
+    paths = [str(p) for p in anl_settings.get("anl_verify_disk_paths", DEFAULT_DISK_PATHS)]
+    # testinfra runs a shell command: each path is one quoted word, whatever it holds.
+    used = checks.df_used_percent(_run(host, f"df -P -- {shlex.join(paths)} 2>/dev/null; true"))
     assert used, f"df found none of {paths}"
     full = [f"{mount} {pct}% used" for mount, pct in sorted(used.items()) if pct > limit]
     assert not full, f"above {limit}%: " + ", ".join(full)
