@@ -121,6 +121,10 @@ RUN_VARIABLES: dict[str, str] = {
 
 #: Shared role a plugin includes to be backed up (tasks: main at deploy, run, restore, remove).
 BACKUP_ROLE = "backup"
+#: Where that role writes, on each host, what a plugin keeps: ``plugins/<plugin>.json`` with its
+#: ``paths`` (the plugin's data folders, which the baseline also checks). The role's default
+#: ``backup_config_dir``; an inventory may set another.
+BACKUP_CONFIG_DIR = "/etc/anl-stack/backup"
 #: Vault secrets of the commune's backups, generated once: the repositories' password, and the SSH
 #: key of the off-host (SFTP) repositories with its public half.
 BACKUP_PASSWORD_SECRET = "anl_backup_password"

@@ -5,7 +5,9 @@ nothing else (one that needs a recording makes it when there is none):
 
 - `anl-stack deploy streaming --idempotence` (second run changed=0);
   `anl-stack verify streaming --live-test` (a test pattern pushed from the
-  host: playlist, segments, wrong key, recording to MP4 on the archive page);
+  host: playlist, segments, wrong key, recording to MP4 on the archive page),
+  after a first recording so that the baseline's world-writable check walks
+  a real one; that recording's folder, MP4 and duration file are 0755/0644;
 - an encoder outside the host: on Debian 13 the controller is the allowed
   encoder (`streaming_ingest_allowed_sources`), so its push with the right
   key plays and a wrong key is refused; a push from an address outside the
@@ -179,6 +181,8 @@ def test_deploy_is_idempotent(deploy_run: subprocess.CompletedProcess[str]) -> N
 
 
 def test_verify_live_passes(site: Site) -> None:
+    # A recording first, so that the baseline walks a real one (it runs before the live checks).
+    a_recording(site)
     proc = anl("verify", "streaming", "--lab", site.host.name, "--live-test", "--json")
     try:
         report = json.loads(proc.stdout)
@@ -191,6 +195,19 @@ def test_verify_live_passes(site: Site) -> None:
     for check in ("test_live_playlist", "test_live_segments_download", "test_live_wrong_key_refused",
                   "test_live_key_never_public", "test_live_recording_archived"):
         assert ran.get(check) == "passed", f"{check}: {ran.get(check, 'did not run')}"
+    baseline = {c["check"]: c["outcome"] for c in report["checks"] if c["suite"] == "baseline"}
+    assert baseline.get("test_plugin_data_not_world_writable") == "passed", baseline
+
+
+def test_recordings_not_world_writable(site: Site) -> None:
+    """A session recorded by nginx-rtmp (its exec children start with nginx's umask 0) is 0755/0644."""
+    recording = a_recording(site)
+    day = recording.split("/")[0]
+    sidecar = recording.removesuffix(".mp4") + ".json"
+    modes = ssh(site, f"cd {ARCHIVE_DIR} && stat -c '%n %a %U' . {day} {recording} {sidecar}").splitlines()
+    assert modes == [". 755 www-data", f"{day} 755 www-data", f"{recording} 644 www-data",
+                     f"{sidecar} 644 www-data"], modes
+    assert ssh(site, f"find {ARCHIVE_DIR} ! -type l -perm -o+w").strip() == ""
 
 
 def recordings(site: Site) -> set[str]:

@@ -11,10 +11,16 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import shutil
+import stat
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
+import jinja2
 import pytest
+
+from tests.conftest import in_ci
 
 SCRIPT = Path(__file__).resolve().parents[2] / "plugins/streaming/roles/streaming/files/archive.py"
 
@@ -79,3 +85,50 @@ def test_zero_retention_keeps_everything(archive_module: ModuleType, tmp_path: P
     old = recording(tmp_path, "conseil", dt.datetime(2001, 1, 1, 18, 0))
     assert archive_module.prune(settings(tmp_path, 0), today=dt.date(2026, 11, 28)) == []
     assert old.exists()
+
+
+def test_pages_take_world_write_away(archive_module: ModuleType, tmp_path: Path) -> None:
+    """Recordings made before the fix (0777 folders, 0666 files) are repaired by the next page build."""
+    archive = tmp_path / "archive"
+    made = recording(archive, "conseil", dt.datetime(2026, 11, 5, 19, 0))
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the archive's")
+    for path, mode in ((archive, 0o777), (made.parent, 0o777), (made, 0o666), (made.with_suffix(".json"), 0o666),
+                       (outside, 0o666)):
+        os.chmod(path, mode)
+    (made.parent / "link").symlink_to(outside)
+    archive_module.build_pages(settings(archive, 365))
+    modes = {p.name: stat.S_IMODE(p.lstat().st_mode) for p in (archive, made.parent, made, made.with_suffix(".json"))}
+    # Only the others' write bit goes: the owner's and group's rights stay as they were.
+    assert modes == {"archive": 0o775, made.parent.name: 0o775, made.name: 0o664, made.with_suffix(".json").name: 0o664}
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o666, "a symbolic link was followed out of the archive"
+
+
+RECORD_DONE = SCRIPT.parent.parent / "templates" / "record-done.sh.j2"
+
+
+def test_record_done_under_nginx_umask(tmp_path: Path) -> None:
+    """record-done runs with nginx's umask 0 (nginx daemonises with umask(0)); its folder and MP4 are not world-writable."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        (pytest.fail if in_ci() else pytest.skip)("ffmpeg is not installed (Debian package ffmpeg)")
+    lib, recordings, archive = (tmp_path / name for name in ("lib", "recordings", "archive"))
+    for folder in (lib, recordings, archive):
+        folder.mkdir()
+    # The page builder is left out on purpose: it also repairs modes, and would hide record-done's own.
+    (lib / "archive.py").write_text("")
+    script = tmp_path / "record-done"
+    script.write_text(jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(RECORD_DONE.read_text()).render(
+        ansible_managed="test", streaming_user="www-data", streaming_archive_dir=str(archive), streaming_ffmpeg=ffmpeg,
+        streaming_recordings_dir=str(recordings), streaming_lib_dir=str(lib)))
+    flv = recordings / "conseil-2026-12-01T18-30-00.flv"
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5",
+                    "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "flv", str(flv)],
+                   check=True, timeout=60)
+    done = subprocess.run(["/bin/sh", str(script), str(flv), "conseil"], capture_output=True, text=True,
+                          timeout=60, preexec_fn=lambda: os.umask(0))
+    assert done.returncode == 0, done.stderr
+    mp4 = archive / "2026-12-01" / "conseil-2026-12-01T18-30-00.mp4"
+    assert mp4.is_file() and not flv.exists(), done.stderr
+    assert stat.S_IMODE(mp4.parent.stat().st_mode) == 0o755
+    assert stat.S_IMODE(mp4.stat().st_mode) == 0o644

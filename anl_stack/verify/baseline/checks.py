@@ -6,6 +6,7 @@ host; ``test_baseline.py`` runs the commands and calls them.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -323,3 +324,26 @@ def root_services(ps: str, rules: Iterable[tuple[str, str]] = UNPRIVILEGED) -> t
                 if user in ("root", "0") and label not in as_root:
                     as_root.append(label)
     return seen, as_root
+
+
+# --- plugin data folders ------------------------------------------------------------
+
+
+def data_folders(backup_settings: str) -> list[str]:
+    """The folders a plugin's backup keeps (``paths``), from its settings file on the host."""
+    try:
+        data = json.loads(backup_settings)
+    except ValueError:
+        return []
+    paths = data.get("paths", []) if isinstance(data, dict) else []
+    return [p for p in paths if isinstance(p, str) and p]
+
+
+def world_writable(find_output: str) -> list[str]:
+    """``find ... -printf '%M %p\\n'`` lines as "PATH (MODE)"."""
+    out = []
+    for line in find_output.splitlines():
+        mode, _, path = line.partition(" ")
+        if path:
+            out.append(f"{path} ({mode})")
+    return out

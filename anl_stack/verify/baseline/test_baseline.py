@@ -5,23 +5,28 @@ remediation hint (the ``Hint:`` line); the report shows both.
 Settings (commune inventory, ``group_vars/all/anl.yml``):
 ``anl_verify_disk_max_used_percent`` (default 90) and
 ``anl_verify_disk_paths`` (default ``["/", "/var"]``).
+A value from the settings or the host reaches the host's shell quoted
+(``shlex``): testinfra runs every command through a shell.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import pytest
 
 from anl_stack.adapters import tls
-from anl_stack.plugin_api import NOT_APPLICABLE
+from anl_stack.plugin_api import BACKUP_CONFIG_DIR, NOT_APPLICABLE
 from anl_stack.plugin_api.fixtures import plugin_variables
 from anl_stack.verify.baseline import checks
 
 DEFAULT_DISK_MAX_USED = 90
 DEFAULT_DISK_PATHS = ["/", "/var"]
 MIN_HSTS_MAX_AGE = 15552000  # 180 days
+#: World-writable paths a failure names (the count tells how many more there are).
+SHOWN_PATHS = 10
 
 
 def _run(host: Any, command: str) -> str:
@@ -180,9 +185,9 @@ def test_enough_free_disk(host: Any, anl_settings: dict[str, Any]) -> None:
     `anl_verify_disk_max_used_percent` in the commune settings.
     """
     limit = int(anl_settings.get("anl_verify_disk_max_used_percent", DEFAULT_DISK_MAX_USED))
-    paths = list(anl_settings.get("anl_verify_disk_paths", DEFAULT_DISK_PATHS))
-    quoted = " ".join(f"'{p}'" for p in paths)
-    used = checks.df_used_percent(_run(host, f"df -P {quoted} 2>/dev/null; true"))
+    paths = [str(p) for p in anl_settings.get("anl_verify_disk_paths", DEFAULT_DISK_PATHS)]
+    # testinfra runs a shell command: each path is one quoted word, whatever it holds.
+    used = checks.df_used_percent(_run(host, f"df -P -- {shlex.join(paths)} 2>/dev/null; true"))
     assert used, f"df found none of {paths}"
     full = [f"{mount} {pct}% used" for mount, pct in sorted(used.items()) if pct > limit]
     assert not full, f"above {limit}%: " + ", ".join(full)
@@ -198,3 +203,33 @@ def test_services_not_as_root(host: Any) -> None:
     if not seen:
         pytest.skip(f"{NOT_APPLICABLE} none of the known services runs on this host")
     assert not as_root, "running as root: " + ", ".join(as_root)
+
+
+def test_plugin_data_not_world_writable(host: Any, anl_host_context: dict[str, Any],
+                                        anl_hostvars: dict[str, Any]) -> None:
+    """No file or folder under a plugin's data folders (what its backup keeps) is writable by every account.
+
+    Hint: find what wrote them that way (a service started with umask 0: `UMask=0022` in its unit, `umask 022`
+    in its script) and fix it, then `find PATH ! -type l -perm -o+w -exec chmod o-w {} +` on the folder named.
+    """
+    config_dir = str(anl_hostvars.get("backup_config_dir") or BACKUP_CONFIG_DIR)
+    walked: list[str] = []
+    found: list[str] = []
+    for plugin in anl_host_context.get("plugins", []):
+        settings = host.file(f"{config_dir}/plugins/{plugin}.json")
+        if not settings.exists:
+            continue
+        for folder in checks.data_folders(settings.content_string):
+            if not folder.startswith("/"):
+                found.append(f"{plugin}: data folder {folder!r} is not an absolute path")
+                continue
+            if not host.file(folder).exists:
+                continue
+            walked.append(folder)
+            # Symbolic links are always 0777 and lead elsewhere: only the files themselves count.
+            out = _run(host, f"find {shlex.quote(folder)} ! -type l -perm -o+w -printf '%M %p\\n'")
+            found += [f"{plugin}: {entry}" for entry in checks.world_writable(out)]
+    if not walked and not found:
+        pytest.skip(f"{NOT_APPLICABLE} no plugin of this host has a data folder (backup paths) on it")
+    more = f" and {len(found) - SHOWN_PATHS} more" if len(found) > SHOWN_PATHS else ""
+    assert not found, "world-writable under the data folders: " + "; ".join(found[:SHOWN_PATHS]) + more

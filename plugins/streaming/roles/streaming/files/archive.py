@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -167,11 +168,32 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def take_away_world_write(archive: Path) -> list[Path]:
+    """Remove other accounts' write access from everything in the archive; return what changed.
+
+    Recordings made before record-done set its umask are 0777 folders and 0666 files.
+    """
+    changed = []
+    for path in [archive, *archive.rglob("*")]:
+        try:
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode) or not mode & stat.S_IWOTH:
+                continue
+            os.chmod(path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
+        except OSError:
+            # Gone meanwhile, or another account's (the verify baseline names what stays).
+            continue
+        changed.append(path)
+    return changed
+
+
 def build_pages(settings: dict) -> None:
     archive = Path(settings["archive_dir"])
     items = recordings(archive)
     write_atomic(archive / "index.html", page("fr", settings, items))
     write_atomic(archive / "en.html", page("en", settings, items))
+    for path in take_away_world_write(archive):
+        print(f"no longer world-writable: {path}", file=sys.stderr)
 
 
 def prune(settings: dict, today: dt.date | None = None) -> list[Path]:
@@ -197,6 +219,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in ("pages", "prune"):
         print(__doc__, file=sys.stderr)
         return 2
+    # Its callers (nginx's exec, Ansible, timers) pass different umasks: files it writes are 0644.
+    os.umask(0o022)
     settings = load_settings()
     if argv[1] == "prune":
         for path in prune(settings):
