@@ -35,6 +35,9 @@ PRELOAD = ("anl_stack.cli", "anl_stack.cli.inventory_cmd", "anl_stack.cli.deploy
            "anl_stack.artifacts.bundle", "anl_stack.catalog.fiche", "anl_stack.plugins.check")
 
 
+IGNORED = {"__pycache__", ".pytest_cache"}
+
+
 def snapshot(watch: list[dict[str, str]]) -> dict[str, Any]:
     """Per watched path: its entries (``names``) or every entry below it with times and sizes (``tree``)."""
     out: dict[str, Any] = {}
@@ -47,7 +50,9 @@ def snapshot(watch: list[dict[str, str]]) -> dict[str, Any]:
         elif path.is_dir() and not path.is_symlink():
             entries = {}
             for current, dirs, files in os.walk(path):
-                for name in dirs + files:
+                # Bytecode caches come and go with other tests' imports: not a write of the case.
+                dirs[:] = [d for d in dirs if d not in IGNORED]
+                for name in dirs + [f for f in files if not f.endswith(".pyc")]:
                     full = os.path.join(current, name)
                     st = os.lstat(full)
                     entries[os.path.relpath(full, path)] = [st.st_mtime_ns, st.st_size, st.st_mode]
