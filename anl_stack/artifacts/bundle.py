@@ -15,6 +15,7 @@ the pinned key). If any check fails, nothing is imported.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -27,14 +28,18 @@ from typing import Any
 from anl_stack.adapters.http import ProgressHook
 from anl_stack.artifacts.cache import Cache
 from anl_stack.artifacts.service import Result, _store, fetch, plugin_refs, select
-from anl_stack.artifacts.trust import Ref, check_file, hash_file
+from anl_stack.artifacts.trust import Ref, check_file, hash_file, plugin_key_file
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.files import check_writable, streamed_file
 from anl_stack.inventory.model import load_inventory
 from anl_stack.plugins.discovery import discover_plugins
 
 BUNDLE_FORMAT = 1
 MANIFEST_NAME = "anl-bundle.json"
 BLOB_MEMBER = re.compile(r"^blobs/[0-9a-f]{64}$")
+#: Bounds on what a bundle may hold (far above what an inventory needs).
+MAX_MEMBERS = 10_000
+MAX_MANIFEST = 16 * 1024 * 1024
 
 
 def inventory_plugins(inventory_path: str | Path) -> tuple[list[str], dict[str, Any]]:
@@ -46,8 +51,13 @@ def inventory_plugins(inventory_path: str | Path) -> tuple[list[str], dict[str, 
 
 def make_bundle(inventory_path: str | Path, output: Path, *, cache: Cache | None = None,
                 progress: ProgressHook | None = None) -> dict[str, Any]:
-    """Fetch what is missing, then write every artifact the inventory needs into ``output``."""
+    """Fetch what is missing, then write every artifact the inventory needs into ``output``.
+
+    ``output`` is checked first (a folder, a link or an unwritable place is refused before
+    anything is fetched); the bundle appears whole or not at all.
+    """
     cache = cache or Cache()
+    check_writable(output, key="--output")
     plugins, settings = inventory_plugins(inventory_path)
     results: list[Result] = []
     for plugin in plugins:
@@ -59,30 +69,89 @@ def make_bundle(inventory_path: str | Path, output: Path, *, cache: Cache | None
     document = {"format": BUNDLE_FORMAT, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "commune": settings.get("anl_commune"), "plugins": plugins, "artifacts": listing}
     blobs = sorted({h for item in listing for h in (item["sha256"], item["signature_sha256"], item["key_sha256"]) if h})
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = output.with_name(output.name + ".part")
-    with tarfile.open(staging, "w", format=tarfile.PAX_FORMAT) as tar:
-        data = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
-        info = tarfile.TarInfo(MANIFEST_NAME)
-        info.size, info.mode, info.mtime = len(data), 0o644, int(dt.datetime.now().timestamp())
-        tar.addfile(info, io.BytesIO(data))
-        for sha in blobs:
-            tar.add(cache.blob(sha), arcname=f"blobs/{sha}", recursive=False)
-    staging.replace(output)
+    try:
+        with streamed_file(output) as handle, tarfile.open(fileobj=handle, mode="w",
+                                                            format=tarfile.PAX_FORMAT) as tar:
+            data = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+            info = tarfile.TarInfo(MANIFEST_NAME)
+            info.size, info.mode, info.mtime = len(data), 0o644, int(dt.datetime.now().timestamp())
+            tar.addfile(info, io.BytesIO(data))
+            for sha in blobs:
+                tar.add(cache.blob(sha), arcname=f"blobs/{sha}", recursive=False)
+    except OSError as error:
+        # Nothing is left behind: the writer removes its temporary file.
+        raise AnlError(f"cannot write the bundle: {error.strerror or error}", file=str(output), key="--output",
+                       expected="a folder with room for every artifact") from None
     return document
 
 
 def _read_members(tar: tarfile.TarFile, file: str) -> dict[str, tarfile.TarInfo]:
+    """The bundle's entries: regular files only, each named once, in bounded number and size."""
     members: dict[str, tarfile.TarInfo] = {}
-    for member in tar.getmembers():
-        if not member.isfile() or not (member.name == MANIFEST_NAME or BLOB_MEMBER.match(member.name)):
-            raise AnlError(f"unexpected entry {member.name!r} in the bundle", file=file,
-                           expected=f"only {MANIFEST_NAME} and blobs/<sha256> files")
-        members[member.name] = member
+    expected = f"only {MANIFEST_NAME} and blobs/<sha256> regular files"
+    for member in tar:  # one at a time: a bundle of a million entries is refused at the limit
+        if len(members) >= MAX_MEMBERS:
+            raise AnlError(f"more than {MAX_MEMBERS} entries in the bundle", file=file, key=member.name,
+                           expected="a file made by `anl-stack artifacts bundle`")
+        name = member.name
+        if not (name == MANIFEST_NAME or BLOB_MEMBER.match(name)):
+            raise AnlError(f"unexpected entry {name!r} in the bundle", file=file, key=name, expected=expected)
+        # Sparse members (GNU or PAX) are "regular" for tarfile, but would expand holes on extraction.
+        if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or member.sparse is not None:
+            raise AnlError(f"entry {name!r} is not a plain regular file", file=file, key=name, expected=expected)
+        if name in members:
+            raise AnlError(f"entry {name!r} appears twice in the bundle", file=file, key=name,
+                           expected="each entry once")
+        if name == MANIFEST_NAME and member.size > MAX_MANIFEST:
+            raise AnlError(f"{MANIFEST_NAME} is {member.size} bytes", file=file, key=MANIFEST_NAME,
+                           expected=f"at most {MAX_MANIFEST} bytes")
+        members[name] = member
     if MANIFEST_NAME not in members:
-        raise AnlError(f"not an anl-stack bundle: no {MANIFEST_NAME}", file=file,
+        raise AnlError(f"not an anl-stack bundle: no {MANIFEST_NAME}", file=file, key=MANIFEST_NAME,
                        expected="a file made by `anl-stack artifacts bundle`")
     return members
+
+
+_HEX = {64: re.compile(r"^[0-9a-f]{64}$"), 128: re.compile(r"^[0-9a-f]{128}$")}
+#: Fields of one listed artifact: (required, check, what is expected).
+_TEXT = (lambda v: isinstance(v, str) and bool(v.strip()) and "\0" not in v, "non-empty text")
+_ITEM_FIELDS: dict[str, tuple[bool, Any, str]] = {
+    "plugin": (True, *_TEXT),
+    "name": (True, *_TEXT),
+    "version": (True, *_TEXT),
+    "filename": (True, lambda v: isinstance(v, str) and _plain_name(v), "a plain file name (no '/', no '..')"),
+    "sha256": (True, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)), "64 lower-case hex digits"),
+    "sha512": (False, lambda v: isinstance(v, str) and bool(_HEX[128].match(v)), "128 lower-case hex digits"),
+    "size": (False, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a number of bytes"),
+    "fingerprint": (False, _TEXT[0], "a key fingerprint"),
+    "signature_sha256": (False, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)), "64 lower-case hex digits"),
+    "key_sha256": (False, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)), "64 lower-case hex digits"),
+}
+
+
+def _plain_name(value: str) -> bool:
+    # Refused, not renamed: a name that would leave its folder says the bundle was made by hand.
+    return (value not in ("", ".", "..") and "/" not in value and "\\" not in value and "\0" not in value
+            and len(value.encode("utf-8", "replace")) <= 255)
+
+
+def _item_problems(index: int, item: Any, file: str) -> list[ErrorRecord]:
+    """Every field of one listed artifact that is missing or not what a bundle holds."""
+    where = f"artifacts[{index}]"
+    if not isinstance(item, dict):
+        return [ErrorRecord(f"{MANIFEST_NAME}: an artifact entry is {type(item).__name__}, not a mapping", file,
+                            None, where, "plugin, name, version, filename, sha256... keys")]
+    records = []
+    for key, (required, check, expected) in _ITEM_FIELDS.items():
+        value = item.get(key)
+        if value is None:
+            if required:
+                records.append(ErrorRecord(f"{MANIFEST_NAME}: required key is missing", file, None,
+                                           f"{where}.{key}", expected))
+        elif not check(value):
+            records.append(ErrorRecord(f"{MANIFEST_NAME}: {str(value)[:80]!r} is not usable", file, None,
+                                       f"{where}.{key}", expected))
+    return records
 
 
 def _local_ref(item: dict[str, Any]) -> Ref:
@@ -103,17 +172,20 @@ def import_bundle(bundle: Path, settings: dict[str, Any] | None = None, *,
     """Check every artifact of ``bundle`` and load them all into the cache, or none."""
     cache = cache or Cache()
     if not bundle.is_file():
-        raise AnlError("bundle not found", file=str(bundle), expected="a file made by `anl-stack artifacts bundle`")
+        raise AnlError("bundle not found", file=str(bundle), key="FILE",
+                       expected="a file made by `anl-stack artifacts bundle`")
     work = cache.workdir("import-" + hash_file(bundle).sha256[:16])
     try:
         items, extracted = _unpack(bundle, work)
         checked: list[Checked] = []
         records: list[ErrorRecord] = []
-        for item in items:
+        for index, item in enumerate(items):
             try:
-                checked.append(_check_item(item, extracted, work, settings, str(bundle)))
+                checked.append(_check_item(index, item, extracted, work, settings, str(bundle)))
             except AnlError as error:
-                records.extend(error.records)
+                # Checks of the local plugin name no file: the bundle is the one at fault.
+                records.extend(dataclasses.replace(r, file=r.file or str(bundle),
+                                                   key=r.key or f"artifacts[{index}]") for r in error.records)
         if records:
             raise AnlError(records)  # nothing was stored: all or none
         return [_store(cache, ref, named, evidence, origin=f"bundle {bundle.name}",
@@ -127,50 +199,74 @@ def _unpack(bundle: Path, work: Path) -> tuple[list[dict[str, Any]], dict[str, P
     """The bundle's list of artifacts, and its blobs extracted into ``work`` (by sha256)."""
     file = str(bundle)
     try:
-        tar = tarfile.open(bundle, "r:")
-    except tarfile.TarError as error:
-        raise AnlError(f"not a readable bundle: {error}", file=file, expected="an uncompressed tar") from None
-    with tar:
-        members = _read_members(tar, file)
-        try:
-            document = json.loads(tar.extractfile(members[MANIFEST_NAME]).read())
-            items = list(document["artifacts"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise AnlError(f"{MANIFEST_NAME} is unreadable: {error}", file=file) from None
-        if document.get("format") != BUNDLE_FORMAT:
-            raise AnlError(f"bundle format {document.get('format')!r} is not supported", file=file,
-                           expected=str(BUNDLE_FORMAT))
-        extracted: dict[str, Path] = {}
-        for name, member in members.items():
-            if name == MANIFEST_NAME:
-                continue
-            target = work / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tar.extractfile(member) as src, target.open("wb") as out:
-                shutil.copyfileobj(src, out)
-            extracted[name.split("/", 1)[1]] = target
+        with tarfile.open(bundle, "r:") as tar:
+            members = _read_members(tar, file)
+            items = _listing(tar.extractfile(members[MANIFEST_NAME]).read(), file)  # type: ignore[union-attr]
+            extracted: dict[str, Path] = {}
+            for name, member in members.items():
+                if name == MANIFEST_NAME:
+                    continue
+                target = work / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(member) as src, target.open("wb") as out:  # type: ignore[union-attr]
+                    shutil.copyfileobj(src, out)
+                extracted[name.split("/", 1)[1]] = target
+    except (tarfile.TarError, EOFError) as error:
+        raise AnlError(f"not a readable bundle (truncated or damaged?): {error}", file=file, key="FILE",
+                       expected="an uncompressed tar made by `anl-stack artifacts bundle`") from None
     return items, extracted
 
 
-def _check_item(item: dict[str, Any], extracted: dict[str, Path], work: Path, settings: dict[str, Any] | None,
-                file: str) -> Checked:
+def _listing(raw: bytes, file: str) -> list[dict[str, Any]]:
+    """The artifacts listed by anl-bundle.json, each checked for shape (exit 2 naming every bad field)."""
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise AnlError(f"{MANIFEST_NAME} is not JSON: {str(error)[:200]}", file=file, key=MANIFEST_NAME,
+                       expected="the JSON document `anl-stack artifacts bundle` writes") from None
+    if not isinstance(document, dict):
+        raise AnlError(f"{MANIFEST_NAME} is not a JSON object", file=file, key=MANIFEST_NAME,
+                       expected="the JSON document `anl-stack artifacts bundle` writes")
+    if document.get("format") != BUNDLE_FORMAT:
+        raise AnlError(f"bundle format {str(document.get('format'))[:40]!r} is not supported", file=file,
+                       key="format", expected=str(BUNDLE_FORMAT))
+    items = document.get("artifacts")
+    if not isinstance(items, list):
+        raise AnlError(f"{MANIFEST_NAME}: the artifacts are not a list", file=file, key="artifacts",
+                       expected="a list of artifact entries")
+    records = [r for index, item in enumerate(items) for r in _item_problems(index, item, file)]
+    if records:
+        raise AnlError(records)
+    return items
+
+
+def _check_item(index: int, item: dict[str, Any], extracted: dict[str, Path], work: Path,
+                settings: dict[str, Any] | None, file: str) -> Checked:
     """One listed artifact: present, unaltered, and trusted by the local plugin's manifest (exit 2 otherwise)."""
     label = f"artifact {item.get('name')} {item.get('version')} (plugin {item.get('plugin')})"
+    where = f"artifacts[{index}]"
     blob = extracted.get(item["sha256"])
     if blob is None:
-        raise AnlError(f"{label}: file missing from the bundle", file=file, expected=f"blobs/{item['sha256']}")
+        raise AnlError(f"{label}: file missing from the bundle", file=file, key=f"{where}.sha256",
+                       expected=f"blobs/{item['sha256']}")
     actual = hash_file(blob).sha256
     if actual != item["sha256"]:
         raise AnlError(f"{label}: sha256 check failed (bundle altered); actual: sha256:{actual}",
-                       file=file, expected=f"sha256:{item['sha256']}")
-    ref = _local_ref(item)
-    named = work / "named" / item["sha256"] / Path(item["filename"]).name
+                       file=file, key=f"{where}.sha256", expected=f"sha256:{item['sha256']}")
+    try:
+        ref = _local_ref(item)
+    except AnlError as error:
+        # An unknown plugin, or one that lists no such artifact here: named as the bundle's fields.
+        keys = {"plugin": f"{where}.plugin", f"{item['plugin']}: deployment.artifacts": f"{where}.name"}
+        raise AnlError([dataclasses.replace(r, file=r.file or file, key=keys.get(r.key or "", r.key))
+                        for r in error.records]) from None
+    named = work / "named" / item["sha256"] / item["filename"]  # a plain name (_item_problems)
     named.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(blob, named)
     signature = extracted.get(item.get("signature_sha256") or "")
     key = extracted.get(item.get("key_sha256") or "")
     sig = ref.spec.signature
     if sig is not None and sig.key_file:
-        key = ref.plugin_dir / sig.key_file  # the key shipped with the local plugin wins
+        key = plugin_key_file(ref)  # the key shipped with the local plugin wins (and stays inside it)
     evidence = check_file(ref, named, settings, signature=signature, key=key)
     return ref, named, evidence, signature, key

@@ -19,15 +19,20 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
 from anl_stack.core.paths import cache_dir
 
 INDEX_FORMAT = 1
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Text fields every index entry has (the CLI and the deploy read them).
+_ENTRY_TEXT = ("plugin", "name", "version", "filename")
 ARTIFACTS_DIR_ENV = "ANL_STACK_ARTIFACTS_DIR"
 
 
@@ -35,6 +40,20 @@ def default_root() -> Path:
     if env := os.environ.get(ARTIFACTS_DIR_ENV):
         return Path(env)
     return cache_dir() / "artifacts"
+
+
+def _entry_problem(entry: Any) -> str | None:
+    """What makes an index entry unusable, or None."""
+    if not isinstance(entry, dict):
+        return "not a mapping"
+    for field in _ENTRY_TEXT:
+        if not isinstance(entry.get(field), str):
+            return f"{field} is not text"
+    for field in ("sha256", "signature_sha256", "key_sha256"):
+        value = entry.get(field)
+        if (field == "sha256" or value is not None) and not (isinstance(value, str) and SHA256.match(value)):
+            return f"{field} is not a SHA-256"
+    return None
 
 
 class Cache:
@@ -54,6 +73,10 @@ class Cache:
         return self.root / "index.json"
 
     def blob(self, sha256: str) -> Path:
+        if not isinstance(sha256, str) or not SHA256.match(sha256):
+            # Never a path: an index entry reading "../../x" must not name a file outside blobs/.
+            raise AnlError(f"{str(sha256)[:80]!r} is not a SHA-256", file=str(self.index_file), key="sha256",
+                           expected="64 lower-case hex digits")
         return self.blobs / sha256
 
     @contextlib.contextmanager
@@ -67,10 +90,25 @@ class Cache:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def entries(self) -> dict[str, dict[str, Any]]:
+        """The index, checked: a damaged one is an error naming the file and the entry (exit 2)."""
         if not self.index_file.is_file():
             return {}
-        data = json.loads(self.index_file.read_text(encoding="utf-8"))
-        return dict(data.get("entries", {}))
+        file = str(self.index_file)
+        expected = "the index anl-stack writes; remove the file and fetch again to rebuild it"
+        try:
+            data = json.loads(self.index_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as error:
+            raise AnlError(f"the artifact cache index is unreadable: {str(error)[:200]}", file=file, key="index",
+                           expected=expected) from None
+        entries = data.get("entries", {}) if isinstance(data, dict) else None
+        if not isinstance(entries, dict):
+            raise AnlError("the artifact cache index holds no mapping of entries", file=file, key="entries",
+                           expected=expected)
+        for key, entry in entries.items():
+            problem = _entry_problem(entry)
+            if problem:
+                raise AnlError(f"damaged cache entry: {problem}", file=file, key=f"entries.{key}", expected=expected)
+        return dict(entries)
 
     def get(self, key: str) -> dict[str, Any] | None:
         entry = self.entries().get(key)

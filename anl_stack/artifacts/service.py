@@ -19,6 +19,7 @@ from anl_stack.artifacts.trust import (
     check_file,
     entry_matches,
     hash_file,
+    plugin_key_file,
     require_trust,
 )
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode
@@ -117,10 +118,7 @@ def _signing_material(ref: Ref, workdir: Path, *, signature: Path | None = None,
         signature = download_url(sig.url, workdir / expected_filename_sig(sig.url))
     if key is None:
         if sig.key_file:
-            key = (ref.plugin_dir / sig.key_file).resolve()
-            if not key.is_relative_to(ref.plugin_dir.resolve()) or not key.is_file():
-                raise AnlError(f"key file {sig.key_file} not found in the plugin", file=str(ref.plugin_dir),
-                               key=f"{ref.where}.signature.key_file", expected="a key file inside the plugin folder")
+            key = plugin_key_file(ref)
         else:
             key = download_url(sig.key_url, workdir / "signing-key")
     return signature, key
@@ -145,11 +143,20 @@ def fetch(ref: Ref, settings: dict[str, Any] | None = None, *, cache: Cache | No
     """Download, check and cache one artifact; a cache hit downloads nothing."""
     cache = cache or Cache()
     require_trust(ref, settings)
+    entry = cache.get(ref.key)  # a damaged index is an error, not a miss
     try:
-        entry = cached(ref, settings, cache)
+        if entry is not None:
+            entry_matches(ref, entry, settings)
     except AnlError:
         entry = None  # cached under other pins (a pin changed): fetch again, the new file must pass
     if entry is not None:
+        # A hit is re-hashed: the index says what was checked then, not what the file holds now.
+        blob = cache.blob(entry["sha256"])
+        actual = hash_file(blob).sha256
+        if actual != entry["sha256"]:
+            raise AnlError(f"artifact {ref.label}: cached file changed since it was checked; sha256 check failed; "
+                           f"actual: {actual}", file=str(blob), key=ref.where,
+                           expected=f"sha256:{entry['sha256']} (remove {blob} and fetch again)")
         return Result(ref, entry, cached=True)
     workdir = cache.workdir(work_name(ref))
     # A failed download keeps its .part file in workdir, so the next try resumes.
@@ -307,7 +314,8 @@ def resolve_for_deploy(plugins: Iterable[Any], inventory_settings: dict[str, Any
             if actual != entry["sha256"]:
                 records.append(ErrorRecord(
                     f"artifact {ref.label}: cached file {blob} changed; sha256 check failed; actual: {actual}",
-                    key=ref.where, expected=f"sha256:{entry['sha256']} (run `anl-stack artifacts verify`)"))
+                    file=str(blob), key=ref.where,
+                    expected=f"sha256:{entry['sha256']} (run `anl-stack artifacts verify`)"))
                 continue
             previous = result.get(ref.name)
             if previous is not None and previous["sha256"] != entry["sha256"]:

@@ -79,6 +79,17 @@ class Evidence:
     fingerprint: str | None = None
 
 
+def plugin_key_file(ref: Ref) -> Path:
+    """The signing key shipped in the plugin (``signature.key_file``), refused unless it is a file inside it."""
+    sig = ref.spec.signature
+    root = ref.plugin_dir.resolve()
+    key = (ref.plugin_dir / sig.key_file).resolve()
+    if not key.is_relative_to(root) or not key.is_file():
+        raise AnlError(f"key file {sig.key_file} not found in the plugin", file=str(ref.plugin_dir),
+                       key=f"{ref.where}.signature.key_file", expected="a key file inside the plugin folder")
+    return key
+
+
 def hash_file(path: Path) -> Digests:
     sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
     with path.open("rb") as handle:

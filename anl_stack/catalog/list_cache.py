@@ -40,18 +40,24 @@ def cache_file() -> Path:
     return cache_dir() / "plugins-list.json"
 
 
-def _tree(root: Path) -> list[tuple[str, int, int]]:
-    """(relative path, mtime_ns, size) of every file under root, in a stable order."""
+def _tree(root: Path) -> list[tuple[str, int, int, str | None]]:
+    """(relative path, mtime_ns, size, link target) of every entry under root, in a stable order.
+
+    Links are not followed (a link to a folder above would make the walk endless): a link enters
+    the key by its own text and times, and discovery refuses the ones that leave their plugin.
+    """
     entries = []
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        for name in sorted(files):
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and d not in links)
+        for name in sorted(files + links):
             path = os.path.join(folder, name)
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
+                target = os.readlink(path) if os.path.islink(path) else None
             except OSError:
                 continue
-            entries.append((os.path.relpath(path, root), st.st_mtime_ns, st.st_size))
+            entries.append((os.path.relpath(path, root), st.st_mtime_ns, st.st_size, target))
     return entries
 
 

@@ -43,8 +43,12 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
     shared. Refuses to overwrite an existing inventory.
     """
     from anl_stack.inventory.check import check_inventory
-    from anl_stack.inventory.model import create_inventory
+    from anl_stack.inventory.model import COMMUNE_EXPECTED, create_inventory, valid_commune
 
+    # The name becomes a folder and a file name: checked before it is used in any path.
+    if not valid_commune(commune):
+        raise AnlError(f"{commune[:80]!r} is not a commune name", file=str(directory or Path.cwd()), key="COMMUNE",
+                       expected=COMMUNE_EXPECTED)
     root = (directory or Path.cwd()) / "inventories" / commune
     if vault_password_file is not None:
         vault_password_file = vault_password_file.expanduser().resolve()
@@ -52,11 +56,8 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
             raise AnlError("vault password file not found", file=str(vault_password_file),
                            key="--vault-password-file", expected="an existing file or executable script")
     # Validate the values before writing anything.
-    from anl_stack.inventory.check import _COMMUNE, _EMAIL, valid_domain
+    from anl_stack.inventory.check import _EMAIL, valid_domain
 
-    if not _COMMUNE.match(commune):
-        raise AnlError(f"{commune!r} is not a commune name", key="COMMUNE",
-                       expected="lower-case letters, digits, '-' or '_'")
     if not valid_domain(domain):
         raise AnlError(f"{domain!r} is not a domain name", key="--domain", expected="a DNS name such as mairie.fr")
     if not _EMAIL.match(email) or not valid_domain(email.rpartition("@")[2]):

@@ -46,6 +46,10 @@ def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | Non
 
     if report is not None:
         check_report_path(report)
+    if junit is not None:
+        from anl_stack.core.files import check_writable
+
+        check_writable(junit, key="--junit")
     options = VerifyOptions(plugins=list(plugins), inventory=inventory, lab=lab_name, live=live_test, mark=mark,
                             junit=junit, report=report, vault_password_file=vault_password_file,
                             limit=[h.strip() for h in limit.split(",") if h.strip()] if limit else None)

@@ -17,6 +17,7 @@ Without ``root`` the folder holding the file is the trusted starting point.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import stat
@@ -121,8 +122,13 @@ def write_file(path: Path, data: str | bytes, *, mode: int = 0o644, root: Path |
                folder_mode: int = 0o755) -> Path:
     """Replace ``path`` with ``data`` atomically; folders below ``root`` are created with ``folder_mode``."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with _replacing(path, root, mode, folder_mode) as handle:
-        handle.write(payload)
+    try:
+        with _replacing(path, root, mode, folder_mode) as handle:
+            handle.write(payload)
+    except OSError as error:
+        # A full disk, a file size limit, a folder that cannot be made: the old file stays, untouched.
+        raise AnlError(f"cannot write: {error.strerror or error}", file=str(path),
+                       expected="a folder anl-stack may write in, with free space") from None
     return path
 
 
@@ -141,3 +147,36 @@ def new_file(path: Path, *, mode: int = 0o644, root: Path | None = None) -> Iter
         os.close(dir_fd)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         yield handle
+
+
+def streamed_file(path: Path, *, mode: int = 0o644, root: Path | None = None) -> contextlib.AbstractContextManager[IO[bytes]]:
+    """A binary handle whose bytes replace ``path`` when the block ends, or vanish if it fails (large files)."""
+    return _replacing(path, root, mode, 0o755)
+
+
+def check_writable(path: Path, *, key: str | None = None) -> None:
+    """Refuse (exit 2), before any work, a file anl-stack could not write at ``path``.
+
+    A long run (fetching every release, checking every host) must not fail at
+    its very end for want of a writable folder. The nearest existing folder
+    is tried for real, with a probe file removed at once: permissions, a
+    read-only or immutable folder and a full disk all show, even for root.
+    """
+    expected = "a file name in a folder anl-stack may write in"
+    if path.is_symlink():
+        raise AnlError([dataclasses.replace(r, key=key) for r in _refuse_link(path).records])
+    if path.is_dir():
+        raise AnlError("is a folder", file=str(path), key=key, expected=expected)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise AnlError("is not in a folder", file=str(path), key=key, expected=expected)
+    probe = f".anl-probe.{secrets.token_hex(4)}"
+    try:
+        fd = os.open(folder / probe, _NEW_FLAGS, 0o600)
+    except OSError as error:
+        raise AnlError(f"cannot write in {folder}: {error.strerror}", file=str(path), key=key,
+                       expected=expected) from None
+    os.close(fd)
+    os.unlink(folder / probe)

@@ -23,7 +23,7 @@ from anl_stack.artifacts import resolve_for_deploy
 from anl_stack.core import masking
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import shared_roles_dir
-from anl_stack.deploy import ansible_cfg
+from anl_stack.deploy import ansible_cfg, limits
 from anl_stack.deploy.targets import Target, inventory_target, lab_target
 from anl_stack.inventory import backup_settings, vault
 from anl_stack.inventory.check import require_valid
@@ -87,14 +87,12 @@ def target_hosts(inv: Inventory, plugins: list[Any], limit: str | None) -> list[
     if records:
         raise AnlError(records)
     if limit:
-        wanted = {p.strip() for p in limit.replace(":", ",").split(",") if p.strip()}
-        if wanted <= set(inv.hosts) | set(inv.groups):
-            selected = {h for w in wanted for h in (inv.groups.get(w) or [w])}
-            hosts = [h for h in hosts if h in selected]
-            if not hosts:
-                raise AnlError("--limit selects no host that runs these plugins", key="--limit",
-                               expected="one of: " + ", ".join(sorted(set().union(
-                                   *(inv.groups.get(p.name, []) for p in plugins)))))
+        selected = limits.select(limit, inv.hosts, inv.groups, file=str(inv.paths.hosts))
+        hosts = [h for h in hosts if h in selected]
+        if not hosts:
+            raise AnlError("--limit selects no host that runs these plugins", file=str(inv.paths.hosts), key="--limit",
+                           expected="one of: " + ", ".join(sorted(set().union(
+                               *(inv.groups.get(p.name, []) for p in plugins)))))
     return hosts
 
 

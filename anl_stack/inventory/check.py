@@ -21,6 +21,8 @@ from anl_stack.core.paths import shared_roles, shared_roles_dir
 from anl_stack.core.yamlfile import VAULTED
 from anl_stack.inventory import backup_settings
 from anl_stack.inventory.model import (
+    COMMUNE_EXPECTED,
+    COMMUNE_PATTERN,
     TLS_MODES,
     Inventory,
     InventoryPaths,
@@ -38,7 +40,7 @@ ANL_KEYS = (*COMMUNE_SETTINGS, "anl_firewall_ports", "anl_artifacts")
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_COMMUNE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_COMMUNE = COMMUNE_PATTERN
 
 
 def role_specs(plugins: list[Any]) -> dict[str, RoleSpec]:
@@ -133,6 +135,7 @@ class Checker:
         self.specs = role_specs([p for p in plugins if p.loaded])
         self.records: list[ErrorRecord] = list(inv.problems)
         self.lookups_allowed = allows_lookups(inv.paths.root)
+        self._group_paths: dict[str, tuple[str, ...]] | None = None
 
     def add(self, message: str, source: VarSource | None, key: str | None, expected: str | None,
             *, file: Path | None = None, line: int | None = None) -> None:
@@ -167,20 +170,19 @@ class Checker:
                 self.records.extend(plugin.error.records)
 
     def _group_path(self, group: str) -> tuple[str, ...]:
-        def walk(body: Any, where: tuple[str, ...]) -> tuple[str, ...] | None:
-            children = (body or {}).get("children") if isinstance(body, dict) else None
-            if not isinstance(children, dict):
-                return None
-            for child, child_body in children.items():
-                if child == group:
-                    return where + ("children", child)
-                found = walk(child_body, where + ("children", child))
-                if found:
-                    return found
-            return None
-
-        data = self.inv.hosts_doc.data if isinstance(self.inv.hosts_doc.data, dict) else {}
-        return walk(data.get("all"), ("all",)) or ("all", "children", group)
+        """Where a group first appears in hosts.yml (one walk for all groups: many groups stay linear)."""
+        if self._group_paths is None:
+            self._group_paths = {}
+            data = self.inv.hosts_doc.data if isinstance(self.inv.hosts_doc.data, dict) else {}
+            stack: list[tuple[Any, tuple[str, ...]]] = [(data.get("all"), ("all",))]
+            while stack:  # depth first, children in order: the first place a group appears wins
+                body, where = stack.pop()
+                if len(where) > 1:
+                    self._group_paths.setdefault(where[-1], where)
+                children = body.get("children") if isinstance(body, dict) else None
+                if isinstance(children, dict):
+                    stack.extend((b, where + ("children", str(c))) for c, b in reversed(children.items()))
+        return self._group_paths.get(group) or ("all", "children", group)
 
     def check_settings(self) -> None:
         settings = self.inv.settings()
@@ -277,8 +279,8 @@ class Checker:
             self.add(f"{value!r} is not an e-mail address", source, key, "an address such as dsi@mairie-exemple.fr")
         elif key == "anl_tls_mode" and value not in TLS_MODES:
             self.add(f"{value!r} is not a TLS mode", source, key, "one of: " + ", ".join(TLS_MODES))
-        elif key == "anl_commune" and (not isinstance(value, str) or not _COMMUNE.match(value)):
-            self.add(f"{value!r} is not a commune name", source, key, "lower-case letters, digits, '-' or '_'")
+        elif key == "anl_commune" and (not isinstance(value, str) or not _COMMUNE.fullmatch(value)):
+            self.add(f"{str(value)[:80]!r} is not a commune name", source, key, COMMUNE_EXPECTED)
         elif key == "anl_require_reviews" and (not isinstance(value, (bool, int)) or value < 0):
             self.add(f"{value!r} is not a number of reviews", source, key,
                      "false, true (one review) or a number of communes such as 2")

@@ -16,8 +16,11 @@ inventory folder, so ``.anl-stack/`` is never taken as an inventory source.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets as pysecrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +28,9 @@ from typing import Any
 import yaml
 
 from anl_stack.core.errors import AnlError, ErrorRecord
-from anl_stack.core.files import write_file
+from anl_stack.core.files import check_writable, ensure_folder, new_file, write_file
 from anl_stack.core.paths import config_dir
-from anl_stack.core.yamlfile import YamlDoc, is_vault_file, read_yaml
+from anl_stack.core.yamlfile import YamlDoc, duplicate_keys, is_vault_file, read_yaml, refuse_duplicate_keys
 
 TLS_MODES = ("selfsigned", "acme", "provided")
 
@@ -101,16 +104,38 @@ def resolve_inventory_path(path: str | os.PathLike[str]) -> InventoryPaths:
     return InventoryPaths(p)
 
 
+#: A commune name: lower-case letters, digits, '-' and '_', at most 63 characters. It names a file
+#: under the config folder (the default vault password), so it can hold neither '/' nor '..'.
+COMMUNE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+COMMUNE_EXPECTED = "lower-case letters, digits, '-' or '_' (at most 63, starting with a letter or digit)"
+
+
+def valid_commune(name: Any) -> bool:
+    return isinstance(name, str) and COMMUNE_PATTERN.fullmatch(name) is not None
+
+
 def default_vault_password_file(commune: str) -> Path:
+    """The commune's vault password under the config folder; a name that could leave it is refused."""
+    if not valid_commune(commune):
+        raise AnlError(f"{str(commune)[:80]!r} is not a commune name", key="anl_commune", expected=COMMUNE_EXPECTED)
     return config_dir() / "vault-passwords" / f"{commune}.txt"
 
 
 def write_password_file(path: Path) -> None:
-    """Create a 0600 file holding a fresh random vault password, once."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
+    """Create a 0600 file holding a fresh random vault password, once (in a 0700 folder, no link followed)."""
+    ensure_folder(path.parent, mode=0o700)
+    with new_file(path, mode=0o600) as handle:
         handle.write(pysecrets.token_urlsafe(48) + "\n")
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (what creating it would add)."""
+    missing = None
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists() or candidate.is_symlink():
+            break
+        missing = candidate
+    return missing
 
 
 def create_inventory(
@@ -129,17 +154,57 @@ def create_inventory(
     ``hosts`` is the body of hosts.yml's ``all`` group (``hosts`` and
     ``children``, the latter holding groups named after plugins). Without ``vault_password_file`` a fresh password is generated
     under the user's config dir, outside the inventory.
+
+    Every check comes before the first write (the folders can be written, the
+    commune name is one), and a write that fails anyway takes back what this
+    call wrote: no orphan password file, no half inventory.
     """
-    paths = InventoryPaths(root.resolve())
-    if paths.root.exists() and any(paths.root.iterdir()):
-        raise AnlError("refusing to overwrite an existing inventory", file=str(paths.root),
+    if root.is_symlink():
+        raise AnlError("is a symbolic link: anl-stack does not write through links", file=str(root), key="--dir",
                        expected="a new or empty folder")
+    paths = InventoryPaths(root.resolve())
+    if paths.root.exists() and not paths.root.is_dir():
+        raise AnlError("is not a folder", file=str(paths.root), key="--dir", expected="a new or empty folder")
+    if paths.root.exists() and any(paths.root.iterdir()):
+        raise AnlError("refusing to overwrite an existing inventory", file=str(paths.root), key="--dir",
+                       expected="a new or empty folder")
+    new_password = None
     if vault_password_file is None:
         vault_password_file = default_vault_password_file(commune)
         if not vault_password_file.exists():
-            write_password_file(vault_password_file)
-    paths.settings.parent.mkdir(parents=True, exist_ok=True)
-    paths.private.mkdir(parents=True, exist_ok=True)
+            new_password = vault_password_file
+            check_writable(new_password, key="vault_password_file")
+    check_writable(paths.hosts, key="--dir")
+    created = _first_missing(paths.root)
+    try:
+        _write_inventory(paths, commune=commune, domain=domain, email=email, tls_mode=tls_mode, hosts=hosts,
+                         vault_password_file=vault_password_file, extra_settings=extra_settings)
+        if new_password is not None:
+            write_password_file(new_password)
+    except BaseException as error:
+        _undo(paths.root, created)
+        if isinstance(error, OSError):
+            raise AnlError(f"cannot write: {error.strerror or error}", file=str(error.filename or paths.root),
+                           expected="a folder anl-stack may write in") from None
+        raise
+    return paths
+
+
+def _undo(root: Path, created: Path | None) -> None:
+    """Remove what a failed create_inventory wrote: the folders it made, or the files it put in ``root``."""
+    with contextlib.suppress(OSError):
+        if created is not None:
+            shutil.rmtree(created)
+            return
+        for child in root.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+
+
+def _write_inventory(paths: InventoryPaths, *, commune: str, domain: str, email: str, tls_mode: str,
+                     hosts: dict[str, Any] | None, vault_password_file: Path,
+                     extra_settings: dict[str, Any] | None) -> None:
+    ensure_folder(paths.settings.parent, root=paths.root)
+    ensure_folder(paths.private, root=paths.root)
     hosts_doc = {"all": hosts or {"children": {}}}
     header = "" if hosts else HOSTS_TEMPLATE_HELP
     write_file(paths.hosts, header + yaml.safe_dump(hosts_doc, sort_keys=False), root=paths.root)
@@ -158,7 +223,6 @@ def create_inventory(
     write_file(paths.private_settings, yaml.safe_dump({"vault_password_file": str(vault_password_file)},
                                                       sort_keys=False), root=paths.root)
     write_file(paths.private / ".gitignore", "runs/\n", root=paths.root)
-    return paths
 
 
 # --- reading ------------------------------------------------------------------
@@ -207,32 +271,46 @@ class Inventory:
     #: problems of shape found while loading (checked later by inventory check)
     problems: list[ErrorRecord] = field(default_factory=list)
 
+    #: host -> its groups, and scope -> its sources, built on first use (an Inventory is not edited once loaded)
+    _by_host: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _by_scope: dict[str, list[tuple[int, VarSource]]] | None = field(default=None, repr=False, compare=False)
+
     @property
     def hosts(self) -> list[str]:
         return list(self.host_vars)
 
     def groups_of(self, host: str) -> list[str]:
-        return [g for g, members in self.groups.items() if host in members]
+        # An index, not a scan of every group per host: a large inventory stays linear.
+        if self._by_host is None:
+            self._by_host = {}
+            for group, members in self.groups.items():
+                for member in dict.fromkeys(members):
+                    self._by_host.setdefault(member, []).append(group)
+        return list(self._by_host.get(host, []))
+
+    def _sources(self, scope: str) -> list[tuple[int, VarSource]]:
+        if self._by_scope is None:
+            self._by_scope = {}
+            for rank, source in enumerate(self.var_sources):
+                self._by_scope.setdefault(source.scope, []).append((rank, source))
+        return self._by_scope.get(scope, [])
 
     def settings(self) -> dict[str, Any]:
         """Variables of the ``all`` scope (anl.yml and all.vars), merged."""
         merged: dict[str, Any] = {}
-        for source in self.var_sources:
-            if source.scope == "all":
-                merged.update(source.values)
+        for _, source in self._sources("all"):
+            merged.update(source.values)
         return merged
 
     def host_settings(self, host: str) -> dict[str, Any]:
         """Variables one host sees (all < groups < host), without secrets."""
-        groups = set(self.groups_of(host))
-        merged: dict[str, Any] = {}
-        for rank in ("all", "group", "host"):
-            for source in self.var_sources:
-                kind, _, name = source.scope.partition(":")
-                if kind != rank:
-                    continue
-                if kind == "all" or (kind == "group" and name in groups) or (kind == "host" and name == host):
-                    merged.update(source.values)
+        merged = self.settings()
+        # Group sources in their precedence order (var_sources is sorted by rank), whatever the group.
+        for _, source in sorted((item for g in self.groups_of(host) for item in self._sources(f"group:{g}")),
+                                key=lambda item: item[0]):
+            merged.update(source.values)
+        for _, source in self._sources(f"host:{host}"):
+            merged.update(source.values)
         return merged
 
     def commune(self) -> str:
@@ -243,6 +321,7 @@ def load_inventory(path: str | os.PathLike[str] | InventoryPaths) -> Inventory:
     """Read hosts.yml and the vars files Ansible would read (vault.yml excepted)."""
     paths = path if isinstance(path, InventoryPaths) else resolve_inventory_path(path)
     doc = read_yaml(paths.hosts)
+    duplicates = duplicate_records(doc)
     inv = Inventory(paths, doc)
     file = str(paths.hosts)
     data = doc.data
@@ -269,6 +348,7 @@ def load_inventory(path: str | os.PathLike[str] | InventoryPaths) -> Inventory:
                 if is_vault_file(vars_file):
                     continue
                 vars_doc = read_yaml(vars_file)
+                duplicates += duplicate_records(vars_doc)
                 if vars_doc.data is None:
                     continue
                 if not isinstance(vars_doc.data, dict):
@@ -283,10 +363,19 @@ def load_inventory(path: str | os.PathLike[str] | InventoryPaths) -> Inventory:
                 if kind == "group" and name != "all" and name not in inv.groups:
                     inv.problems.append(ErrorRecord("group_vars for a group that is not in hosts.yml",
                                                     str(vars_file), 1, name, "a group listed in hosts.yml"))
+    if duplicates:
+        # Ansible keeps the last of two equal keys without a word: which one the commune meant is unknown.
+        raise AnlError(duplicates)
     # Ansible precedence: all < groups < hosts; hosts.yml vars and files mixed per scope.
     order = {"all": 0, "group": 1, "host": 2}
     inv.var_sources.sort(key=lambda s: order[s.scope.partition(":")[0]])
     return inv
+
+
+def duplicate_records(doc: YamlDoc) -> list[ErrorRecord]:
+    """One record (file, line, key) per key given twice in one mapping of ``doc``."""
+    return [ErrorRecord("key given twice", str(doc.file), line, key, "each key once (Ansible would keep the last)")
+            for key, line in duplicate_keys(doc.node)]
 
 
 def _walk_group(inv: Inventory, name: str, body: Any, where: tuple[Any, ...]) -> list[str]:
@@ -338,8 +427,11 @@ def _walk_group(inv: Inventory, name: str, body: Any, where: tuple[Any, ...]) ->
         children = {}
     for child, child_body in children.items():
         members += _walk_group(inv, str(child), child_body, where + ("children", child))
+    members = list(dict.fromkeys(members))
     known = inv.groups.setdefault(name, [])
-    known.extend(h for h in members if h not in known)
+    # A set beside the list: a membership test per host on a list made large inventories quadratic.
+    present = set(known)
+    known.extend(h for h in members if h not in present)
     return members
 
 
@@ -355,7 +447,9 @@ def add_host_to_group(paths: InventoryPaths, host: str, group: str) -> bool:
     The host keeps its connection variables where they are (``all.hosts``);
     the group lists it with no variables of its own.
     """
-    data = yaml.safe_load(paths.hosts.read_text(encoding="utf-8")) or {}
+    data = read_yaml(paths.hosts).data or {}
+    if not isinstance(data, dict):
+        raise AnlError("hosts.yml is not a mapping", file=str(paths.hosts), line=1, expected="a mapping with `all`")
     body = data.setdefault("all", {}) or {}
     data["all"] = body
     children = body.setdefault("children", {}) or {}
@@ -425,6 +519,7 @@ def vault_password_file(paths: InventoryPaths, override: str | os.PathLike[str] 
     origin = "--vault-password-file" if override else VAULT_PASSWORD_ENV
     if not chosen and paths.private_settings.is_file():
         doc = read_yaml(paths.private_settings)
+        refuse_duplicate_keys(doc)  # which of two vault_password_file lines wins is not for a reader to guess
         if isinstance(doc.data, dict) and doc.data.get("vault_password_file"):
             chosen = str(doc.data["vault_password_file"])
             origin = str(paths.private_settings)
@@ -432,10 +527,15 @@ def vault_password_file(paths: InventoryPaths, override: str | os.PathLike[str] 
         settings_file = paths.settings
         commune = paths.root.name
         if settings_file.is_file():
-            data = read_yaml(settings_file).data
-            if isinstance(data, dict) and data.get("anl_commune"):
-                commune = str(data["anl_commune"])
-        chosen = default_vault_password_file(commune)
+            doc = read_yaml(settings_file)
+            if isinstance(doc.data, dict) and doc.data.get("anl_commune"):
+                commune = doc.data["anl_commune"]
+                if not valid_commune(commune):
+                    # A shared inventory must not pick which file of this controller is the vault password.
+                    raise AnlError(f"{str(commune)[:80]!r} is not a commune name", file=str(settings_file),
+                                   line=doc.line("anl_commune"), key="anl_commune", expected=COMMUNE_EXPECTED)
+        chosen = default_vault_password_file(commune) if valid_commune(commune) else (
+            config_dir() / "vault-passwords" / f"{commune}.txt")
         origin = "default"
     result = Path(chosen).expanduser()
     if not result.is_absolute():

@@ -20,6 +20,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
+from anl_stack.core.yamlfile import parse
 from anl_stack.inventory.model import InventoryPaths
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -61,7 +62,7 @@ def read_secrets(paths: InventoryPaths, password_file: Path) -> dict[str, Any]:
     except AnsibleError as error:
         raise AnlError(f"cannot decrypt: {error}", file=str(paths.vault),
                        expected="the vault password this inventory was created with") from None
-    data = yaml.safe_load(clear) or {}
+    data = parse(clear.decode("utf-8", errors="replace"), str(paths.vault))[0] or {}
     if not isinstance(data, dict):
         raise AnlError("the decrypted vault is not a mapping", file=str(paths.vault), expected="name: value lines")
     return data

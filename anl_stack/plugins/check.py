@@ -32,6 +32,7 @@ from anl_stack.plugin_api import (
     fiche_file,
 )
 from anl_stack.plugins.fiches import missing_sections
+from anl_stack.plugins.links import require_contained
 from anl_stack.plugins.manifest import load_manifest
 from anl_stack.plugins.roles import load_role_spec, spec_file
 
@@ -225,6 +226,8 @@ def check_plugin(path: Path, *, lint: bool = True) -> CheckReport:
     if not (plugin / MANIFEST_FILE).is_file():
         raise AnlError("not a plugin folder", file=str(plugin / MANIFEST_FILE), key="path",
                        expected="a folder holding plugin.yml")
+    # Refused, not a finding: checking would read (and print) what the links point at.
+    require_contained(plugin)
     results: list[CheckResult] = []
     findings, manifest = check_manifest(plugin)
     results.append(CheckResult("manifest", findings))

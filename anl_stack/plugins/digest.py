@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from anl_stack.plugins.links import require_contained
+
 _SKIP_DIRS = {"__pycache__"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
 #: Top-level entries that are records about the recipe or packaging, not the recipe.
@@ -28,7 +30,12 @@ def _skipped_top(name: str) -> bool:
 
 
 def plugin_files(folder: Path) -> list[Path]:
-    """The files that make up the plugin, sorted by relative POSIX path."""
+    """The files that make up the plugin, sorted by relative POSIX path.
+
+    A link that leaves the plugin or loops is refused (exit 2): the digest
+    would otherwise hash a file of the controller as part of the recipe.
+    """
+    require_contained(folder)
     found = []
     for path in folder.rglob("*"):
         rel = path.relative_to(folder)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import project_root
 from anl_stack.plugin_api import DEPLOY, MANIFEST_FILE, provided_steps
+from anl_stack.plugins.links import require_contained
 
 if TYPE_CHECKING:
     from anl_stack.plugins.manifest import Manifest
@@ -87,6 +88,8 @@ def _load(name: str, folder: Path, source: Source, origin: str, *, strict_name: 
 
     plugin = Plugin(name=name, path=folder, source=source, origin=origin)
     try:
+        # Before reading anything: plugin.yml itself may be a link to a file of this controller.
+        require_contained(folder)
         plugin.manifest = load_manifest(folder / MANIFEST_FILE, folder_name=name if strict_name else None)
         plugin.name = plugin.manifest.name
     except AnlError as error:

@@ -34,11 +34,19 @@ from pydantic_core import PydanticCustomError
 
 from anl_stack.core import yamlfile
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.paths import shared_roles
 from anl_stack.plugin_api import MANIFEST_FILE
 
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{1,14}$"
+#: Names a plugin cannot take: its name is an inventory group and the prefix of its variables.
+#: Ansible's implicit groups and host; the prefixes of Ansible's and anl-stack's own variables
+#: (a plugin ``ansible`` would own ``ansible_host``); Ansible's magic variables. The shared roles'
+#: names are refused too (a plugin role of that name would replace the shared role in a run).
+RESERVED_NAMES = ("all", "ungrouped", "localhost", "ansible", "anl", "hostvars", "groups", "group_names",
+                  "omit", "environment", "play_hosts", "role_names", "role_path", "playbook_dir",
+                  "inventory_dir", "inventory_file")
 PLATFORMS = ("debian-13", "debian-12")
 
 
@@ -316,6 +324,16 @@ class Signature(Model):
                 return compact
         raise _invalid(f"{value!r} is not a key fingerprint", "40 hexadecimal digits")
 
+    @field_validator("key_file")
+    @classmethod
+    def _key_file(cls, value: str | None) -> str | None:
+        # The key is read from the plugin folder: a path that leaves it would read a file of the controller.
+        if value is not None:
+            parts = Path(value).parts
+            if not parts or Path(value).is_absolute() or ".." in parts:
+                raise _invalid(f"{value!r} leaves the plugin folder", "a path relative to the plugin, without '..'")
+        return value
+
     @model_validator(mode="after")
     def _one_key(self) -> "Signature":
         if not self.key_url and not self.key_file:
@@ -405,9 +423,20 @@ class Manifest(Model):
 
 
 
+def reserved_name(name: str) -> str | None:
+    """Why ``name`` cannot name a plugin, or None."""
+    if name in RESERVED_NAMES:
+        return f"{name!r} is reserved (Ansible group, host or variable name)"
+    if name in shared_roles():
+        return f"{name!r} is the name of a shared role"
+    return None
+
+
 def cross_checks(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
     """Rules spanning several fields, as (location, message, expected)."""
     found: list[tuple[tuple[Any, ...], str, str]] = []
+    if (reserved := reserved_name(manifest.name)) is not None:
+        found.append((("name",), reserved, "another name"))
     prefix = manifest.name + "_"
     expected = f"a name starting with {prefix!r}"
     for index, secret in enumerate(manifest.deployment.secrets):
@@ -443,24 +472,6 @@ def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], 
 def _parse(text: str, file: str) -> tuple[Any, yaml.Node | None]:
     """YAML data and its node tree (for line numbers), from one parse."""
     return yamlfile.parse(text, file, loader=yamlfile.TextDatesLoader, expected="a YAML mapping")
-
-
-def _duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> list[tuple[str, int]]:
-    """YAML silently keeps the last of two equal keys; we refuse them."""
-    found: list[tuple[str, int]] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    found.append((".".join(path + (key.value,)), key.start_mark.line + 1))
-                seen.add(key.value)
-            found += _duplicate_keys(value, path + (str(getattr(key, "value", "?")),))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            found += _duplicate_keys(item, path + (str(index),))
-    return found
-
 
 
 def _unwrap(annotation: Any) -> list[Any]:
@@ -563,6 +574,9 @@ def load_manifest(path: str | Path, *, folder_name: str | None = None) -> Manife
         path = path / MANIFEST_FILE
     file = str(path)
     try:
+        if path.stat().st_size > yamlfile.MAX_BYTES:
+            raise AnlError(f"is {path.stat().st_size} bytes", file=file, key="size",
+                           expected=f"a manifest of at most {yamlfile.MAX_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise AnlError("manifest not found", file=file, expected=f"a {MANIFEST_FILE} file") from None
@@ -573,7 +587,7 @@ def load_manifest(path: str | Path, *, folder_name: str | None = None) -> Manife
     if not isinstance(data, dict):
         raise AnlError("the manifest is not a mapping", file=file, line=1, expected="a YAML mapping of keys")
 
-    duplicates = _duplicate_keys(node)
+    duplicates = yamlfile.duplicate_keys(node)
     if duplicates:
         raise AnlError([ErrorRecord("key given twice", file, line, key, "each key once") for key, line in duplicates])
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from anl_stack.core.errors import AnlError
+from anl_stack.core.yamlfile import read_yaml
 
 
 @dataclass
@@ -36,6 +37,19 @@ def load_role_spec(role: str, role_dir: Path) -> RoleSpec | None:
     file = spec_file(role_dir)
     if not file.is_file():
         return None
-    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    main = ((data.get("argument_specs") or {}).get("main") or {})
-    return RoleSpec(role, file, dict(main.get("options") or {}))
+    doc = read_yaml(file)
+    # A plugin comes from someone else: every level must be the mapping Ansible expects.
+    node: Any = doc.data or {}
+    path: list[str] = []
+    for key in ("argument_specs", "main", "options"):
+        if not isinstance(node, dict):
+            break
+        node = node.get(key) or {}
+        path.append(key)
+    options = node if isinstance(node, dict) else None
+    bad = next((k for k, v in (options or {}).items() if not isinstance(v, dict)), None)
+    if options is None or bad is not None:
+        where = (path or ["argument_specs"]) if options is None else [*path, str(bad)]
+        raise AnlError("not a mapping", file=str(file), line=doc.line(*where), key=".".join(where),
+                       expected="argument_specs: {main: {options: {NAME: {type: ..., description: ...}}}}")
+    return RoleSpec(role, file, {str(k): v for k, v in options.items()})

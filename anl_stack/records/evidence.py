@@ -28,6 +28,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
+from anl_stack.core.yamlfile import read_yaml
 from anl_stack.plugin_api import MANIFEST_FILE
 from anl_stack.plugins.digest import content_digest
 from anl_stack.plugins.manifest import load_manifest
@@ -64,8 +65,8 @@ def write_yaml(path: Path, data: dict[str, Any], comment: str) -> None:
 def read_record(path: Path) -> dict[str, Any] | None:
     """A record as a mapping; None when the file is not one (it is then ignored, and said so)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = read_yaml(path).data
+    except AnlError:
         return None
     return data if isinstance(data, dict) and RECORD_TAG in data else None
 

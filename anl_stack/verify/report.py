@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 
 from anl_stack.core.errors import AnlError
-from anl_stack.core.files import write_file
+from anl_stack.core.files import check_writable, write_file
 from anl_stack.verify.result import JSON_FORMAT, JSON_FORMAT_VERSION, VerifyResult
 
 FORMATS = {".md": "verify_report.md.j2", ".markdown": "verify_report.md.j2",
@@ -28,10 +28,14 @@ LABELS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "n/a": "n/a", "s
 
 
 def check_report_path(path: Path) -> None:
-    """Refuse (exit 2) a report file whose format we cannot write."""
+    """Refuse (exit 2) a report file whose format we cannot write, or in a place we cannot write.
+
+    Checked before the hosts are: a verify run must not fail at its end for want of a folder.
+    """
     if path.suffix.lower() not in FORMATS:
         raise AnlError("unknown report format", file=str(path), key="--report",
                        expected="a file name ending in .md, .html or .json")
+    check_writable(path, key="--report")
 
 
 def label(outcome: str) -> str:
