@@ -154,6 +154,7 @@ FIXTURES: dict[str, str] = {
     "host_address": "the address the controller reaches the host at (ansible_host)",
     "ssh_port": "the host's SSH port",
     "declared_ports": "ports the host may expose: its plugins' ports plus SSH",
+    "web_domains": "the domain of each web plugin on the host (the check is n/a when there is none)",
     "plugin_name": "the plugin whose verify/ folder holds the running check",
     "plugin_vars": "the running plugin's variables (role defaults overlaid with the inventory), no secrets",
     "anl_secret": "anl_secret(NAME): one secret as a value that never prints itself (.reveal())",

@@ -324,6 +324,20 @@ def plugin_variables(request: pytest.FixtureRequest, hostvars: dict[str, Any], n
 
 
 @pytest.fixture(scope="module")
+def web_domains(request: pytest.FixtureRequest, anl_host_context: dict[str, Any],
+                anl_hostvars: dict[str, Any]) -> list[str]:
+    """The domain of each web plugin on the host (n/a when it has none)."""
+    domains = []
+    for name in anl_host_context.get("web_plugins", []):
+        domain = plugin_variables(request, anl_hostvars, name).get(f"{name}_domain")
+        if domain:
+            domains.append(str(domain))
+    if not domains:
+        pytest.skip(f"{NOT_APPLICABLE} no web plugin on this host")
+    return domains
+
+
+@pytest.fixture(scope="module")
 def plugin_name(request: pytest.FixtureRequest) -> str:
     """The plugin whose ``verify/`` folder holds the running check."""
     suite = _state(request).suite_of(Path(str(request.path)))

@@ -19,7 +19,6 @@ import pytest
 
 from anl_stack.adapters import tls
 from anl_stack.plugin_api import BACKUP_CONFIG_DIR, NOT_APPLICABLE
-from anl_stack.plugin_api.fixtures import plugin_variables
 from anl_stack.verify.baseline import checks
 
 DEFAULT_DISK_MAX_USED = 90
@@ -78,19 +77,6 @@ def test_only_declared_ports_reachable(host: Any, firewall: checks.Firewall, dec
         if tls.tcp_reachable(host_address, sock.port):
             problems.append(f"tcp/{sock.port} ({sock.address}) answers from the controller but is not declared")
     assert not problems, "; ".join(sorted(set(problems)))
-
-
-@pytest.fixture(scope="module")
-def web_domains(request: pytest.FixtureRequest, anl_host_context: dict[str, Any],
-                anl_hostvars: dict[str, Any]) -> list[str]:
-    domains = []
-    for name in anl_host_context.get("web_plugins", []):
-        domain = plugin_variables(request, anl_hostvars, name).get(f"{name}_domain")
-        if domain:
-            domains.append(str(domain))
-    if not domains:
-        pytest.skip(f"{NOT_APPLICABLE} no web plugin on this host")
-    return domains
 
 
 def test_https_tls12_or_later(web_domains: list[str], host_address: str) -> None:

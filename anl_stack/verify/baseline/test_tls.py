@@ -9,28 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from anl_stack.plugin_api import NOT_APPLICABLE
-from anl_stack.plugin_api.fixtures import plugin_variables
 from anl_stack.verify.baseline import tls_profile
 
 HTTPS_PORT = 443  # the web role's only TLS listener, shared by every web plugin
 PROBE_TIMEOUT_SECONDS = "8"
 MAX_TLS12_PROBES = 40  # the loop ends at the first refusal; this only bounds a misbehaving server
-
-
-@pytest.fixture(scope="module")
-def tls_domains(request: pytest.FixtureRequest, anl_host_context: dict[str, Any],
-                anl_hostvars: dict[str, Any]) -> list[str]:
-    domains = []
-    for name in anl_host_context.get("web_plugins", []):
-        domain = plugin_variables(request, anl_hostvars, name).get(f"{name}_domain")
-        if domain:
-            domains.append(str(domain))
-    if not domains:
-        pytest.skip(f"{NOT_APPLICABLE} no web plugin on this host")
-    return domains
 
 
 def _s_client(host: Any, domain: str, *options: str) -> tls_profile.Handshake:
@@ -63,7 +46,7 @@ def _served(host: Any, domain: str) -> tls_profile.Served:
     return served
 
 
-def test_tls_matches_mozilla_intermediate(host: Any, tls_domains: list[str]) -> None:
+def test_tls_matches_mozilla_intermediate(host: Any, web_domains: list[str]) -> None:
     """Web sites serve exactly Mozilla's intermediate TLS profile (5.7): TLS 1.2/1.3 and its suites only.
 
     Hint: re-run the deploy; the web role sets `ssl_protocols`/`ssl_ciphers` from `web_tls_protocols` and
@@ -71,6 +54,6 @@ def test_tls_matches_mozilla_intermediate(host: Any, tls_domains: list[str]) -> 
     file that sets `ssl_protocols` or `ssl_ciphers`, then `systemctl reload nginx`.
     """
     problems = []
-    for domain in tls_domains:
+    for domain in web_domains:
         problems += tls_profile.problems(domain, _served(host, domain))
     assert not problems, f"against {tls_profile.MOZILLA_PROFILE}: " + "; ".join(problems)
