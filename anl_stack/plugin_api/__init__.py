@@ -21,6 +21,7 @@ that every layer may use it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,11 @@ BACKUP_SSH_PUBLIC_SECRET = "anl_backup_ssh_key_public"
 #: playbook that creates their chrooted SFTP accounts (imported first by a deploy).
 BACKUP_PARTNERS_GROUP = "anl_backup_partners"
 BACKUP_PARTNER_PLAYBOOK = "backup-partner.yml"
+
+#: Variable names that hold secrets by their look (``*_password``, ``*_secret``, ``*_token``, ``*_key``...),
+#: besides the vault secrets the manifests declare: never handed to checks as settings, never on a
+#: command line in a recipe (tests/unit/test_secrets_off_command_lines.py).
+SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|private_key|_keys?)$|^ansible_(ssh_|become_)?pass", re.I)
 
 #: Where the run's variables are written, inside the ansible-runner private data dir
 #: (by :func:`anl_stack.deploy.prepare.generated_inventory`).

@@ -31,10 +31,7 @@ import yaml
 
 from anl_stack.adapters.tls import https_headers
 from anl_stack.core.errors import AnlError
-from anl_stack.plugin_api import BASELINE, MARKERS, NOT_APPLICABLE, ROLES_DIR, read_context
-
-#: Names never handed out as settings (connection secrets and secret-looking keys).
-_SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|private_key|_keys?)$|^ansible_(ssh_|become_)?pass", re.I)
+from anl_stack.plugin_api import BASELINE, MARKERS, NOT_APPLICABLE, ROLES_DIR, SECRET_NAME, read_context
 
 
 class Secret:
@@ -55,7 +52,8 @@ class Secret:
 
 
 def _is_secret_key(key: str, declared: set[str]) -> bool:
-    return key in declared or bool(_SECRET_KEY.search(key))
+    # Connection secrets and secret-looking keys are never handed out as settings.
+    return key in declared or bool(SECRET_NAME.search(key))
 
 
 def _render(values: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:

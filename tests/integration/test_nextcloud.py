@@ -3,8 +3,10 @@
 One host per release, whose history module fixtures make in order: the
 refusals that come before any change (no release in the cache; Nextcloud 35
 on Debian 12), then `deploy nextcloud --tags stack` with --idempotence
-(second run changed=0). Each test asks for the step it checks, so it holds
-on its own: the refusals, the deploy, `verify nextcloud --mark "not app"`,
+(second run changed=0), every process's command line read meanwhile. Each
+test asks for the step it checks, so it holds on its own: the refusals, the
+deploy, no vault secret on a command line during it, the SMTP password
+file's template as valid PHP, `verify nextcloud --mark "not app"`,
 the backups (shared role backup, restic): rows in the database and files in
 the config and data folders (seeded by the tests: the application is not
 installed here) backed up, changed or lost, restored and compared; a snapshot
@@ -27,12 +29,15 @@ import re
 import shlex
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.fixtures.cmdline_watch import CmdlineWatch, own_pid_namespace
 
 pytestmark = pytest.mark.lab
 
@@ -45,6 +50,7 @@ THEMES_DIR = "/var/www/nextcloud/themes"
 #: The checks that need Nextcloud installed: they fail on a host prepared with `--tags stack`.
 APP_CHECKS = {"test_status_php", "test_occ_status", "test_setup_checks_no_error", "test_config_php_private",
               "test_last_cron_recent", "test_redis_locking_configured"}
+PHP_BY_DEBIAN = {"12": "8.2", "13": "8.4"}
 SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8}) in local$", re.MULTILINE)
 
 
@@ -121,11 +127,30 @@ def refusals(host: object, tmp_path_factory: pytest.TempPathFactory) -> Refusals
     return Refusals(without_release, version_35, host.ssh("test -e /etc/nginx").returncode)  # type: ignore[attr-defined]
 
 
+@dataclass
+class WatchedDeploy:
+    proc: subprocess.CompletedProcess[str]
+    watch: CmdlineWatch
+    #: a process started on the lab host during the watch, with this in its command line
+    marker: str
+
+
 @pytest.fixture(scope="module")
-def stack_deploy(host: object, refusals: Refusals) -> subprocess.CompletedProcess[str]:
-    """`deploy nextcloud --tags stack --idempotence`, after the refusals."""
-    return anl("deploy", "nextcloud", "--lab", host.name, "--debian", host.release,  # type: ignore[attr-defined]
-               "--tags", "stack", "--idempotence", "--json")
+def watched_stack_deploy(host: object, refusals: Refusals) -> WatchedDeploy:
+    """`deploy nextcloud --tags stack --idempotence`, after the refusals, every command line on the
+    controller and the lab host read meanwhile."""
+    marker = f"anl-watch-{uuid.uuid4().hex}"
+    with CmdlineWatch() as watch:
+        # One second on the lab host, named by the marker: the watch must see it.
+        host.ssh(f"sh -c 'sleep 1' {marker}")  # type: ignore[attr-defined]
+        proc = anl("deploy", "nextcloud", "--lab", host.name, "--debian", host.release,  # type: ignore[attr-defined]
+                   "--tags", "stack", "--idempotence", "--json")
+    return WatchedDeploy(proc, watch, marker)
+
+
+@pytest.fixture(scope="module")
+def stack_deploy(watched_stack_deploy: WatchedDeploy) -> subprocess.CompletedProcess[str]:
+    return watched_stack_deploy.proc
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +196,51 @@ def test_stack_deploy_is_idempotent(host: object, stack_deploy: subprocess.Compl
     assert second["kind"] == "idempotence"
     assert second["hosts"][host.name]["changed"] == 0, second  # type: ignore[attr-defined]
     assert second["hosts"][host.name]["failed"] == 0  # type: ignore[attr-defined]
+
+
+def secret_values(host: object) -> dict[str, str]:
+    """The inventory's vault secrets (public halves left out), as the deploy used them."""
+    from anl_stack.inventory.model import resolve_inventory_path
+    from anl_stack.inventory.vault import read_secrets
+
+    paths = resolve_inventory_path(host.inventory)  # type: ignore[attr-defined]
+    values = read_secrets(paths, Path(host.vault_password_file))  # type: ignore[attr-defined]
+    return {k: str(v) for k, v in values.items() if not k.endswith("_public")}
+
+
+def test_no_secret_on_a_command_line_during_the_stack_deploy(host: object, stack: object,
+                                                             watched_stack_deploy: WatchedDeploy) -> None:
+    """No vault secret is in the command line of any process, on the lab host or the controller,
+    during both runs of the stack deploy (what CI deploys of Nextcloud: the `app` steps are not
+    run here, see the fiche). Processes are read every 0.1 s: one that lives less is not seen."""
+    watch = watched_stack_deploy.watch
+    ours = own_pid_namespace()
+    assert any(s.pid_namespace != ours for s in watch.containing(watched_stack_deploy.marker)), \
+        "the watch did not see the marked process on the lab host"
+    assert any("ansible-playbook" in s.cmdline for s in watch.seen), "the watch saw no ansible-playbook"
+    secrets = secret_values(host)
+    assert {"nextcloud_db_password", "nextcloud_admin_password", "anl_backup_password"} <= set(secrets)
+    leaked = {name for name, value in secrets.items()
+              for line in value.splitlines() if len(line.strip()) >= 16 and watch.containing(line.strip())}
+    assert not leaked, f"on a command line during the deploy: {sorted(leaked)} ({watch.readings} readings)"
+
+
+def test_smtp_password_file_holds_any_password(stack: object) -> None:
+    """The SMTP password file (an `app` step, not run here) is valid PHP that gives back the password
+    as written, whatever it holds, read by the stack's own PHP."""
+    import jinja2
+
+    host = stack
+    template = PROJECT / "plugins/nextcloud/roles/nextcloud/templates/smtp.config.php.j2"
+    password = "a'b\\c\\\\'d $x {\"?> é\\"
+    text = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
+        template.read_text()).render(ansible_managed="test", nextcloud_mail_smtp_password=password)
+    php = f"/usr/bin/php{PHP_BY_DEBIAN[host.release]}"  # type: ignore[attr-defined]
+    proc = host.ssh(f"f=$(mktemp) && cat > $f && {php} -l $f >/dev/null && "  # type: ignore[attr-defined]
+                    f"{php} -r 'include $argv[1]; echo $CONFIG[\"mail_smtppassword\"];' $f; "
+                    "rc=$?; rm -f $f; exit $rc", input=text)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == password
 
 
 def test_stack_checks_pass(stack: object) -> None:

@@ -6,6 +6,8 @@ word of a command, never become a command of its own.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from anl_stack.plugin_api import NOT_APPLICABLE
+from anl_stack.plugin_api import MARKERS, NOT_APPLICABLE
 from anl_stack.verify.baseline import test_baseline as baseline
 
 
@@ -76,3 +78,36 @@ def test_backup_config_dir_is_the_backup_roles_default(project_root: Path) -> No
 
     defaults = yaml.safe_load((project_root / "playbooks/roles/backup/defaults/main.yml").read_text())
     assert defaults["backup_config_dir"] == BACKUP_CONFIG_DIR
+
+
+class _LocalHostAsWwwData:
+    """testinfra's local host; ``sudo`` is a no-op so the command itself runs on this machine."""
+
+    def __init__(self) -> None:
+        self._host = testinfra.get_host("local://")
+
+    def sudo(self, user: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def run(self, command: str) -> object:
+        return self._host.run(command)
+
+
+def test_nextcloud_root_never_run_as_a_command(project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                request: pytest.FixtureRequest) -> None:
+    """The Nextcloud checks' occ command keeps the inventory's nextcloud_root one word."""
+    for marker, meaning in MARKERS.items():  # the checks' own markers, registered by verify for its runs
+        request.config.addinivalue_line("markers", f"{marker}: {meaning}")
+    spec = importlib.util.spec_from_file_location("nextcloud_checks",
+                                                  project_root / "plugins/nextcloud/verify/test_nextcloud.py")
+    assert spec and spec.loader
+    checks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checks)
+    occ_fixture = getattr(checks.occ, "_get_wrapped_function", None)
+    make_occ = occ_fixture() if occ_fixture else checks.occ.__wrapped__
+    monkeypatch.chdir(tmp_path)  # where an unquoted `$(touch ran)` would write
+    occ = make_occ(_LocalHostAsWwwData(), {"nextcloud_root": "/srv/nc $(touch ran); touch ran2"}, "8.4")
+    result = occ("status", "--output=json; touch ran3")
+    assert result.rc != 0  # no php8.4 here, or no occ under that root: the command ran and failed
+    assert not any((tmp_path / name).exists() for name in ("ran", "ran2", "ran3")), \
+        "nextcloud_root or an occ argument was run by the host's shell"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import time
 from typing import Any, Callable
 
@@ -46,7 +47,8 @@ def occ(host: Any, plugin_vars: dict[str, Any], php_version: str) -> Callable[..
 
     def run(*args: str) -> Any:
         with host.sudo("www-data"):
-            return host.run(f"php{php_version} {root}/occ " + " ".join(args))
+            # Quoted: nextcloud_root comes from the inventory (untrusted), args from the checks.
+            return host.run(shlex.join([f"php{php_version}", f"{root}/occ", *args]))
 
     return run
 
