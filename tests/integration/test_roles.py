@@ -227,6 +227,47 @@ def test_fail2ban_guards_ssh(converged: RolesHost) -> None:
     assert jail.returncode == 0 and "Status for the jail: sshd" in jail.stdout, jail.stdout + jail.stderr
 
 
+# --- base: system hardening ---------------------------------------------------
+
+def test_sshd_hardening_is_live_and_the_deploy_user_still_logs_in(converged: RolesHost) -> None:
+    sshd = converged.root("sshd -T").stdout
+    for line in ("maxauthtries 3", "allowtcpforwarding no", "x11forwarding no", "allowagentforwarding no",
+                 "permittunnel no", "loglevel VERBOSE", "clientaliveinterval 300", "banner /etc/issue.net"):
+        assert re.search(rf"^{line}$", sshd, re.M | re.I), f"{line!r} not in sshd -T"
+    # After the reload, a new connection with the key still works (Ansible's own path).
+    proc = converged.deploy("sudo -n cat /etc/issue.net")
+    assert proc.returncode == 0, proc.stderr
+    assert "commune de roles-test" in proc.stdout and "journalisées" in proc.stdout, proc.stdout
+
+
+def test_login_defs_umask_and_hash_cost(converged: RolesHost) -> None:
+    defs = converged.root("cat /etc/login.defs").stdout
+    assert re.search(r"^UMASK\s+027$", defs, re.M)
+    assert re.search(r"^YESCRYPT_COST_FACTOR\s+8$", defs, re.M)
+    assert re.search(r"^SHA_CRYPT_MIN_ROUNDS\s+65536$", defs, re.M)
+
+
+def test_network_sysctls_applied_kernel_ones_written_and_reported(converged: RolesHost) -> None:
+    conf = converged.root("cat /etc/sysctl.d/60-anl-hardening.conf").stdout
+    assert "kernel.kptr_restrict = 2" in conf and "fs.suid_dumpable = 0" in conf
+    live = converged.root("sysctl -n net.ipv4.conf.all.accept_redirects net.ipv4.conf.all.send_redirects "
+                          "net.ipv4.conf.all.log_martians net.ipv4.tcp_syncookies net.ipv6.conf.all.accept_ra")
+    assert live.stdout.split() == ["0", "0", "1", "1", "0"], live.stdout
+    output = converged.runs["base_web_1"].output
+    assert "kernel.*, fs.* and vm.* belong to the host machine" in output
+    assert "auditd not applicable inside a container" in output
+
+
+def test_unused_protocols_tools_and_no_auditd_in_a_container(converged: RolesHost) -> None:
+    modprobe = converged.root("cat /etc/modprobe.d/anl-unused-protocols.conf").stdout
+    for proto in ("dccp", "sctp", "rds", "tipc"):
+        assert f"install {proto} /bin/false" in modprobe
+    pkgs = converged.root("dpkg-query -W -f='${Package} ${Status}\\n' needrestart apt-listchanges debsums auditd")
+    installed = {l.split()[0] for l in pkgs.stdout.splitlines() if l.endswith("install ok installed")}
+    assert installed == {"needrestart", "apt-listchanges", "debsums"}, pkgs.stdout
+    assert "$nrconf{restart} = 'l';" in converged.root("cat /etc/needrestart/conf.d/50-anl.conf").stdout
+
+
 # --- web ----------------------------------------------------------------------
 
 def _curl(h: RolesHost, *args: str) -> subprocess.CompletedProcess[str]:
