@@ -59,6 +59,11 @@ def test_verify_passes_after_deploy(hello_host: Any, run_verify: Any, tmp_path: 
     assert outcomes["test_https_hsts"] == "passed"
     assert outcomes["test_tls_matches_mozilla_intermediate"] == "passed"  # the role's TLS settings
     assert outcomes["test_reload_keeps_serving"] == "not run"  # live, no --live-test
+    for check in ("test_sysctl_hardened", "test_login_defs_umask_and_hashing", "test_ssh_limits", "test_legal_banner",
+                  "test_unused_network_protocols_blocked", "test_maintenance_tools_installed"):
+        assert outcomes[check] == "passed", check  # the base role's hardening, as deployed
+    assert outcomes["test_audit_running"] == "n/a"  # the audit subsystem is the host machine's
+    assert outcomes["test_anl_units_sandboxed"] == "n/a"  # hello writes no unit of its own
     # JUnit parses and agrees
     suite = ET.parse(junit).getroot()
     cases = list(suite.iter("testcase"))
@@ -84,6 +89,8 @@ class Fault:
     setting: str | None = None
     #: words the failing check's message must contain
     names: tuple[str, ...] = ()
+    #: further checks the same plant makes fail
+    also: tuple[str, ...] = ()
 
 
 SETTINGS_LINE = "anl_verify_disk_max_used_percent: 1\n"
@@ -128,6 +135,25 @@ FAULTS = {
                             " && systemctl reload nginx",
                             "mv /root/headers.planted /etc/nginx/snippets/anl-security-headers.conf"
                             " && systemctl reload nginx"),
+    # One plant for the hardening checks (one verify pair instead of five): each drift names its check.
+    "hardening undone": Fault("baseline/test_sysctl_hardened",
+                              "sysctl -qw net.ipv4.conf.all.accept_redirects=1"
+                              " && sed -i 's/^MaxAuthTries 3$/MaxAuthTries 6 # planted/'"
+                              " /etc/ssh/sshd_config.d/00-anl-hardening.conf"
+                              " && sed -i 's/^UMASK.*/UMASK\t\t022 # planted/' /etc/login.defs"
+                              " && mv /etc/modprobe.d/anl-unused-protocols.conf /root/modprobe.planted"
+                              " && printf '# Ansible managed\\n[Service]\\nExecStart=/bin/true\\n'"
+                              " > /etc/systemd/system/anl-planted.service && systemctl daemon-reload",
+                              "sysctl -qw net.ipv4.conf.all.accept_redirects=0"
+                              " && sed -i 's/^MaxAuthTries 6 # planted$/MaxAuthTries 3/'"
+                              " /etc/ssh/sshd_config.d/00-anl-hardening.conf"
+                              " && sed -i 's/^UMASK.*# planted$/UMASK\t\t027/' /etc/login.defs"
+                              " && mv /root/modprobe.planted /etc/modprobe.d/anl-unused-protocols.conf"
+                              " && rm /etc/systemd/system/anl-planted.service && systemctl daemon-reload",
+                              names=("net.ipv4.conf.all.accept_redirects = 1",),
+                              also=("baseline/test_ssh_limits", "baseline/test_login_defs_umask_and_hashing",
+                                    "baseline/test_unused_network_protocols_blocked",
+                                    "baseline/test_anl_units_sandboxed")),
     "no security suite": Fault("baseline/test_security_suite_in_apt_sources",
                                "mkdir -p /root/apt.planted && for f in $(grep -l -- -security /etc/apt/sources.list"
                                " /etc/apt/sources.list.d/* 2>/dev/null); do cp -a --parents $f /root/apt.planted"
@@ -147,7 +173,8 @@ def test_planted_fault_is_named_then_repaired(name: str, hello_host: Any, run_ve
             settings.write_text(original + fault.setting)
         done, data = _verify(run_verify, hello_host)
         assert done.returncode == 1
-        assert fault.check in _failed(data), f"{name}: failed were {_failed(data)}"
+        for check in (fault.check, *fault.also):
+            assert check in _failed(data), f"{name}: {check} not among the failed {_failed(data)}"
         row = next(c for c in data["checks"] if f"{c['suite']}/{c['check']}" == fault.check)
         assert row["hint"], "a failing check carries a remediation hint"
         for words in fault.names:
