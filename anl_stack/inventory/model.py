@@ -29,6 +29,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.files import check_writable, ensure_folder, new_file, write_file
+from anl_stack.core.links import require_contained
 from anl_stack.core.paths import config_dir
 from anl_stack.core.yamlfile import YamlDoc, duplicate_keys, is_vault_file, read_yaml, refuse_duplicate_keys
 
@@ -320,6 +321,9 @@ class Inventory:
 def load_inventory(path: str | os.PathLike[str] | InventoryPaths) -> Inventory:
     """Read hosts.yml and the vars files Ansible would read (vault.yml excepted)."""
     paths = path if isinstance(path, InventoryPaths) else resolve_inventory_path(path)
+    # A shared inventory is untrusted: a link out of it would have anl-stack and Ansible read a
+    # file of the controller as the commune's settings.
+    require_contained(paths.root, "inventory", skip={PRIVATE_DIR})
     doc = read_yaml(paths.hosts)
     duplicates = duplicate_records(doc)
     inv = Inventory(paths, doc)

@@ -18,6 +18,7 @@ from typing import Any
 
 from anl_stack.adapters import ansible_tools
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.links import require_contained
 from anl_stack.core.paths import project_root, shared_roles_dir
 from anl_stack.core.yamlfile import TextDatesLoader, YamlDoc, read_yaml
 from anl_stack.plugin_api import (
@@ -32,7 +33,6 @@ from anl_stack.plugin_api import (
     fiche_file,
 )
 from anl_stack.plugins.fiches import missing_sections
-from anl_stack.plugins.links import require_contained
 from anl_stack.plugins.manifest import load_manifest
 from anl_stack.plugins.roles import load_role_spec, spec_file
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.links import require_contained
 from anl_stack.core.paths import project_root
 from anl_stack.plugin_api import DEPLOY, MANIFEST_FILE, provided_steps
-from anl_stack.plugins.links import require_contained
 
 if TYPE_CHECKING:
     from anl_stack.plugins.manifest import Manifest
