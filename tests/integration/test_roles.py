@@ -302,11 +302,11 @@ def test_self_signed_certificate_names_the_site(converged: RolesHost) -> None:
 def test_http_redirects_to_https_except_acme_challenges(converged: RolesHost) -> None:
     proc = _curl(converged, "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", f"http://{converged.domain}/a?b=1")
     assert proc.stdout == f"301 https://{converged.domain}/a?b=1", proc.stdout
-    # A login session has umask 027 on Debian 13 (login.defs UMASK through pam_umask): the file is
-    # made readable on purpose, as certbot makes its own challenge files.
-    converged.root("mkdir -p /var/www/anl-acme/.well-known/acme-challenge && "
-                   "echo token-ok > /var/www/anl-acme/.well-known/acme-challenge/roles-test && "
-                   "chmod 0644 /var/www/anl-acme/.well-known/acme-challenge/roles-test")
+    # The role makes the challenge folder (0755, whatever the session's umask: 027 on Debian 13
+    # through pam_umask); the token is made readable as certbot makes its own.
+    token = "/var/www/anl-acme/.well-known/acme-challenge/roles-test"
+    made = converged.root(f"echo token-ok > {token} && chmod 0644 {token}")
+    assert made.returncode == 0, f"the role made no challenge folder: {made.stderr}"
     try:
         proc = _curl(converged, f"http://{converged.domain}/.well-known/acme-challenge/roles-test")
         assert proc.stdout.strip() == "token-ok"
