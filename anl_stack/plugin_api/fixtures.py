@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -118,6 +119,7 @@ class VerifyPlugin:
         self.not_run: list[dict[str, Any]] = []
         self.facts: dict[str, dict[str, Any]] = {}
         self._own_deselect: set[str] = set()
+        self.retried: set[str] = set()
 
     # --- where an item belongs -------------------------------------------
     def suite_of(self, path: Path) -> dict[str, Any] | None:
@@ -169,6 +171,29 @@ class VerifyPlugin:
             if item.nodeid not in self._own_deselect and item.nodeid in self.items:
                 self.not_run.append(self.items.pop(item.nodeid))
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool:
+        # A lost SSH connection says nothing of the server: the check runs once more, so that one
+        # dropped connection does not fail a verify (nor roll an upgrade back). Lost twice, the
+        # check fails with what ssh printed. Fixtures are not run again (their values are kept).
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        try:
+            pyfuncitem.obj(**args)
+        except RuntimeError as error:
+            if lost_connection(error) is None:
+                raise
+            self.retried.add(pyfuncitem.nodeid)
+            time.sleep(RETRY_PAUSE)
+            try:
+                pyfuncitem.obj(**args)
+            except RuntimeError as again:
+                lost = lost_connection(again)
+                if lost is None:
+                    raise
+                pytest.fail(f"ssh exited 255 twice (a lost connection, or a command that exits 255 itself): {lost}",
+                            pytrace=False)
+        return True
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
         outcome = yield
@@ -177,6 +202,7 @@ class VerifyPlugin:
         result = self.results.setdefault(item.nodeid, {**meta, "outcome": "passed", "message": "",
                                                        "duration": 0.0})
         result["duration"] += report.duration
+        result["retried"] = item.nodeid in self.retried
         if report.passed:
             return
         if report.skipped:
@@ -211,6 +237,27 @@ class VerifyPlugin:
         Path(out).write_text(json.dumps(data, indent=2, default=str))
 
 
+#: seconds between a check whose SSH connection was lost and its second run
+RETRY_PAUSE = 3.0
+
+
+def lost_connection(error: BaseException) -> str | None:
+    """What ssh printed when testinfra's SSH backend lost the connection, else None.
+
+    testinfra raises ``RuntimeError(CommandResult)`` when ssh exits 255, its own code for a
+    connection error (a remote command's 255 is remapped by the checks that can return it).
+    """
+    result = error.args[0] if isinstance(error, RuntimeError) and len(error.args) == 1 else None
+    if getattr(result, "exit_status", None) != 255:
+        return None
+    # The raw bytes: decoding through the backend would ask the lost host for its encoding.
+    raw = getattr(result, "_stderr", b"")
+    stderr = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    lines = [line.strip() for line in stderr.splitlines()
+             if line.strip() and not line.startswith("Warning: Permanently added")]
+    return " ".join(lines)[:300] or "ssh exited 255 and printed nothing"
+
+
 def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
@@ -226,7 +273,7 @@ def _failure_message(report: pytest.TestReport | pytest.CollectReport) -> str:
     # The first meaningful line: the assertion's own message, not pytest's rewrite of it.
     lines = [line for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else "failed"
-    first = re.sub(r"^(AssertionError|assert)\s*:?\s*", "", first).strip() or "failed"
+    first = re.sub(r"^(AssertionError|assert|Failed)\s*:?\s*", "", first).strip() or "failed"
     return first[:500]
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from anl_stack.adapters import tls
 from anl_stack.plugin_api import BACKUP_CONFIG_DIR, NOT_APPLICABLE
-from anl_stack.verify.baseline import checks
+from anl_stack.verify.baseline import checks, remote
 
 DEFAULT_DISK_MAX_USED = 90
 DEFAULT_DISK_PATHS = ["/", "/var"]
@@ -29,9 +29,7 @@ SHOWN_PATHS = 10
 
 
 def _run(host: Any, command: str) -> str:
-    result = host.run(command)
-    assert result.rc == 0, f"`{command}` failed (rc {result.rc}): {result.stderr.strip()[:200]}"
-    return str(result.stdout)
+    return remote.output(host, command)
 
 
 def test_ssh_password_login_off(host: Any) -> None:

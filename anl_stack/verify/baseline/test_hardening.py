@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from anl_stack.plugin_api import NOT_APPLICABLE
-from anl_stack.verify.baseline import checks, hardening
+from anl_stack.verify.baseline import checks, hardening, remote
 
 #: The header our templates write (ansible_managed): the units anl-stack's roles wrote.
 MANAGED_HEADER = "Ansible managed"
@@ -77,7 +77,7 @@ def test_ssh_limits(host: Any, anl_hostvars: dict[str, Any]) -> None:
     setting another value wins in sshd: look for it with `sshd -T` and `grep -r` in /etc/ssh/.
     """
     _needs_hardening(anl_hostvars, "base_ssh_hardening_enabled")
-    settings = checks.sshd_settings(host.check_output("sshd -T"))
+    settings = checks.sshd_settings(remote.output(host, "sshd -T"))
     problems = hardening.sshd_drift(anl_hostvars, settings)
     assert not problems, "sshd effective config: " + "; ".join(problems)
 
@@ -93,7 +93,7 @@ def test_legal_banner(host: Any, anl_hostvars: dict[str, Any]) -> None:
         pytest.skip(f"{NOT_APPLICABLE} no banner wanted (base_legal_banner is empty in the inventory)")
     for path in ("/etc/issue", "/etc/issue.net"):
         assert _read(host, path).strip(), f"{path} is empty"
-    banner = checks.sshd_settings(host.check_output("sshd -T")).get("banner", "none")
+    banner = checks.sshd_settings(remote.output(host, "sshd -T")).get("banner", "none")
     assert banner == "/etc/issue.net", f"sshd banner is {banner} (expected /etc/issue.net)"
 
 
