@@ -58,6 +58,13 @@ def chroot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run(env_cmd, timeout=600)
 
 
+def run_in(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run a command in root as a container, without booting it: its own /proc, /sys and /dev,
+    the controller's network and resolver (dpkg's scripts expect them; a plain chroot has none)."""
+    return run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(root),
+                "env", "DEBIAN_FRONTEND=noninteractive", *args], timeout=timeout)
+
+
 # --- mounts -----------------------------------------------------------------
 
 def mounted(path: Path) -> bool:

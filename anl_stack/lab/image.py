@@ -1,4 +1,5 @@
-"""Cached Debian root file systems, one per release, built once with debootstrap.
+"""Cached Debian root file systems, one per release, built once with debootstrap
+and brought up to date with the release's updates and security suites.
 
 A lab host is an overlay on top of its release's image, so a new host costs
 seconds. The image is built into a temporary folder and renamed into place
@@ -60,7 +61,7 @@ def build_image(release: str, log=print) -> Path:
     _remove_tree(tmp)
     tmp.mkdir(parents=True)
     started = time.monotonic()
-    log(f"Building the Debian {release} ({name}) lab image from {mirrors.archive} (about a minute, once)...")
+    log(f"Building the Debian {release} ({name}) lab image from {mirrors.archive} (a minute or two, once)...")
     try:
         nspawn.debootstrap(name, tmp, mirrors.archive, PACKAGES, images_dir() / f"{name}.debootstrap.log")
         prepare(tmp, name, mirrors)
@@ -78,6 +79,11 @@ def build_image(release: str, log=print) -> Path:
 def prepare(root: Path, name: str, mirrors: DebianMirrors) -> None:
     """Make a debootstrapped tree a clean template for many hosts (see docs/lab.md)."""
     _write_sources(root, name, mirrors)
+    # Up to date with the updates and security suites, as a provider's fresh image is:
+    # debootstrap takes the release's main suite only, and every new host would otherwise
+    # begin by installing the same security updates.
+    nspawn.run_in(root, "sh", "-c", "apt-get update -q && apt-get -y -q -o Dpkg::Options::=--force-confold "
+                                    "dist-upgrade")
     # Without etc/hostname systemd takes the --machine name.
     (root / "etc/hostname").unlink(missing_ok=True)
     systemd_dir = root / "etc/systemd/system"

@@ -85,6 +85,10 @@ def test_apt_installs_from_the_mirror_with_security_suite(pair) -> None:
         assert "tree v" in result.stdout
         # Kept for the shared package folder.
         assert "tree_" in host.ssh("ls /var/cache/apt/archives").stdout
+        # The image was brought up to date when it was built (this run's, in CI): no security
+        # update waits on a new host.
+        pending = host.ssh("apt-get --simulate upgrade | grep '^Inst .*-security' || true").stdout.strip()
+        assert pending == "", f"{host.name}: a new host from the image still needs security updates: {pending}"
 
 
 def test_hosts_are_isolated_but_reachable_from_the_controller(pair) -> None:
