@@ -65,7 +65,7 @@ def resolve_plugins(names: list[str], recipe_dirs: dict[str, Path] | None = None
             plugin = get_plugin(name, found)
             if recipe_dirs and name in recipe_dirs:
                 plugin = load_folder(recipe_dirs[name], name)
-            require_recipe(plugin)
+            require_recipe(plugin, found)
             chosen.append(plugin)
         except AnlError as error:
             records.extend(error.records)

@@ -224,10 +224,17 @@ def require_loaded(plugin: Plugin) -> Manifest:
     return plugin.manifest
 
 
-def require_recipe(plugin: Plugin) -> Manifest:
-    """Refuse (exit 2) a plugin that has no deploy playbook yet."""
+def require_recipe(plugin: Plugin, plugins: list[Plugin] | None = None) -> Manifest:
+    """Refuse (exit 2) a plugin that has no deploy playbook yet, saying what exists instead."""
     manifest = require_loaded(plugin)
     if not plugin.recipe_available:
-        raise AnlError(f"plugin {plugin.name!r}: recipe: not yet available", file=str(plugin.path / DEPLOY.playbook),
-                       key="recipe", expected="a plugin that ships playbook.yml")
+        others = discover_plugins() if plugins is None else plugins
+        ready = sorted(p.name for p in others if p.recipe_available and p.name != plugin.name)
+        progress = manifest.deployment.progress
+        follow = f"; follow its progress: {progress}" if progress else ""
+        raise AnlError(
+            f"not yet available for plugin {plugin.name!r}, which has only its fiche "
+            f"(`anl-stack plugins show {plugin.name}`){follow}",
+            file=str(plugin.path / DEPLOY.playbook), key="recipe",
+            expected="a plugin that ships playbook.yml; plugins with a recipe: " + (", ".join(ready) or "none"))
     return manifest

@@ -389,6 +389,9 @@ class Deployment(Model):
     upgrades_from: str | None = Field(
         None, description="Recipe versions the upgrade step upgrades from (PEP 440 specifier); none: any.")
     upgrade_notes: Localized | None = Field(None, description="Why other upgrades are refused, for operators.")
+    progress: str | None = Field(
+        None, max_length=300,
+        description="Where to follow the recipe's progress while it has none (an address or a short text).")
 
     @field_validator("upgrades_from")
     @classmethod

@@ -113,9 +113,25 @@ def test_require_recipe_refuses_without_playbook(tmp_path: Path) -> None:
     found = {p.name: p for p in discover_plugins(in_tree=tmp_path, plugins_path="", entry_points=False)}
     assert require_recipe(found["ready"]).name == "ready"
     with pytest.raises(AnlError) as caught:
-        require_recipe(found["later"])
+        require_recipe(found["later"], list(found.values()))
     assert caught.value.exit_code == ExitCode.REFUSED
     assert "recipe: not yet available" in str(caught.value)
+    # What exists instead: its fiche, and the plugins that can be deployed.
+    record = caught.value.records[0]
+    assert "`anl-stack plugins show later`" in record.message
+    assert record.expected is not None and record.expected.endswith("plugins with a recipe: ready")
+
+
+def test_a_plugin_without_recipe_says_where_to_follow_its_progress(tmp_path: Path) -> None:
+    write_plugin(tmp_path, "later")
+    manifest = tmp_path / "later" / "plugin.yml"
+    manifest.write_text(manifest.read_text().replace(
+        "deployment:\n", "deployment:\n  progress: \"issue 42 of the collective's tracker\"\n", 1))
+    found = discover_plugins(in_tree=tmp_path, plugins_path="", entry_points=False)
+    with pytest.raises(AnlError) as caught:
+        require_recipe(found[0], found)
+    assert "follow its progress: issue 42 of the collective's tracker" in caught.value.records[0].message
+    assert caught.value.records[0].expected.endswith("plugins with a recipe: none")
 
 
 def test_entry_point_of_installed_distribution(tmp_path: Path) -> None:
