@@ -87,6 +87,37 @@ def test_zero_retention_keeps_everything(archive_module: ModuleType, tmp_path: P
     assert old.exists()
 
 
+def test_a_named_test_push_is_never_listed(archive_module: ModuleType, tmp_path: Path) -> None:
+    archive, pushes = tmp_path / "archive", tmp_path / "test-pushes"
+    pushes.mkdir()
+    start = dt.datetime(2026, 11, 5, 19, 0, 0)
+    session = recording(archive, "conseil", dt.datetime(2026, 11, 5, 18, 0))
+    test = recording(archive, "conseil", start + dt.timedelta(seconds=2))
+    other = recording(archive, "commission", start + dt.timedelta(seconds=2))   # another channel, same time
+    later = recording(archive, "conseil", start + dt.timedelta(minutes=10))     # a real session after the test
+    (pushes / f"conseil-{int(start.timestamp())}").write_text("")
+    archive_module.build_pages({**settings(archive, 365), "test_pushes_dir": str(pushes)})
+    for page in ("index.html", "en.html"):
+        text = (archive / page).read_text()
+        assert test.name not in text, page
+        assert all(path.name in text for path in (session, other, later)), page
+
+
+def test_prune_removes_a_test_push_left_a_day(archive_module: ModuleType, tmp_path: Path) -> None:
+    archive, pushes = tmp_path / "archive", tmp_path / "test-pushes"
+    pushes.mkdir()
+    old_start = dt.datetime.now().replace(microsecond=0) - dt.timedelta(days=2)
+    new_start = dt.datetime.now().replace(microsecond=0) - dt.timedelta(minutes=5)
+    left = recording(archive, "conseil", old_start + dt.timedelta(seconds=1))
+    running = recording(archive, "conseil", new_start + dt.timedelta(seconds=1))
+    for start in (old_start, new_start):
+        (pushes / f"conseil-{int(start.timestamp())}").write_text("")
+    removed = archive_module.prune({**settings(archive, 0), "test_pushes_dir": str(pushes)})
+    assert removed == [left] and not left.with_suffix(".json").exists()
+    assert running.exists(), "a test push still within its day is the check's to remove"
+    assert [p.name for p in pushes.iterdir()] == [f"conseil-{int(new_start.timestamp())}"]
+
+
 def test_pages_take_world_write_away(archive_module: ModuleType, tmp_path: Path) -> None:
     """Recordings made before the fix (0777 folders, 0666 files) are repaired by the next page build."""
     archive = tmp_path / "archive"

@@ -5,6 +5,8 @@ remediation hint (the ``Hint:`` line). Checks marked ``live`` (``anl-stack
 verify streaming --live-test``) push a short test pattern with ffmpeg *from
 the host itself* to 127.0.0.1, so they work against any commune's server;
 the stream key is read on the host and never passes through this process.
+A test push is named beforehand in TEST_PUSHES: its recording never appears
+on the public archive pages, and it is deleted when the checks end.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import pytest
 KEYS_DIR = "/etc/anl-streaming/keys"
 HLS_DIR = "/var/lib/anl-streaming/hls"
 ARCHIVE_DIR = "/var/lib/anl-streaming/archive"
+TEST_PUSHES = "/var/lib/anl-streaming/test-pushes"
+LIB_DIR = "/usr/local/lib/anl-streaming"
 WEB_ROOT = "/var/www/anl-streaming"
 PUSH_SECONDS = 20
 
@@ -160,12 +164,25 @@ def _wait(predicate: Any, timeout: float, step: float = 1.0) -> bool:
     return False
 
 
+def _test_recordings(host: Any, channel: str, started: int) -> list[str]:
+    """The test push's recordings (paths under the archive), oldest first."""
+    out = host.run(f"find {ARCHIVE_DIR} -name '{channel}-*.mp4' -newermt @{started - 1} -printf '%P\\n'")
+    return sorted(out.stdout.split())
+
+
 @pytest.fixture(scope="module")
 def live_push(host: Any, channels: list[str], domain: str) -> Any:
-    """Push the first channel's test pattern for PUSH_SECONDS from the host itself."""
+    """Push the first channel's test pattern for PUSH_SECONDS from the host itself.
+
+    The push is named in TEST_PUSHES first, so that its recording is never listed on the
+    archive pages; when the checks end it is deleted. If it never arrives, the name stays
+    and the daily retention run deletes both a day later.
+    """
     channel = channels[0]
     unit = f"anl-streaming-verify-{uuid.uuid4().hex[:8]}"
     started = int(_run(host, "date +%s").strip())
+    marker = f"{TEST_PUSHES}/{channel}-{started}"
+    _run(host, f"touch {marker}")
     # The key is read by the shell on the host: it never reaches this process.
     inner = _push_command(channel, PUSH_SECONDS, f"$(cat {KEYS_DIR}/{channel})")
     _run(host, f"systemd-run --quiet --unit {unit} --collect /bin/sh -c {shlex.quote(inner)}")
@@ -173,6 +190,12 @@ def live_push(host: Any, channels: list[str], domain: str) -> Any:
     ready = _wait(lambda: fetch(host, domain, playlist, 16)["status"] == 200, 30)
     yield {"channel": channel, "unit": unit, "started": started, "ready": ready, "playlist": playlist}
     host.run(f"systemctl stop {unit} 2>/dev/null")
+    if ready and _wait(lambda: bool(_test_recordings(host, channel, started)), 60):
+        for relative in _test_recordings(host, channel, started):
+            mp4 = f"{ARCHIVE_DIR}/{relative}"
+            host.run(f"rm -f {shlex.quote(mp4)} {shlex.quote(mp4.removesuffix('.mp4') + '.json')}")
+        host.run(f"rm -f {marker} && runuser -u \"$(stat -c %U {ARCHIVE_DIR})\" -- "
+                 f"/usr/bin/python3 {LIB_DIR}/archive.py pages")
 
 
 @pytest.mark.live
@@ -236,8 +259,9 @@ def test_live_key_never_public(host: Any, domain: str, channels: list[str], live
 
 @pytest.mark.live
 def test_live_recording_archived(host: Any, domain: str, live_push: dict[str, Any]) -> None:
-    """When the push ends, the session becomes a valid MP4 in a dated folder, listed on the archive page.
+    """When the push ends, the session becomes a valid MP4 in a dated folder and the archive pages are rebuilt.
 
+    The test push itself is not listed on them (it is named as a test) and is deleted when the checks end.
     Hint: see `journalctl -u nginx` for record-done errors; the FLV stays in /var/lib/anl-streaming/recordings if ffmpeg failed.
     """
     assert live_push["ready"], "no playlist"
@@ -246,10 +270,8 @@ def test_live_recording_archived(host: Any, domain: str, live_push: dict[str, An
     channel = live_push["channel"]
 
     def newest() -> str:
-        out = host.run(
-            f"find {ARCHIVE_DIR} -name '{channel}-*.mp4' -newermt @{live_push['started'] - 1} -printf '%P\\n'"
-        ).stdout.split()
-        return sorted(out)[-1] if out else ""
+        found = _test_recordings(host, channel, live_push["started"])
+        return found[-1] if found else ""
 
     assert _wait(lambda: bool(newest()), 60), "no MP4 appeared in the archive after the push ended"
     relative = newest()
@@ -259,8 +281,11 @@ def test_live_recording_archived(host: Any, domain: str, live_push: dict[str, An
     assert any(s["codec_type"] == "video" for s in probe["streams"]), "the recording has no video stream"
     assert float(probe["format"]["duration"]) >= PUSH_SECONDS / 2, "the recording is much shorter than the push"
     # record-done rebuilds the pages just after moving the MP4 in place.
+    newer = f"test {ARCHIVE_DIR}/index.html -nt {ARCHIVE_DIR}/{relative} -a {ARCHIVE_DIR}/en.html -nt {ARCHIVE_DIR}/{relative}"
+    assert _wait(lambda: host.run(newer).rc == 0, 30), "the archive pages were not rebuilt after the recording"
     for page in ("/archives/", "/archives/en.html"):
-        listed = _wait(lambda: relative.encode() in fetch(host, domain, page)["body"], 30)
-        assert listed, f"{page} does not list {relative}"
+        answer = fetch(host, domain, page)
+        assert answer["status"] == 200, f"{page}: HTTP {answer['status']}"
+        assert relative.encode() not in answer["body"], f"{page} lists the test push {relative} as a session"
     mp4 = fetch(host, domain, "/archives/" + relative, limit=16)
     assert mp4["status"] == 200 and mp4["headers"].get("content-type") == "video/mp4"

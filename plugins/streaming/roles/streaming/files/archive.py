@@ -6,6 +6,11 @@
 
 Settings come from /etc/anl-streaming/site.json (written by Ansible).
 Recordings live in ARCHIVE/YYYY-MM-DD/CHANNEL-YYYY-MM-DDTHH-MM-SS.mp4.
+
+A test push of `anl-stack verify --live-test` is named beforehand by a file
+TEST_PUSHES/CHANNEL-EPOCH (the second it starts): its recording is never
+listed on the pages, and prune removes it (and the file) after a day if the
+check could not.
 """
 
 from __future__ import annotations
@@ -57,6 +62,27 @@ TEXT = {
 
 def load_settings() -> dict:
     return json.loads(SETTINGS.read_text(encoding="utf-8"))
+
+
+#: a test push's recording starts within this many seconds after its named start
+TEST_PUSH_WINDOW = 120
+TEST_PUSH = re.compile(r"^(?P<channel>[a-z0-9_-]+)-(?P<epoch>\d{9,11})$")
+
+
+def test_pushes(settings: dict) -> list[tuple[str, dt.datetime, Path]]:
+    """(channel, local start time, marker file) of each named test push."""
+    folder = Path(settings.get("test_pushes_dir") or "/nonexistent")
+    found = []
+    for marker in sorted(folder.glob("*")) if folder.is_dir() else []:
+        match = TEST_PUSH.match(marker.name)
+        if match:
+            found.append((match["channel"], dt.datetime.fromtimestamp(int(match["epoch"])), marker))
+    return found
+
+
+def is_test_push(item: dict, pushes: list[tuple[str, dt.datetime, Path]]) -> bool:
+    return any(channel == item["channel"] and dt.timedelta(seconds=-5) <= item["started"] - started
+               <= dt.timedelta(seconds=TEST_PUSH_WINDOW) for channel, started, _ in pushes)
 
 
 def recordings(archive: Path) -> list[dict]:
@@ -189,7 +215,8 @@ def take_away_world_write(archive: Path) -> list[Path]:
 
 def build_pages(settings: dict) -> None:
     archive = Path(settings["archive_dir"])
-    items = recordings(archive)
+    pushes = test_pushes(settings)
+    items = [item for item in recordings(archive) if not is_test_push(item, pushes)]
     write_atomic(archive / "index.html", page("fr", settings, items))
     write_atomic(archive / "en.html", page("en", settings, items))
     for path in take_away_world_write(archive):
@@ -197,14 +224,20 @@ def build_pages(settings: dict) -> None:
 
 
 def prune(settings: dict, today: dt.date | None = None) -> list[Path]:
-    """Remove recordings whose day is older than the retention; return them."""
-    days = settings["retention_days"]
-    if days <= 0:
-        return []
-    limit = (today or dt.date.today()) - dt.timedelta(days=days)
+    """Remove recordings whose day is older than the retention, and test pushes a day old; return them."""
     archive = Path(settings["archive_dir"])
     removed = []
+    stale = [p for p in test_pushes(settings) if p[1] < dt.datetime.now() - dt.timedelta(days=1)]
     for item in recordings(archive):
+        if is_test_push(item, stale):
+            item["path"].unlink()
+            item["path"].with_suffix(".json").unlink(missing_ok=True)
+            removed.append(item["path"])
+    for _, _, marker in stale:
+        marker.unlink(missing_ok=True)
+    days = settings["retention_days"]
+    limit = (today or dt.date.today()) - dt.timedelta(days=days)
+    for item in recordings(archive) if days > 0 else []:
         if item["started"].date() < limit:
             item["path"].unlink()
             item["path"].with_suffix(".json").unlink(missing_ok=True)
