@@ -25,7 +25,7 @@ from typing import Any
 from anl_stack.adapters import runner
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
 from anl_stack.core.files import ensure_folder, new_file, write_file
-from anl_stack.deploy import recipes
+from anl_stack.deploy import recipes, replay
 from anl_stack.deploy.events import DisplayFactory, RunModel, is_censored, quiet_display
 from anl_stack.deploy.prepare import Prepared, check_platforms
 from anl_stack.deploy.targets import Target
@@ -163,6 +163,10 @@ def run_once(prep: Prepared, kind: str, options: Options, stop: threading.Event)
         with display:
             outcome = runner.run(request, on_event, stop=stop, tick=display.tick, keep_dir=keep)
     write_file(folder / "log", prep.scrub(outcome.stdout), mode=0o600)
+    replay.write(folder, root=prep.target.paths.root, files=prep.files, env=prep.env,
+                 inventory=prep.target.paths.root, scrub=prep.scrub,
+                 options=replay.options_of(cmdline, limit=options.limit, tags=options.tags,
+                                           skip_tags=options.skip_tags))
     report = RunReport(kind, folder, model, outcome.status, outcome.rc, outcome.canceled)
     summary = {"kind": kind, "plugins": [p.name for p in prep.plugins], "inventory": str(prep.target.paths.root),
                "status": outcome.status, "rc": outcome.rc, "canceled": outcome.canceled,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -265,4 +266,19 @@ def test_plan_on_a_converged_host_shows_no_change(deployed: object) -> None:
     run = json_summary(proc)["runs"][0]
     assert run["hosts"][host.name]["changed"] == 0, run["changed_tasks"]  # type: ignore[attr-defined]
     assert run["changed_tasks"] == []
+    assert host_state(host) == before
+
+
+def test_a_run_replays_with_plain_ansible_playbook(deployed: object, converging_deploy: subprocess.CompletedProcess[str]) -> None:
+    """The deploy's replay/ runs the same play with ansible-playbook alone: on the converged host, nothing changes."""
+    host = deployed
+    first = json_summary(converging_deploy)["runs"][0]
+    script = Path(first["folder"]) / "replay" / "replay.sh"
+    before = host_state(host)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "ANL_STACK_"))}
+    proc = subprocess.run([str(script), "--check"], capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    recap = re.search(rf"^{re.escape(host.name)}\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=0\s+failed=0",  # type: ignore[attr-defined]
+                      proc.stdout, re.M)
+    assert recap and int(recap.group(1)) > 10 and recap.group(2) == "0", proc.stdout[-3000:]
     assert host_state(host) == before
