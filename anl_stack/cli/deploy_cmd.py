@@ -53,6 +53,11 @@ def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
                    log=lambda line: click.echo(line, err=True))
     if prep.generated_secrets and not as_json:
         click.echo("generated secrets (values kept in the vault): " + ", ".join(prep.generated_secrets))
+    if check and lab_name is None:
+        from anl_stack.inventory.acme_names import acme_name_warnings
+
+        for warning in acme_name_warnings(prep.inventory, prep.plugins):
+            click.echo(f"warning: {warning.format()}", err=True)
     options = Options(limit=limit, tags=tags, skip_tags=skip_tags, idempotence=idempotence, check=check,
                       display=display_factory(json_output=as_json))
     result = execute(prep, options)

@@ -21,6 +21,15 @@ INVENTORY_OPTION = click.option(
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
 
 
+TLS_MODE_NOTES = {
+    "acme": "certificates: acme (Let's Encrypt): each site's name must resolve to its server from the internet; "
+            "for a trial, --tls-mode selfsigned",
+    "selfsigned": "certificates: selfsigned (browsers warn): for trials and lab hosts, not for the public",
+    "provided": "certificates: provided: name the commune's certificate and key files in anl.yml "
+                "(anl_tls_certificate, anl_tls_key)",
+}
+
+
 @click.command("init")
 @click.argument("commune")
 @click.option("--domain", required=True, help="The commune's domain, e.g. mairie-exemple.fr.")
@@ -28,7 +37,10 @@ INVENTORY_OPTION = click.option(
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding inventories/ (default: the current folder).")
 @click.option("--tls-mode", type=click.Choice(["selfsigned", "acme", "provided"]), default="acme",
-              show_default=True, help="How web certificates are obtained.")
+              show_default=True,
+              help="How web certificates are obtained: acme (Let's Encrypt: the names must resolve to the "
+                   "servers from the internet), selfsigned (trials, lab hosts), provided (the commune's own "
+                   "certificate and key files, named in anl.yml).")
 @click.option("--vault-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               envvar="ANL_STACK_VAULT_PASSWORD_FILE",
               help="Existing vault password file or script (default: a new one under the config folder).")
@@ -72,6 +84,12 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
     click.echo(f"Created {paths.root}")
     click.echo(f"  {paths.hosts.relative_to(paths.root)}: add your servers under the group of each plugin")
     click.echo(f"  {paths.settings.relative_to(paths.root)}: commune settings and plugin variables")
+    click.echo("  " + TLS_MODE_NOTES[tls_mode])
+    if records:
+        # Not errors yet (nothing is deployed), but a deploy would refuse them: said now, not hidden.
+        click.echo("To do before a deploy (`inventory check` refuses the inventory until then):")
+        for record in records:
+            click.echo(f"  - {record.format()}")
     click.echo(f"Next: anl-stack inventory check -i {paths.root}")
 
 
@@ -90,15 +108,21 @@ def check(inventory: str, as_json: bool) -> None:
     against each role's meta/argument_specs.yml, domains, e-mails, TLS mode
     and SSH ports.
     """
+    from anl_stack.inventory.acme_names import acme_name_warnings
     from anl_stack.inventory.check import check_inventory
+    from anl_stack.plugins.discovery import discover_plugins
 
     inv, records = check_inventory(inventory)
     if records:
         fail(AnlError(records, exit_code=ExitCode.REFUSED), json_output=as_json)
     assert inv is not None
+    warnings = acme_name_warnings(inv, discover_plugins())
     if as_json:
         echo_json({"valid": True, "inventory": str(inv.paths.root), "hosts": inv.hosts,
-                   "groups": {g: m for g, m in inv.groups.items() if g != "all"}})
+                   "groups": {g: m for g, m in inv.groups.items() if g != "all"},
+                   "warnings": [w.to_dict() for w in warnings]})
         return
+    for warning in warnings:
+        click.echo(f"warning: {warning.format()}", err=True)
     groups = ", ".join(f"{g} ({len(m)})" for g, m in inv.groups.items() if g not in ("all", "ungrouped"))
     click.echo(f"ok: {inv.paths.root}: {len(inv.hosts)} host(s); plugins: {groups or 'none yet'}")

@@ -100,6 +100,33 @@ def needs_earlier_change(data: dict[str, Any], res: dict[str, Any]) -> bool:
     return any(action == a and text in message for a, text in _CHECK_MODE_PREREQUISITES)
 
 
+#: Ansible's messages that say a task failed but not why: the cause is in its output.
+_GENERIC_FAILURES = ("non-zero return code", "module failure", "all items completed",
+                     "one or more items failed", "failed")
+_CAUSE_LENGTH = 400
+
+
+def failure_cause(res: dict[str, Any]) -> str:
+    """What a failed task's result says went wrong: its message, with the output's last lines
+    when the message is only "non-zero return code" or the like (certbot's name resolution
+    error, apt's missing package...), and the first failed item of a loop."""
+    items = [r for r in res.get("results") or [] if isinstance(r, dict) and r.get("failed")]
+    if items and not res.get("stderr") and not res.get("stdout"):
+        inner = failure_cause(items[0])
+        label = items[0].get("item")
+        return f"{label}: {inner}" if isinstance(label, (str, int)) and inner else inner
+    message = str(res.get("msg") or "").strip()
+    if message and message.lower().rstrip(".") not in _GENERIC_FAILURES:
+        return message
+    for key in ("stderr", "module_stderr", "stdout", "module_stdout"):
+        lines = [line.strip() for line in str(res.get(key) or "").splitlines() if line.strip()]
+        if lines:
+            cause = " | ".join(lines[-2:])
+            cause = cause if len(cause) <= _CAUSE_LENGTH else "..." + cause[-_CAUSE_LENGTH:]
+            return f"{message}: {cause}" if message else cause
+    return message
+
+
 class RunModel:
     """Events in, state out."""
 
@@ -170,7 +197,7 @@ class RunModel:
                 return
             h.failed += 1
             h.state = "failed"
-            message = "(censored: no_log)" if censored else str(res.get("msg") or res.get("stderr") or "").strip()
+            message = "(censored: no_log)" if censored else failure_cause(res)
             h.messages.append(f"{task}: {message}")
             self.errors.append({"host": name, "task": task, "role": role, "message": message})
             return
@@ -242,8 +269,8 @@ def compact_event(event: dict[str, Any]) -> dict[str, Any]:
             out["changed"] = bool(res["changed"])
         if is_censored(event):
             out["censored"] = True
-        elif res.get("msg") and event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
-            out["msg"] = str(res["msg"])[:2000]
+        elif event.get("event") in ("runner_on_failed", "runner_on_unreachable") and failure_cause(res):
+            out["msg"] = failure_cause(res)[:2000]
     if data.get("ignore_errors"):
         out["ignore_errors"] = True
     return out

@@ -281,3 +281,32 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_a_failed_command_shows_its_root_cause_not_only_its_return_code() -> None:
+    # certbot on a host that cannot resolve the ACME server: Ansible says only "non-zero return code".
+    stderr = ("Saving debug log to /var/log/letsencrypt/letsencrypt.log\n"
+              "An unexpected error occurred:\n"
+              "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='acme.invalid', port=443): "
+              "Failed to resolve 'acme.invalid' ([Errno -2] Name or service not known)\n")
+    m = RunModel()
+    m.feed(_ev("runner_on_failed", host="h", task="Get the certificate", res={"msg": "non-zero return code", "rc": 1,
+                                                                               "stderr": stderr, "stdout": ""}))
+    message = m.errors[0]["message"]
+    assert message.startswith("non-zero return code: ") and "Failed to resolve 'acme.invalid'" in message
+    assert "Saving debug log" not in message  # the last lines, where the cause is
+    failed = _ev("runner_on_failed", host="h", task="Get the certificate", res={"msg": "non-zero return code",
+                                                                                  "stderr": stderr})
+    assert "Failed to resolve" in compact_event(failed)["msg"]
+    # A loop: the first failed item, named.
+    loop = RunModel()
+    loop.feed(_ev("runner_on_failed", host="h", task="Enable", res={
+        "msg": "One or more items failed", "results": [
+            {"item": "a.timer", "failed": False},
+            {"item": "b.timer", "failed": True, "msg": "Could not find the requested service b.timer: host"}]}))
+    assert loop.errors[0]["message"] == "b.timer: Could not find the requested service b.timer: host"
+    # A specific message stays as it is.
+    plain = RunModel()
+    plain.feed(_ev("runner_on_failed", host="h", task="Check", res={"msg": "web: web_tls_mode must be ...",
+                                                                     "stderr": "noise"}))
+    assert plain.errors[0]["message"] == "web: web_tls_mode must be ..."

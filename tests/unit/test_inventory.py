@@ -47,6 +47,18 @@ def test_init_creates_a_valid_inventory_and_refuses_to_overwrite(tmp_path: Path,
     assert "refusing to overwrite" in again.output
 
 
+def test_init_says_what_a_provided_certificate_still_needs(tmp_path: Path, isolated_dirs: Path) -> None:
+    result = CliRunner().invoke(cli, ["init", "p", "--domain", "p.fr", "--email", "a@p.fr", "--dir", str(tmp_path),
+                                      "--tls-mode", "provided"])
+    assert result.exit_code == 0, result.output
+    assert "To do before a deploy" in result.output
+    assert "anl_tls_certificate: required when anl_tls_mode is provided" in result.output
+    assert "anl_tls_key: required when anl_tls_mode is provided" in result.output
+    acme = CliRunner().invoke(cli, ["init", "a", "--domain", "a.fr", "--email", "a@a.fr", "--dir", str(tmp_path)])
+    assert "To do before a deploy" not in acme.output
+    assert "for a trial, --tls-mode selfsigned" in acme.output
+
+
 def test_init_refuses_bad_values_before_writing(tmp_path: Path, isolated_dirs: Path) -> None:
     result = CliRunner().invoke(cli, ["init", "x", "--domain", "nodot", "--email", "a@b.fr", "--dir", str(tmp_path)])
     assert result.exit_code == 2
