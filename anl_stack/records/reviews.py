@@ -28,7 +28,7 @@ from typing import Any
 
 from anl_stack.adapters import gpg
 from anl_stack.core.errors import AnlError, ErrorRecord
-from anl_stack.core.files import write_file
+from anl_stack.core.files import write_new_file
 from anl_stack.plugins.digest import content_digest
 from anl_stack.records.evidence import (
     RECORD_TAG,
@@ -123,7 +123,7 @@ def record_review(path: Path, *, by: str, reviewer: str, evidence: Path | None =
             raise AnlError(f"the report did not verify plugin {ident['plugin']!r}", file=str(evidence),
                            key="--evidence", expected="a verify report that includes this plugin")
         stored = out / f"{stem}.report.json"
-        write_file(stored, evidence.read_bytes(), root=stored.parent.parent)
+        write_new_file(stored, evidence.read_bytes(), root=stored.parent.parent)
         record["evidence"] = {"file": stored.name, "sha256": sha256_file(stored), **facts}
     if fingerprint:
         record["signature"] = {"fingerprint": fingerprint}
