@@ -194,8 +194,8 @@ def load_reviews(folder: Path, name: str, digest: str | None = None) -> list[Rev
         if data is None or data.get(RECORD_TAG) != "review" or data.get("plugin") != name:
             continue
         current = data.get("digest") == digest
-        signature, signer = signature_status(file, data) if current else (
-            "signed" if (file.with_name(file.name + ".asc")).exists() else "unsigned", None)
+        # The signature covers the record, not the recipe: it is checked, and its signer shown, after an edit too.
+        signature, signer = signature_status(file, data)
         problem, environments, releases = _evidence_problem(file.parent, data.get("evidence"), name, digest) \
             if current else (None, [], [])
         found.append(Review(file, str(data.get("by")), str(data.get("reviewer")), str(data.get("date")),

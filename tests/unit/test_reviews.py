@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from anl_stack.cli.plugins_cmd import _quality_text
 from anl_stack.core.errors import AnlError
 from anl_stack.plugins.check import CheckReport, CheckResult
 from anl_stack.plugins.digest import content_digest
@@ -160,6 +161,16 @@ def test_signed_review_verifies_and_tampering_is_seen(plugin: Path, gnupg_home: 
     file.write_text(file.read_text().replace("reviewer: R", "reviewer: Someone else"))
     (review,) = load_reviews(plugin, NAME)
     assert review.signature == "bad signature" and not review.counts
+
+
+def test_changed_since_review_keeps_the_signer(plugin: Path, gnupg_home: str) -> None:
+    record_review(plugin, by="Commune de B", reviewer="R", sign=gnupg_home)
+    edit(plugin)
+    (review,) = load_reviews(plugin, NAME)
+    assert (review.status, review.signature, review.signer) == ("changed since review", "signed", gnupg_home.upper())
+    assert not review.counts
+    shown = "\n".join(_quality_text(quality.compute(plugin, NAME), "en"))
+    assert f"Commune de B (R): changed since review, signed by {gnupg_home.upper()}" in shown
 
 
 def test_sign_with_unknown_key_is_refused(plugin: Path, gnupg_home: str) -> None:
