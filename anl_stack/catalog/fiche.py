@@ -75,12 +75,18 @@ def show_value(value: Any, lang: Lang) -> str:
     return str(value)
 
 
+def platform_versions(platform: Any, lang: Lang) -> str:
+    """``>=0.12,<0.13``, and the version that release installs when it has its own (``installs 0.12.3``)."""
+    text = show_value(platform.app_versions, lang)
+    return f"{text}, {label('installs', lang)} {platform.app_version}" if platform.app_version else text
+
+
 def platform_text(manifest: Any, lang: Lang, *, notes: bool = False) -> list[str]:
     out = []
     for key, p in manifest.platforms.items():
         text = f"{key}: {label('supported' if p.supported else 'unsupported', lang)}"
         if p.supported and p.app_versions:
-            text += f" ({show_value(p.app_versions, lang)})"
+            text += f" ({platform_versions(p, lang)})"
         if notes and p.notes:
             text += f" - {p.notes.get(lang)}"
         out.append(text)
@@ -266,7 +272,7 @@ def compare_rows(plugins: list[Plugin], lang: Lang) -> list[dict[str, Any]]:
             found = dict(m.platforms.items()).get(platform)
             if found is None or not found.supported:
                 return _plain_cell(label("unsupported", lang))
-            return _plain_cell(f"{label('supported', lang)} ({found.app_versions})")
+            return _plain_cell(f"{label('supported', lang)} ({platform_versions(found, lang)})")
         row(f"platforms.{platform}", platform, cell)
     for key in ("cpu_cores", "ram_mb", "disk_gb"):
         row(f"facts.requirements.{key}", label(key, lang),

@@ -222,3 +222,13 @@ def test_show_without_fiches_has_no_such_section(extra_plugins: Path) -> None:
     result = run("plugins", "show", "tcla", "--lang", "en")
     assert result.exit_code == 0 and "What CI does not exercise" not in result.output
     assert json.loads(run("plugins", "show", "tcla", "--json").output)["not_in_ci"] == {}
+
+
+def test_show_names_a_release_with_its_own_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = manifest_data("tclpkg")
+    data["platforms"]["debian-12"] = {"supported": True, "app_version": "1.2.0", "app_versions": "==1.2.0"}
+    write_plugin(tmp_path, "tclpkg", data=data)
+    monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(tmp_path))
+    assert "debian-12: yes (==1.2.0, installs 1.2.0)" in run("plugins", "show", "tclpkg", "--lang", "en").output
+    assert "debian-12: oui (==1.2.0, installe 1.2.0)" in run("plugins", "show", "tclpkg", "--lang", "fr").output
+    assert "debian-13: yes (>=1,<2) - " in run("plugins", "show", "tclpkg", "--lang", "en").output
