@@ -165,10 +165,13 @@ def test_check_cli_exit_1_on_findings(copy: Path) -> None:
 def test_skeleton_as_installed_distribution_is_discovered(skeleton: Path, tmp_path: Path) -> None:
     source = Path(shutil.copytree(skeleton, tmp_path / "src"))
     site = tmp_path / "site"
-    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "-v", "--no-deps", "--no-build-isolation",
                             "--no-index", "--target", str(site), str(source)],
                            capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
+    assert "SetuptoolsDeprecationWarning" not in build.stdout + build.stderr
+    (metadata,) = site.glob("anl_plugin_skel-*.dist-info/METADATA")
+    assert "License-Expression: AGPL-3.0-or-later" in metadata.read_text().splitlines()
     env = {**os.environ, "PYTHONPATH": str(site), "ANL_STACK_PLUGINS_PATH": ""}
     listed = subprocess.run([sys.executable, "-m", "anl_stack", "plugins", "list", "--json"], capture_output=True,
                             text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
