@@ -318,6 +318,34 @@ class Secret(Model):
     description: str = Field(min_length=1, description="What the secret protects.")
 
 
+class Service(Model):
+    """A long-running process of the application that must not run as root (security baseline)."""
+
+    name: str = Field(min_length=1, max_length=64, description="What the report calls it, e.g. 'prosody'.")
+    unit: str | None = Field(None, pattern=r"^[A-Za-z0-9:_.@\\-]+\.service$",
+                             description="systemd service whose processes must not run as root.")
+    process: str | None = Field(None, min_length=1, description="Python regular expression matched against "
+                                                                "each process command line (ps args).")
+
+    @field_validator("process")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise _invalid(f"{value!r} is not a regular expression: {error}",
+                               "a Python regular expression such as '^/usr/bin/lua5.4 /usr/bin/prosody'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Service":
+        if (self.unit is None) == (self.process is None):
+            raise _invalid("a service is found by its unit or by its command line",
+                           "exactly one of unit (e.g. prosody.service) or process (a regular expression)")
+        return self
+
+
 class Signature(Model):
     """An upstream OpenPGP signature and the pinned key that made it."""
 
@@ -396,6 +424,8 @@ class Deployment(Model):
     ports: list[Port] = Field(default_factory=list, description="Ports the firewall opens.")
     depends_on: list[PluginName] = Field(default_factory=list, description="Other plugins this one needs.")
     secrets: list[Secret] = Field(default_factory=list, description="Secrets generated into the vault.")
+    services: list[Service] = Field(default_factory=list,
+                                    description="Processes the baseline checks do not run as root.")
     artifacts: list[Artifact] = Field(default_factory=list, description="Releases downloaded and checked.")
     upgrades_from: str | None = Field(
         None, description="Recipe versions the upgrade step upgrades from (PEP 440 specifier); none: any.")
