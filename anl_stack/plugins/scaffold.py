@@ -72,6 +72,9 @@ deployment:
     - {port: 80, protocol: tcp, purpose: "HTTP redirect to HTTPS and ACME challenges"}
   depends_on: []
   secrets: []
+  # Processes the baseline checks do not run as root, e.g. {name: mydaemon, unit: mydaemon.service};
+  # nginx (this page) is known already.
+  services: []
   artifacts: []
 """,
     "playbook.yml": """\
