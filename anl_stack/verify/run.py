@@ -63,7 +63,6 @@ def run(options: VerifyOptions, *, plugins: list[Any] | None = None) -> VerifyRe
     result = _result(the_plan, data, run_dir, junit, outcome.log_file)
     if options.report:
         write_report(result, options.report)
-        result.report = str(options.report.resolve())
     write_file(run_dir / "result.json", json.dumps(result.to_dict(), indent=2, default=str), mode=0o600)
     return result
 
