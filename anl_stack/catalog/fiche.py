@@ -93,6 +93,11 @@ def platform_text(manifest: Any, lang: Lang, *, notes: bool = False) -> list[str
     return out
 
 
+def web_address(manifest: Any) -> str | None:
+    """``<subdomain>.<anl_domain>`` for a plugin on the web (HTTPS); None for a service that is not."""
+    return f"{manifest.deployment.subdomain}.<anl_domain>" if manifest.deployment.web else None
+
+
 def recipe_status(plugin: Plugin, lang: Lang) -> str:
     return label("available" if plugin.recipe_available else "not_yet_available", lang)
 
@@ -112,6 +117,7 @@ def fiche_data(plugin: Plugin) -> dict[str, Any]:
         "steps": sorted(plugin.steps),
         "fiches": {lang: str(fiche_path(plugin, lang)) for lang in FICHE_LANGUAGES
                    if fiche_path(plugin, lang).is_file()},
+        "web_address": web_address(manifest),
         "unverified_facts": unverified_facts(manifest),
         "not_in_ci": {lang: text for lang in FICHE_LANGUAGES if (text := not_in_ci(plugin, lang)) is not None},
         "shadowed": [{"source": s.source, "origin": s.origin} for s in plugin.shadowed],
@@ -145,7 +151,7 @@ class _Fiche:
                 f"  {m.app.name} {self.value(m.app.version)} - {L('licence')}: {m.app.licence}",
                 f"  {L('homepage')}: {m.app.homepage}", f"  {L('code')}: {m.app.source}", f"  {L('platforms')}:",
                 *(f"    {line}" for line in platform_text(m, self.lang, notes=True)),
-                f"  {L('web_address')}: {m.deployment.subdomain}.<anl_domain>"]
+                *([f"  {L('web_address')}: {web_address(m)}"] if web_address(m) else [])]
 
     def users(self) -> list[str]:
         out = [self.L("who_uses_it")]

@@ -431,6 +431,11 @@ class Deployment(Model):
         None, description="Recipe versions the upgrade step upgrades from (PEP 440 specifier); none: any.")
     upgrade_notes: Localized | None = Field(None, description="Why other upgrades are refused, for operators.")
 
+    @property
+    def web(self) -> bool:
+        """Whether the plugin is on the web: it opens HTTPS (tcp/443), served by the shared web role."""
+        return any(p.port == 443 and p.protocol == "tcp" for p in self.ports)
+
     @field_validator("upgrades_from")
     @classmethod
     def _specifier(cls, value: str | None) -> str | None:

@@ -162,8 +162,8 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     ports = firewall_ports(inv, all_manifests)
     declared = {h: [{**p, "plugin": _port_owner(inv, all_manifests, h, p)} for p in ports.get(h, [])]
                 for h in hosts}
-    web = {h: [n for n in inv.groups_of(h) if n in all_manifests and any(
-        p.port == 443 and p.protocol == "tcp" for p in all_manifests[n].deployment.ports)] for h in hosts}
+    web = {h: [n for n in inv.groups_of(h) if n in all_manifests and all_manifests[n].deployment.web]
+           for h in hosts}
     secret_names = sorted({s.name for m in all_manifests.values() for s in m.deployment.secrets})
     return Plan(inv, label, hosts, suites, declared, web, secret_names, password, marker_expr, notes,
                 host_key_checking=host_key_checking, lab_hosts=lab_hosts(inv, options),
