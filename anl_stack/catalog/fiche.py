@@ -75,16 +75,27 @@ def show_value(value: Any, lang: Lang) -> str:
     return str(value)
 
 
+def platform_versions(platform: Any, lang: Lang) -> str:
+    """``>=0.12,<0.13``, and the version that release installs when it has its own (``installs 0.12.3``)."""
+    text = show_value(platform.app_versions, lang)
+    return f"{text}, {label('installs', lang)} {platform.app_version}" if platform.app_version else text
+
+
 def platform_text(manifest: Any, lang: Lang, *, notes: bool = False) -> list[str]:
     out = []
     for key, p in manifest.platforms.items():
         text = f"{key}: {label('supported' if p.supported else 'unsupported', lang)}"
         if p.supported and p.app_versions:
-            text += f" ({show_value(p.app_versions, lang)})"
+            text += f" ({platform_versions(p, lang)})"
         if notes and p.notes:
             text += f" - {p.notes.get(lang)}"
         out.append(text)
     return out
+
+
+def web_address(manifest: Any) -> str | None:
+    """``<subdomain>.<anl_domain>`` for a plugin on the web (HTTPS); None for a service that is not."""
+    return f"{manifest.deployment.subdomain}.<anl_domain>" if manifest.deployment.web else None
 
 
 def recipe_status(plugin: Plugin, lang: Lang) -> str:
@@ -106,6 +117,7 @@ def fiche_data(plugin: Plugin) -> dict[str, Any]:
         "steps": sorted(plugin.steps),
         "fiches": {lang: str(fiche_path(plugin, lang)) for lang in FICHE_LANGUAGES
                    if fiche_path(plugin, lang).is_file()},
+        "web_address": web_address(manifest),
         "unverified_facts": unverified_facts(manifest),
         "not_in_ci": {lang: text for lang in FICHE_LANGUAGES if (text := not_in_ci(plugin, lang)) is not None},
         "shadowed": [{"source": s.source, "origin": s.origin} for s in plugin.shadowed],
@@ -139,7 +151,7 @@ class _Fiche:
                 f"  {m.app.name} {self.value(m.app.version)} - {L('licence')}: {m.app.licence}",
                 f"  {L('homepage')}: {m.app.homepage}", f"  {L('code')}: {m.app.source}", f"  {L('platforms')}:",
                 *(f"    {line}" for line in platform_text(m, self.lang, notes=True)),
-                f"  {L('web_address')}: {m.deployment.subdomain}.<anl_domain>"]
+                *([f"  {L('web_address')}: {web_address(m)}"] if web_address(m) else [])]
 
     def users(self) -> list[str]:
         out = [self.L("who_uses_it")]
@@ -266,7 +278,7 @@ def compare_rows(plugins: list[Plugin], lang: Lang) -> list[dict[str, Any]]:
             found = dict(m.platforms.items()).get(platform)
             if found is None or not found.supported:
                 return _plain_cell(label("unsupported", lang))
-            return _plain_cell(f"{label('supported', lang)} ({found.app_versions})")
+            return _plain_cell(f"{label('supported', lang)} ({platform_versions(found, lang)})")
         row(f"platforms.{platform}", platform, cell)
     for key in ("cpu_cores", "ram_mb", "disk_gb"):
         row(f"facts.requirements.{key}", label(key, lang),

@@ -9,7 +9,9 @@ write elsewhere (``ansible.cfg -> /etc/passwd``). Every write therefore:
 - creates an exclusive temporary file (``O_EXCL``) next to the target, with
   its mode set before any byte is written;
 - renames it over the target atomically, so a reader sees the old file or
-  the new one, and a planted link at the target is refused by name.
+  the new one, and a planted link at the target is refused by name;
+  :func:`write_new_file` links it to a free name instead, so a record never
+  replaces a file another record points to.
 
 Without ``root`` the folder holding the file is the trusted starting point.
 """
@@ -88,7 +90,8 @@ def ensure_folder(folder: Path, *, root: Path | None = None, mode: int = 0o755) 
 
 
 @contextlib.contextmanager
-def _replacing(path: Path, root: Path | None, mode: int, folder_mode: int) -> Iterator[IO[bytes]]:
+def _replacing(path: Path, root: Path | None, mode: int, folder_mode: int, *,
+               exclusive: bool = False) -> Iterator[IO[bytes]]:
     dir_fd = _open_folder(path.parent, root, create=True, mode=folder_mode)
     tmp = f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
@@ -109,13 +112,26 @@ def _replacing(path: Path, root: Path | None, mode: int, folder_mode: int) -> It
                 yield handle
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            if exclusive:
+                _publish_new(tmp, path, dir_fd)
+            else:
+                os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp, dir_fd=dir_fd)
             raise
     finally:
         os.close(dir_fd)
+
+
+def _publish_new(tmp: str, path: Path, dir_fd: int) -> None:
+    """Give the whole temporary file its name only if that name is free (link(2) never replaces)."""
+    try:
+        os.link(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        raise (_refuse_link(path) if path.is_symlink() else AnlError(
+            "already exists", file=str(path), expected="a new file")) from None
+    os.unlink(tmp, dir_fd=dir_fd)
 
 
 def write_file(path: Path, data: str | bytes, *, mode: int = 0o644, root: Path | None = None,
@@ -127,6 +143,18 @@ def write_file(path: Path, data: str | bytes, *, mode: int = 0o644, root: Path |
             handle.write(payload)
     except OSError as error:
         # A full disk, a file size limit, a folder that cannot be made: the old file stays, untouched.
+        raise AnlError(f"cannot write: {error.strerror or error}", file=str(path),
+                       expected="a folder anl-stack may write in, with free space") from None
+    return path
+
+
+def write_new_file(path: Path, data: str | bytes, *, mode: int = 0o644, root: Path | None = None) -> Path:
+    """Write ``path`` whole, or refuse (exit 2) when it exists: a record never replaces another's file."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        with _replacing(path, root, mode, 0o755, exclusive=True) as handle:
+            handle.write(payload)
+    except OSError as error:
         raise AnlError(f"cannot write: {error.strerror or error}", file=str(path),
                        expected="a folder anl-stack may write in, with free space") from None
     return path

@@ -106,6 +106,7 @@ LABELS: dict[str, str] = {
     "artifacts": N_("Verified downloads"),
     "supported": N_("yes"),
     "unsupported": N_("no"),
+    "installs": N_("installs"),
     "unknown": N_("unknown"),
     "unverified": N_("unverified"),
     "checked": N_("checked"),

@@ -314,6 +314,14 @@ class Inventory:
             merged.update(source.values)
         return merged
 
+    def host_setting_source(self, host: str, key: str) -> VarSource | None:
+        """The source whose value of ``key`` the host sees (the last one in precedence order), if any."""
+        # var_sources is sorted by precedence, so the highest rank setting the key wins (as in host_settings).
+        ranked = sorted([*self._sources("all"),
+                         *(item for g in self.groups_of(host) for item in self._sources(f"group:{g}")),
+                         *self._sources(f"host:{host}")], key=lambda item: item[0])
+        return next((source for _, source in reversed(ranked) if key in source.values), None)
+
     def commune(self) -> str:
         return str(self.settings().get("anl_commune") or self.paths.root.name)
 

@@ -27,7 +27,9 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def generate(kind: str, length: int) -> str:
-    """A fresh random value; letters and digits only so it fits any config file unquoted."""
+    """A fresh random value of ``length`` characters (alphabets in docs/manifest.md, "Secret kinds"):
+    password: letters and digits, so it fits any config file unquoted; token: URL-safe base64
+    (letters, digits, ``-`` and ``_``); hex: lower-case hexadecimal digits."""
     if kind == "hex":
         return pysecrets.token_hex((length + 1) // 2)[:length]
     if kind == "token":

@@ -327,7 +327,7 @@ def anl_settings(anl_hostvars: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def anl_host_context(anl_host_name: str, request: pytest.FixtureRequest) -> dict[str, Any]:
-    """What the verify service computed for this host: plugins and declared ports."""
+    """What the verify service computed for this host: plugins, declared ports, web plugins and services."""
     return dict(_state(request).context.get("hosts", {}).get(anl_host_name, {}))
 
 

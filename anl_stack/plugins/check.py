@@ -123,7 +123,9 @@ def check_artifacts(plugin: Path, manifest: Any) -> list[ErrorRecord]:
 
 
 def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
-    """Settings the manifest names (``allow_from_setting``) must be options of the role's argument specs."""
+    """Variables the manifest names (``allow_from_setting``, the secrets it generates) must be options of
+    the role's argument specs: Ansible validates only what they declare, and a secret the role never reads
+    is generated for nothing (or read under another name)."""
     role_dir = plugin / ROLES_DIR / manifest.name
     spec = load_role_spec(manifest.name, role_dir)
     if spec is None:
@@ -137,11 +139,14 @@ def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
     for i, port in enumerate(manifest.deployment.ports):
         if port.allow_from_setting:
             named.append((port.allow_from_setting, ("deployment", "ports", i, "allow_from_setting")))
+    for i, secret in enumerate(manifest.deployment.secrets):
+        named.append((secret.name, ("deployment", "secrets", i, "name")))
     found = []
     for name, loc in named:
         if name not in options:
             key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
-            found.append(ErrorRecord(f"{name!r} is not an option of the role's argument specs", str(file),
+            what = "secret" if loc[1] == "secrets" else "setting"
+            found.append(ErrorRecord(f"{what} {name!r} is not an option of the role's argument specs", str(file),
                                      doc.line(*loc), key, f"an option {name} in {specs}"))
     return found
 
@@ -198,6 +203,33 @@ def check_lint(plugin: Path, manifest_name: str | None) -> list[ErrorRecord]:
     return found
 
 
+#: One "ERROR collecting ..." block of ``pytest --collect-only`` per module that failed to import.
+_COLLECT_ERROR = re.compile(r"^_{3,} ERROR collecting .*? _{3,}$", re.MULTILINE)
+#: A traceback frame (``path.py:12: in ...``) or a compiler location (``File "path.py", line 12``).
+_FRAME = re.compile(r'File "([^"]+\.py)", line (\d+)|(\S+\.py):(\d+)')
+#: The exception pytest prints last: ``E   SyntaxError: invalid syntax``.
+_EXCEPTION = re.compile(r"^E\s+([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*)$")
+
+
+def _test_file(path: str, tests: list[Path]) -> Path | None:
+    """The plugin's test file that ``path`` names (pytest prints paths relative to its own root)."""
+    parts = tuple(p for p in Path(path).parts if p not in ("..", "."))
+    return next((t for t in tests if parts and t.parts[-len(parts):] == parts), None)
+
+
+def _collection_error(block: str, tests: list[Path], folder: Path) -> ErrorRecord:
+    """One finding for one failed module: the deepest frame in the plugin's tests (not in pytest's
+    own code, which a syntax error's traceback goes through) and the exception's name and message."""
+    frames = [(m.group(1) or m.group(3), int(m.group(2) or m.group(4))) for m in _FRAME.finditer(block)]
+    ours = [(str(found), line) for path, line in frames if (found := _test_file(path, tests))]
+    file, line = ours[-1] if ours else (str(folder), None)
+    lines = [row.rstrip() for row in block.splitlines()]
+    exceptions = [m.group(1) for row in lines if (m := _EXCEPTION.match(row))]
+    first_e = next((row[1:].strip() for row in lines if row.startswith("E ")), None)
+    return ErrorRecord(exceptions[-1] if exceptions else first_e or "collection failed", file, line,
+                       "verify", "verify tests that pytest collects")
+
+
 def check_verify_tests(plugin: Path) -> list[ErrorRecord]:
     folder = plugin / CHECKS_DIR
     tests = sorted(folder.glob(CHECKS_GLOB)) if folder.is_dir() else []
@@ -206,18 +238,12 @@ def check_verify_tests(plugin: Path) -> list[ErrorRecord]:
     proc = ansible_tools.pytest_collect(tests, env=_ansible_env(plugin))
     if proc.returncode == 0:
         return []
-    text = proc.stdout + proc.stderr
-    where = re.search(r"(\S+\.py):(\d+)", text)
-    file = str(folder)
-    if where:
-        # pytest prints paths relative to its root: map back to the test file.
-        file = next((str(t) for t in tests if str(t).endswith(where.group(1).lstrip("./"))), where.group(1))
     if proc.returncode == 5:
-        message = "verify tests collect no test"
-    else:
-        message = next((line.strip() for line in text.splitlines() if line.startswith("E ")), "collection failed")
-    return [ErrorRecord(message, file, int(where.group(2)) if where else None,
-                        "verify", "verify tests that pytest collects")]
+        return [ErrorRecord("verify tests collect no test", str(folder), None, "verify",
+                            "verify tests that pytest collects")]
+    text = (proc.stdout + proc.stderr).split("short test summary info")[0]
+    blocks = _COLLECT_ERROR.split(text)[1:] or [text]
+    return [_collection_error(block, tests, folder) for block in blocks]
 
 
 def check_plugin(path: Path, *, lint: bool = True) -> CheckReport:

@@ -165,6 +165,10 @@ class Platform(Model):
     app_versions: str | None = Field(
         None, description="PEP 440 specifier of app versions this release can run (required when supported)."
     )
+    app_version: str | None = Field(
+        None, description="Version this release installs by default when it differs from app.version "
+                          "(a Debian package: the version that release ships)."
+    )
     notes: Localized | None = Field(None, description="Remarks for this release.")
 
     @field_validator("app_versions")
@@ -183,7 +187,14 @@ class Platform(Model):
         if self.supported and not self.app_versions:
             raise _invalid("a supported release must say which app versions it runs",
                            "app_versions, e.g. '>=33,<36' or 'unknown'")
+        if self.app_version and not _allows(self.app_versions, self.app_version):
+            raise _invalid(f"app_version {self.app_version} is outside this release's app_versions "
+                           f"{self.app_versions}", "an app_version that app_versions allows")
         return self
+
+    def default_version(self, app_version: str) -> str:
+        """The version a host of this release gets when the inventory does not choose one."""
+        return self.app_version or app_version
 
 
 class Platforms(Model):
@@ -307,6 +318,34 @@ class Secret(Model):
     description: str = Field(min_length=1, description="What the secret protects.")
 
 
+class Service(Model):
+    """A long-running process of the application that must not run as root (security baseline)."""
+
+    name: str = Field(min_length=1, max_length=64, description="What the report calls it, e.g. 'prosody'.")
+    unit: str | None = Field(None, pattern=r"^[A-Za-z0-9:_.@\\-]+\.service$",
+                             description="systemd service whose processes must not run as root.")
+    process: str | None = Field(None, min_length=1, description="Python regular expression matched against "
+                                                                "each process command line (ps args).")
+
+    @field_validator("process")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise _invalid(f"{value!r} is not a regular expression: {error}",
+                               "a Python regular expression such as '^/usr/bin/lua5.4 /usr/bin/prosody'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Service":
+        if (self.unit is None) == (self.process is None):
+            raise _invalid("a service is found by its unit or by its command line",
+                           "exactly one of unit (e.g. prosody.service) or process (a regular expression)")
+        return self
+
+
 class Signature(Model):
     """An upstream OpenPGP signature and the pinned key that made it."""
 
@@ -385,6 +424,8 @@ class Deployment(Model):
     ports: list[Port] = Field(default_factory=list, description="Ports the firewall opens.")
     depends_on: list[PluginName] = Field(default_factory=list, description="Other plugins this one needs.")
     secrets: list[Secret] = Field(default_factory=list, description="Secrets generated into the vault.")
+    services: list[Service] = Field(default_factory=list,
+                                    description="Processes the baseline checks do not run as root.")
     artifacts: list[Artifact] = Field(default_factory=list, description="Releases downloaded and checked.")
     upgrades_from: str | None = Field(
         None, description="Recipe versions the upgrade step upgrades from (PEP 440 specifier); none: any.")
@@ -392,6 +433,11 @@ class Deployment(Model):
     progress: str | None = Field(
         None, max_length=300,
         description="Where to follow the recipe's progress while it has none (an address or a short text).")
+
+    @property
+    def web(self) -> bool:
+        """Whether the plugin is on the web: it opens HTTPS (tcp/443), served by the shared web role."""
+        return any(p.port == 443 and p.protocol == "tcp" for p in self.ports)
 
     @field_validator("upgrades_from")
     @classmethod
@@ -456,18 +502,32 @@ def cross_checks(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
     return found
 
 
-def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
-    """The default app version must run on at least one supported release."""
+def _allows(spec: str | None, version: str) -> bool:
+    """Whether ``spec`` allows ``version``; True when either cannot be compared ('unknown', not PEP 440)."""
+    if not spec or spec == UNKNOWN:
+        return True
     try:
-        version = Version(manifest.app.version)
+        return Version(version) in SpecifierSet(spec)
+    except (InvalidVersion, InvalidSpecifier):
+        return True
+
+
+def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
+    """The default app version must run on at least one supported release that installs it.
+
+    A run checks the releases of its own hosts (deploy/prepare.py); here a default that no release
+    could run is a mistake in the manifest itself.
+    """
+    try:
+        Version(manifest.app.version)
     except InvalidVersion:
         return []  # 'unknown' or a non-PEP 440 version: nothing to compare
     specs = [p.app_versions for _, p in manifest.platforms.items()
-             if p.supported and p.app_versions and p.app_versions != UNKNOWN]
-    if not specs or any(version in SpecifierSet(spec) for spec in specs):
+             if p.supported and not p.app_version and p.app_versions and p.app_versions != UNKNOWN]
+    if not specs or any(_allows(spec, manifest.app.version) for spec in specs):
         return []
     return [(("app", "version"), f"version {manifest.app.version} is outside every supported platform's app_versions",
-             "a version allowed by platforms.<release>.app_versions")]
+             "a version allowed by the app_versions of a release without its own app_version")]
 
 
 # --- loading ------------------------------------------------------------------

@@ -72,6 +72,9 @@ deployment:
     - {port: 80, protocol: tcp, purpose: "HTTP redirect to HTTPS and ACME challenges"}
   depends_on: []
   secrets: []
+  # Processes the baseline checks do not run as root, e.g. {name: mydaemon, unit: mydaemon.service};
+  # nginx (this page) is known already.
+  services: []
   artifacts: []
 """,
     "playbook.yml": """\
@@ -322,7 +325,8 @@ Community review records (`anl-stack plugins review`) are written here.
 # Publish this plugin as a Python distribution: anl-stack finds it through
 # the `anl_stack.plugins` entry point once it is installed.
 [build-system]
-requires = ["setuptools>=68"]
+# 77: the first setuptools that reads an SPDX `license` expression (PEP 639).
+requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
 
 [project]
@@ -330,7 +334,8 @@ name = "anl-plugin-__DASHNAME__"
 version = "0.1.0"
 description = "anl-stack plugin: __NAME__"
 requires-python = ">=3.11"
-license = { text = "AGPL-3.0-or-later" }
+# An SPDX expression; a LICENSE or COPYING file you add is shipped (setuptools' default license-files).
+license = "AGPL-3.0-or-later"
 
 [project.entry-points."anl_stack.plugins"]
 __NAME__ = "anl_plugin___NAME__"

@@ -18,6 +18,7 @@ records whose digest is the plugin's current one.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 import yaml
 
 from anl_stack.core.errors import AnlError
-from anl_stack.core.files import write_file
+from anl_stack.core.files import write_new_file
 from anl_stack.core.yamlfile import read_yaml
 from anl_stack.plugin_api import MANIFEST_FILE
 from anl_stack.plugins.digest import content_digest
@@ -50,16 +51,22 @@ def today() -> str:
 
 
 def unique_stem(folder: Path, stem: str) -> str:
-    """``stem``, or ``stem-2``, ``stem-3``... when a record of that name exists."""
+    """``stem``, or ``stem-2``, ``stem-3``... when any file of that stem exists (``stem.yml``, ``stem.json``,
+    ``stem.report.json``...): a record and the sources stored with it never share a name with another's."""
+    def taken(candidate: str) -> bool:
+        return (folder / candidate).exists() or any(folder.glob(f"{glob.escape(candidate)}.*"))
+
     candidate, n = stem, 1
-    while (folder / f"{candidate}.yml").exists():
+    while taken(candidate):
         n += 1
         candidate = f"{stem}-{n}"
     return candidate
 
 
 def write_yaml(path: Path, data: dict[str, Any], comment: str) -> None:
-    write_file(path, comment + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), root=path.parent.parent)
+    """A new record file; refused (exit 2) rather than written over an existing one."""
+    write_new_file(path, comment + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                   root=path.parent.parent)
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
@@ -176,7 +183,7 @@ class Written:
 
 
 def _copy_source(src: Path, dest: Path) -> dict[str, Any]:
-    write_file(dest, src.read_bytes(), root=dest.parent.parent)
+    write_new_file(dest, src.read_bytes(), root=dest.parent.parent)
     return {"file": dest.name, "sha256": sha256_file(dest)}
 
 
@@ -268,7 +275,7 @@ def record_check(path: Path, report: Any) -> Path:
     out = folder / EVIDENCE_DIR
     stem = unique_stem(out, f"{today()}-check")
     stored = out / f"{stem}.json"
-    write_file(stored, json.dumps(report.to_dict(), indent=2) + "\n", root=folder)
+    write_new_file(stored, json.dumps(report.to_dict(), indent=2) + "\n", root=folder)
     record = {RECORD_TAG: "evidence", "kind": "check", **ident,
               "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
               "check": {"file": stored.name, "sha256": sha256_file(stored), "ok": report.ok,

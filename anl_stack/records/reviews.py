@@ -28,7 +28,7 @@ from typing import Any
 
 from anl_stack.adapters import gpg
 from anl_stack.core.errors import AnlError, ErrorRecord
-from anl_stack.core.files import write_file
+from anl_stack.core.files import write_new_file
 from anl_stack.plugins.digest import content_digest
 from anl_stack.records.evidence import (
     RECORD_TAG,
@@ -123,7 +123,7 @@ def record_review(path: Path, *, by: str, reviewer: str, evidence: Path | None =
             raise AnlError(f"the report did not verify plugin {ident['plugin']!r}", file=str(evidence),
                            key="--evidence", expected="a verify report that includes this plugin")
         stored = out / f"{stem}.report.json"
-        write_file(stored, evidence.read_bytes(), root=stored.parent.parent)
+        write_new_file(stored, evidence.read_bytes(), root=stored.parent.parent)
         record["evidence"] = {"file": stored.name, "sha256": sha256_file(stored), **facts}
     if fingerprint:
         record["signature"] = {"fingerprint": fingerprint}
@@ -194,8 +194,8 @@ def load_reviews(folder: Path, name: str, digest: str | None = None) -> list[Rev
         if data is None or data.get(RECORD_TAG) != "review" or data.get("plugin") != name:
             continue
         current = data.get("digest") == digest
-        signature, signer = signature_status(file, data) if current else (
-            "signed" if (file.with_name(file.name + ".asc")).exists() else "unsigned", None)
+        # The signature covers the record, not the recipe: it is checked, and its signer shown, after an edit too.
+        signature, signer = signature_status(file, data)
         problem, environments, releases = _evidence_problem(file.parent, data.get("evidence"), name, digest) \
             if current else (None, [], [])
         found.append(Review(file, str(data.get("by")), str(data.get("reviewer")), str(data.get("date")),

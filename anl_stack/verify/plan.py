@@ -77,6 +77,8 @@ class Plan:
     host_key_checking: bool = True
     #: hosts that are lab hosts (evidence from them is lab evidence, not production)
     lab_hosts: set[str] = field(default_factory=set)
+    #: host -> the services its plugins declare (``deployment.services``), for the baseline's root check
+    services: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 # --- choosing what to run -------------------------------------------------------
@@ -160,11 +162,20 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     ports = firewall_ports(inv, all_manifests)
     declared = {h: [{**p, "plugin": _port_owner(inv, all_manifests, h, p)} for p in ports.get(h, [])]
                 for h in hosts}
-    web = {h: [n for n in inv.groups_of(h) if n in all_manifests and any(
-        p.port == 443 and p.protocol == "tcp" for p in all_manifests[n].deployment.ports)] for h in hosts}
+    web = {h: [n for n in inv.groups_of(h) if n in all_manifests and all_manifests[n].deployment.web]
+           for h in hosts}
     secret_names = sorted({s.name for m in all_manifests.values() for s in m.deployment.secrets})
     return Plan(inv, label, hosts, suites, declared, web, secret_names, password, marker_expr, notes,
-                host_key_checking=host_key_checking, lab_hosts=lab_hosts(inv, options))
+                host_key_checking=host_key_checking, lab_hosts=lab_hosts(inv, options),
+                services={h: declared_services(inv, all_manifests, h) for h in hosts})
+
+
+def declared_services(inv: Inventory, manifests: dict[str, Any], host: str) -> list[dict[str, Any]]:
+    """The services (``deployment.services``) of every plugin whose group holds ``host``, selected or not:
+    like ports, what runs there does not depend on which checks were asked for."""
+    return [{"plugin": group, **service.model_dump(exclude_none=True)}
+            for group in inv.groups_of(host) if group in manifests
+            for service in manifests[group].deployment.services]
 
 
 def _refuse_bad_requests(inv: Inventory, requested: list[str], found: list[Any]) -> None:

@@ -81,6 +81,8 @@ def render(result: VerifyResult, fmt: str) -> str:
 
 
 def write_report(result: VerifyResult, path: Path) -> Path:
+    """Write the report; ``result.report`` names it first, so the JSON form says where it was written too."""
     check_report_path(path)
+    result.report = str(path.resolve())
     write_file(path, render(result, path.suffix.lower()), root=path.parent)
     return path

@@ -43,7 +43,7 @@ def run(options: VerifyOptions, *, plugins: list[Any] | None = None) -> VerifyRe
     context_file = write_context(
         run_dir / "context.json", results=results_file, suites=[s.to_context() for s in the_plan.suites],
         hosts={h: {"plugins": names, "declared_ports": the_plan.declared_ports.get(h, []),
-                   "web_plugins": the_plan.web_plugins.get(h, [])}
+                   "web_plugins": the_plan.web_plugins.get(h, []), "services": the_plan.services.get(h, [])}
                for h, names in the_plan.hosts.items()},
         secret_names=the_plan.secret_names)
     junit = (options.junit.resolve() if options.junit else run_dir / "junit.xml")
@@ -63,7 +63,6 @@ def run(options: VerifyOptions, *, plugins: list[Any] | None = None) -> VerifyRe
     result = _result(the_plan, data, run_dir, junit, outcome.log_file)
     if options.report:
         write_report(result, options.report)
-        result.report = str(options.report.resolve())
     write_file(run_dir / "result.json", json.dumps(result.to_dict(), indent=2, default=str), mode=0o600)
     return result
 

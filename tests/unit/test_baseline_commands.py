@@ -111,3 +111,24 @@ def test_nextcloud_root_never_run_as_a_command(project_root: Path, tmp_path: Pat
     assert result.rc != 0  # no php8.4 here, or no occ under that root: the command ran and failed
     assert not any((tmp_path / name).exists() for name in ("ran", "ran2", "ran3")), \
         "nextcloud_root or an occ argument was run by the host's shell"
+
+
+def test_services_not_as_root_checks_what_plugins_declare() -> None:
+    """A process a plugin declares (deployment.services) is checked: here one of this test's, run by its user."""
+    import secrets
+    import subprocess
+    import sys
+
+    host = testinfra.get_host("local://")
+    tag = f"anl-probe-{secrets.token_hex(4)}"
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", tag])
+    try:
+        context = {"services": [{"plugin": "demo", "name": "demo daemon", "process": f" {tag}$"}]}
+        if os.geteuid() == 0:
+            with pytest.raises(AssertionError, match="running as root: .*demo daemon"):
+                baseline.test_services_not_as_root(host, context)
+        else:
+            baseline.test_services_not_as_root(host, context)  # seen, and not root: passes
+    finally:
+        process.kill()
+        process.wait()

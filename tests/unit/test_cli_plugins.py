@@ -222,3 +222,31 @@ def test_show_without_fiches_has_no_such_section(extra_plugins: Path) -> None:
     result = run("plugins", "show", "tcla", "--lang", "en")
     assert result.exit_code == 0 and "What CI does not exercise" not in result.output
     assert json.loads(run("plugins", "show", "tcla", "--json").output)["not_in_ci"] == {}
+
+
+def test_show_names_a_release_with_its_own_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = manifest_data("tclpkg")
+    data["platforms"]["debian-12"] = {"supported": True, "app_version": "1.2.0", "app_versions": "==1.2.0"}
+    write_plugin(tmp_path, "tclpkg", data=data)
+    monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(tmp_path))
+    assert "debian-12: yes (==1.2.0, installs 1.2.0)" in run("plugins", "show", "tclpkg", "--lang", "en").output
+    assert "debian-12: oui (==1.2.0, installe 1.2.0)" in run("plugins", "show", "tclpkg", "--lang", "fr").output
+    assert "debian-13: yes (>=1,<2) - " in run("plugins", "show", "tclpkg", "--lang", "en").output
+
+
+def test_show_gives_a_web_address_only_for_web_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin without HTTPS (tcp/443), e.g. an XMPP server, has no web address in its fiche."""
+    web = manifest_data("tclweb")
+    chat = manifest_data("tclchat")
+    chat["deployment"]["ports"] = [{"port": 5222, "protocol": "tcp", "purpose": "XMPP clients"}]
+    write_plugin(tmp_path, "tclweb", data=web)
+    write_plugin(tmp_path, "tclchat", data=chat)
+    monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(tmp_path))
+    address = f"{web['deployment']['subdomain']}.<anl_domain>"
+    assert f"Default web address: {address}" in run("plugins", "show", "tclweb", "--lang", "en").output
+    assert "Adresse web par défaut" in run("plugins", "show", "tclweb", "--lang", "fr").output
+    for lang in ("en", "fr"):
+        shown = run("plugins", "show", "tclchat", "--lang", lang).output
+        assert "web address" not in shown.lower() and "adresse web" not in shown.lower() and "<anl_domain>" not in shown
+    assert json.loads(run("plugins", "show", "tclweb", "--json").output)["web_address"] == address
+    assert json.loads(run("plugins", "show", "tclchat", "--json").output)["web_address"] is None

@@ -105,6 +105,16 @@ def test_planted_setting_not_in_argument_specs(copy: Path) -> None:
     assert finding.key == "deployment.ports[0].allow_from_setting" and "skel_allowed" in finding.message
 
 
+def test_planted_secret_not_in_argument_specs(copy: Path) -> None:
+    manifest = copy / "plugin.yml"
+    manifest.write_text(manifest.read_text().replace(
+        "  secrets: []", '  secrets:\n    - {name: skel_api_key, kind: token, description: "API key"}'))
+    [finding] = _findings(copy, "settings")
+    assert (finding.file, finding.line, finding.key) == (
+        str(manifest), _line(manifest, "skel_api_key"), "deployment.secrets[0].name")
+    assert "secret 'skel_api_key'" in finding.message and "argument_specs.yml" in finding.expected
+
+
 def test_planted_syntax_error(copy: Path) -> None:
     tasks = copy / "roles" / "skel" / "tasks" / "main.yml"
     tasks.write_text(tasks.read_text() + "\n- name: Broken\n  ansible.builtin.nosuchmodule:\n    x: 1\n")
@@ -120,6 +130,20 @@ def test_planted_verify_defects(copy: Path) -> None:
     test.unlink()
     [finding] = _findings(copy, "verify")
     assert finding.message == "no verify test"
+
+
+def test_planted_verify_syntax_error(copy: Path) -> None:
+    """Named at the test file and line with the word SyntaxError, not at pytest's own frame."""
+    test = copy / "verify" / "test_skel.py"
+    test.write_text(test.read_text() + "\n\ndef test_broken(:\n    pass\n")
+    other = copy / "verify" / "test_other.py"
+    other.write_text("import nosuchmodule_xyz\n")
+    findings = {Path(f.file).name: f for f in _findings(copy, "verify")}
+    assert set(findings) == {"test_skel.py", "test_other.py"}
+    assert findings["test_skel.py"].line == _line(test, "def test_broken(:")
+    assert findings["test_skel.py"].message.startswith("SyntaxError: ")
+    assert (findings["test_other.py"].line, findings["test_other.py"].message) == (
+        1, "ModuleNotFoundError: No module named 'nosuchmodule_xyz'")
 
 
 @pytest.mark.slow
@@ -141,10 +165,13 @@ def test_check_cli_exit_1_on_findings(copy: Path) -> None:
 def test_skeleton_as_installed_distribution_is_discovered(skeleton: Path, tmp_path: Path) -> None:
     source = Path(shutil.copytree(skeleton, tmp_path / "src"))
     site = tmp_path / "site"
-    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "-v", "--no-deps", "--no-build-isolation",
                             "--no-index", "--target", str(site), str(source)],
                            capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
+    assert "SetuptoolsDeprecationWarning" not in build.stdout + build.stderr
+    (metadata,) = site.glob("anl_plugin_skel-*.dist-info/METADATA")
+    assert "License-Expression: AGPL-3.0-or-later" in metadata.read_text().splitlines()
     env = {**os.environ, "PYTHONPATH": str(site), "ANL_STACK_PLUGINS_PATH": ""}
     listed = subprocess.run([sys.executable, "-m", "anl_stack", "plugins", "list", "--json"], capture_output=True,
                             text=True, env=env, cwd=PROJECT_ROOT, timeout=120)

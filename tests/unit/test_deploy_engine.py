@@ -100,7 +100,57 @@ def test_release_and_version_checks(commune: Path, test_plugins: Path) -> None:
     with pytest.raises(AnlError) as error:
         deploy.check_platforms(load_inventory(commune), prep.plugins, {"srv1": "12"})
     assert "cannot run on debian-12" in str(error.value)
-    assert error.value.records[0].key == "hello_version"
+    record = error.value.records[0]
+    assert (record.file, record.line, record.key) == (str(settings), len(settings.read_text().splitlines()),
+                                                      "hello_version")
+    # A host's own variable wins, and the refusal names its file.
+    host_vars = commune / "host_vars" / "srv1.yml"
+    host_vars.parent.mkdir(exist_ok=True)
+    host_vars.write_text("# srv1\nhello_version: '3.0.0'\n")
+    with pytest.raises(AnlError) as error:
+        deploy.check_platforms(load_inventory(commune), prep.plugins, {"srv1": "12"})
+    record = error.value.records[0]
+    assert (record.file, record.line, record.key) == (str(host_vars), 2, "hello_version")
+
+
+def _hello_on_debian_12(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str) -> Path:
+    """A copy of the hello plugin whose debian-12 entry is ``platform``; its plugin.yml."""
+    from tests.fixtures.deploy import TEST_PLUGINS
+
+    folder = tmp_path / "plugins" / "hello"
+    shutil.copytree(TEST_PLUGINS / "hello", folder)
+    manifest = folder / "plugin.yml"
+    text = manifest.read_text()
+    old = 'debian-12: {supported: true, app_versions: ">=1,<2"}'
+    assert old in text
+    manifest.write_text(text.replace(old, f"debian-12: {platform}"))
+    monkeypatch.setenv("ANL_STACK_PLUGINS_PATH", str(tmp_path / "plugins"))
+    return manifest
+
+
+def test_default_version_refusal_names_the_manifest(commune: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recipe's own app.version outside one release's range: plugin.yml is named, not the inventory,
+    and only the releases of the run's hosts are checked."""
+    manifest = _hello_on_debian_12(tmp_path, monkeypatch, '{supported: true, app_versions: ">=0.9,<1"}')
+    prep = deploy.prepare(["hello"], inventory=str(commune))
+    deploy.check_platforms(prep.inventory, prep.plugins, {"srv1": "13"})
+    with pytest.raises(AnlError) as error:
+        deploy.check_platforms(prep.inventory, prep.plugins, {"srv1": "12"})
+    record = error.value.records[0]
+    line = next(n for n, row in enumerate(manifest.read_text().splitlines(), 1) if row.strip() == 'version: "1.0.0"')
+    assert (record.file, record.line, record.key) == (str(manifest), line, "app.version")
+    assert "hello 1.0.0 cannot run on debian-12 (host srv1)" in record.message and ">=0.9,<1" in record.expected
+
+
+def test_release_with_its_own_version_is_checked_with_it(commune: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Debian-packaged application: a Debian 12 host gets that release's app_version, not app.version."""
+    _hello_on_debian_12(tmp_path, monkeypatch, '{supported: true, app_version: "0.9.5", app_versions: "==0.9.5"}')
+    prep = deploy.prepare(["hello"], inventory=str(commune))
+    deploy.check_platforms(prep.inventory, prep.plugins, {"srv1": "12"})
+    assert deploy.app_version(prep.inventory, prep.plugins[0], "srv1", "12") == "0.9.5"
+    assert deploy.app_version(prep.inventory, prep.plugins[0], "srv1", "13") == "1.0.0"
 
 
 def test_ansible_cfg_short_control_path(tmp_path: Path) -> None:

@@ -103,10 +103,15 @@ def test_unquoted_version_is_refused_with_hint(tmp_path: Path) -> None:
         (lambda d: d["deployment"]["secrets"][0].update(name="admin_password"), "deployment.secrets[0].name"),
         (lambda d: d["app"].update(version="3.0.0"), "app.version"),
         (lambda d: d["deployment"]["depends_on"].append("demo"), "deployment.depends_on"),
+        (lambda d: d["platforms"]["debian-13"].update(app_version="2.1.0"), "platforms.debian-13"),
+        (lambda d: d["platforms"].update({"debian-12": {"supported": True, "app_versions": "==3.0.0",
+                                                        "app_version": "3.0.0"}}) or
+         d["platforms"]["debian-13"].update(app_versions="==2.0"), "app.version"),
     ],
     ids=["unmaintained-without-alternatives", "artifact-two-origins", "signature-without-key",
          "supported-without-versions", "bad-specifier", "bad-siren", "unprefixed-secret",
-         "default-version-unsupported", "depends-on-itself"],
+         "default-version-unsupported", "depends-on-itself", "release-version-outside-its-range",
+         "default-version-only-on-a-release-with-its-own"],
 )
 def test_rules_name_the_key(tmp_path: Path, change, key: str) -> None:
     data = manifest_data()
@@ -115,6 +120,16 @@ def test_rules_name_the_key(tmp_path: Path, change, key: str) -> None:
     records = _errors(folder)
     assert [r.key for r in records] == [key]
     assert records[0].line is not None and records[0].expected
+
+
+def test_release_with_its_own_version(tmp_path: Path) -> None:
+    """A Debian-packaged application: Debian 12 ships another version than app.version."""
+    data = manifest_data()
+    data["platforms"]["debian-12"] = {"supported": True, "app_version": "1.2.0", "app_versions": "==1.2.0"}
+    manifest = load_manifest(write_plugin(tmp_path, data=data))
+    platforms = dict(manifest.platforms.items())
+    assert platforms["debian-12"].default_version(manifest.app.version) == "1.2.0"
+    assert platforms["debian-13"].default_version(manifest.app.version) == "1.4.2"
 
 
 def test_name_must_match_folder_when_asked(tmp_path: Path) -> None:

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
+from anl_stack.cli.plugins_cmd import _quality_text
 from anl_stack.core.errors import AnlError
 from anl_stack.plugins.check import CheckReport, CheckResult
 from anl_stack.plugins.digest import content_digest
 from anl_stack.plugins.scaffold import create_plugin
 from anl_stack.records import quality
-from anl_stack.records.evidence import read_report, record_check, record_evidence
+from anl_stack.records.evidence import load_evidence, read_report, record_check, record_evidence
 from anl_stack.records.reviews import load_reviews, record_review, require_reviewed
 from anl_stack.verify.report import render
 from anl_stack.verify.result import VerifyResult
@@ -162,6 +163,16 @@ def test_signed_review_verifies_and_tampering_is_seen(plugin: Path, gnupg_home: 
     assert review.signature == "bad signature" and not review.counts
 
 
+def test_changed_since_review_keeps_the_signer(plugin: Path, gnupg_home: str) -> None:
+    record_review(plugin, by="Commune de B", reviewer="R", sign=gnupg_home)
+    edit(plugin)
+    (review,) = load_reviews(plugin, NAME)
+    assert (review.status, review.signature, review.signer) == ("changed since review", "signed", gnupg_home.upper())
+    assert not review.counts
+    shown = "\n".join(_quality_text(quality.compute(plugin, NAME), "en"))
+    assert f"Commune de B (R): changed since review, signed by {gnupg_home.upper()}" in shown
+
+
 def test_sign_with_unknown_key_is_refused(plugin: Path, gnupg_home: str) -> None:
     with pytest.raises(AnlError) as caught:
         record_review(plugin, by="Commune de B", reviewer="R", sign="nobody@nowhere.example")
@@ -220,6 +231,15 @@ def test_hand_typed_or_altered_evidence_does_not_count(tmp_path: Path, plugin: P
     typed = plugin / "evidence" / "2026-01-01-lab.yml"
     typed.write_text(yaml.safe_dump({**data, "report": {**data["report"], "file": "missing.json"}}))
     assert "missing" in dict(quality.compute(plugin, NAME).ignored)[typed.name]
+
+
+def test_two_lab_records_the_same_day_both_count(tmp_path: Path, plugin: Path) -> None:
+    """The second record's report gets its own file: the first record's source is not rewritten."""
+    first = record_evidence(plugin, report_file(tmp_path, plugin, release="13.1", name="a.json"))
+    second = record_evidence(plugin, report_file(tmp_path, plugin, release="13.2", name="b.json"))
+    lab = [e for e in load_evidence(plugin, NAME, content_digest(plugin)) if e.kind == "lab"]
+    assert {e.file: e.problem for e in lab} == {first.records[0]: None, second.records[0]: None}
+    assert len({*first.records, *second.records}) == 2 and len({*first.sources, *second.sources}) == 2
 
 
 @pytest.mark.parametrize("case", ["failed", "production", "stale", "changed-run"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from anl_stack.core.errors import AnlError
-from anl_stack.core.files import ensure_folder, new_file, write_file
+from anl_stack.core.files import ensure_folder, new_file, write_file, write_new_file
 
 
 def test_writes_whole_file_with_mode_and_no_temporary_left(tmp_path: Path) -> None:
@@ -67,6 +67,18 @@ def test_new_file_refuses_existing_and_links(tmp_path: Path) -> None:
     (tmp_path / "planted").symlink_to("/etc/hostname")
     with pytest.raises(AnlError, match="symbolic link"), new_file(tmp_path / "planted"):
         pass
+
+
+def test_write_new_file_never_replaces(tmp_path: Path) -> None:
+    write_new_file(tmp_path / "record.json", "one\n")
+    with pytest.raises(AnlError, match="already exists"):
+        write_new_file(tmp_path / "record.json", "two\n")
+    assert (tmp_path / "record.json").read_text() == "one\n"
+    (tmp_path / "planted").symlink_to(tmp_path / "record.json")
+    with pytest.raises(AnlError, match="symbolic link"):
+        write_new_file(tmp_path / "planted", "two\n")
+    assert (tmp_path / "record.json").read_text() == "one\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["planted", "record.json"], "a temporary file was left"
 
 
 def test_failed_write_leaves_old_file(tmp_path: Path) -> None:

@@ -29,6 +29,30 @@ def test_generate_kinds() -> None:
     assert vault.generate("password", 32) != vault.generate("password", 32)
 
 
+def _documented_alphabets(doc: Path) -> dict[str, set[str]]:
+    """Kind -> alphabet, from the "Secret kinds" table of the manifest docs (``A-Z a-z 0-9 - _``)."""
+    found: dict[str, set[str]] = {}
+    for row in doc.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in ("`password`", "`token`", "`hex`"):
+            spec = cells[1].split("`")[1]
+            chars: set[str] = set()
+            for part in spec.split():
+                chars |= {chr(c) for c in range(ord(part[0]), ord(part[2]) + 1)} if len(part) == 3 else {part}
+            found[cells[0].strip("`")] = chars
+    return found
+
+
+@pytest.mark.parametrize("doc", ["docs/manifest.md", "docs/manifest.fr.md"])
+def test_secret_alphabets_are_the_documented_ones(project_root: Path, doc: str) -> None:
+    documented = _documented_alphabets(project_root / doc)
+    assert set(documented) == {"password", "token", "hex"}
+    for kind, alphabet in documented.items():
+        drawn = "".join(vault.generate(kind, 256) for _ in range(32))
+        # 8,192 draws: every character of a 64-character alphabet shows up (missing one: p < 1e-25).
+        assert set(drawn) == alphabet, kind
+
+
 def test_secrets_generated_once_and_encrypted(commune: Path) -> None:
     paths = resolve_inventory_path(commune)
     password = vault_password_file(paths)

@@ -117,13 +117,26 @@ def test_unattended_upgrades_config() -> None:
 def test_df_and_root_services() -> None:
     df = "Filesystem 1024-blocks Used Available Capacity Mounted on\noverlay 100 93 7 93% /\n"
     assert checks.df_used_percent(df) == {"/": 93}
-    ps = ("root     nginx: master process /usr/sbin/nginx\n"
-          "www-data nginx: worker process\n"
-          "root     php-fpm: pool www\n"
-          "postgres /usr/lib/postgresql/17/bin/postgres -D /var/lib/postgresql/17/main\n")
+    ps = ("root     nginx.service           nginx: master process /usr/sbin/nginx\n"
+          "www-data nginx.service           nginx: worker process\n"
+          "root     php8.4-fpm.service      php-fpm: pool www\n"
+          "postgres postgresql@17-main.service /usr/lib/postgresql/17/bin/postgres -D /var/lib/postgresql/17/main\n"
+          "root     prosody.service         lua5.4 /usr/bin/prosody -F\n"
+          "turn     -                       /usr/bin/turnserver -c /etc/turnserver.conf\n")
     seen, as_root = checks.root_services(ps)
     assert seen == ["nginx worker", "php-fpm pool", "postgres"]
     assert as_root == ["php-fpm pool"]
+
+
+def test_root_services_covers_what_plugins_declare() -> None:
+    """A plugin's declared unit or command line is checked like the known services."""
+    ps = ("root     prosody.service         lua5.4 /usr/bin/prosody -F\n"
+          "turn     -                       /usr/bin/turnserver -c /etc/turnserver.conf\n"
+          "root     -                       /usr/bin/turnserver-helper\n")
+    rules = [*checks.UNPRIVILEGED, ("coturn", r"^/usr/bin/turnserver( |$)")]
+    seen, as_root = checks.root_services(ps, rules, [("prosody", "prosody.service")])
+    assert (seen, as_root) == (["prosody", "coturn"], ["prosody"])
+    assert checks.root_services(ps) == ([], [])
 
 
 def test_hsts_max_age() -> None:

@@ -103,3 +103,12 @@ def test_json_report_for_evidence(sample_result, tmp_path: Path) -> None:
     assert data["format"] == JSON_FORMAT
     assert data["plugins"][0]["digest"] == "sha256:" + "ab" * 32
     assert data["exit_code"] == 1 and data["summary"]["n/a"] == 1
+
+
+def test_json_report_names_itself(sample_result, tmp_path: Path, monkeypatch) -> None:
+    """The `report` field of a written JSON report is the file's absolute path, not null."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    data = json.loads(write_report(sample_result, Path("out.json")).read_text())
+    assert data["report"] == str(tmp_path / "out.json") == sample_result.report

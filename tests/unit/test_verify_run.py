@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
 from anl_stack.core.errors import AnlError
 from anl_stack.verify.plan import VerifyOptions, marker_expression, plan
@@ -93,6 +94,21 @@ def test_plan_selects_plugins_by_group(local_commune: Path) -> None:
     assert "probe_password" in the_plan.secret_names
     only = plan(VerifyOptions(inventory=local_commune, plugins=["probe"]))
     assert only.hosts == {"local1": ["probe"]}
+
+
+def test_declared_services_reach_the_checks(local_commune: Path, probe_plugin: Path) -> None:
+    """A plugin's deployment.services: in the plan for the hosts of its group, and in the checks' context."""
+    manifest = probe_plugin / "plugin.yml"
+    data = yaml.safe_load(manifest.read_text())
+    data["deployment"]["services"] = [{"name": "probe daemon", "unit": "probe.service"},
+                                      {"name": "probe helper", "process": "^/usr/bin/probe-helper"}]
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    expected = [{"plugin": "probe", "name": "probe daemon", "unit": "probe.service"},
+                {"plugin": "probe", "name": "probe helper", "process": "^/usr/bin/probe-helper"}]
+    assert plan(VerifyOptions(inventory=local_commune)).services == {"local1": expected, "local2": []}
+    result = run(VerifyOptions(inventory=local_commune, baseline=False, plugin_checks=False))
+    context = json.loads((Path(result.run_dir) / "context.json").read_text())
+    assert context["hosts"]["local1"]["services"] == expected and context["hosts"]["local2"]["services"] == []
 
 
 def test_host_key_checking_off_reaches_testinfra(tmp_path: Path) -> None:

@@ -310,19 +310,33 @@ UNPRIVILEGED = [
 ]
 
 
-def root_services(ps: str, rules: Iterable[tuple[str, str]] = UNPRIVILEGED) -> tuple[list[str], list[str]]:
-    """From ``ps -eo user:32,args --no-headers``: (services seen, services running as root)."""
+#: What ``root_services`` reads: user, systemd unit ("-" for none) and command line of every process;
+#: ``-ww``: without a terminal (testinfra, SSH) ps would cut each line at 80 columns, inside the unit column.
+PS_COMMAND = "ps -ww -eo user:32,unit:100,args --no-headers"
+
+
+def root_services(ps: str, rules: Iterable[tuple[str, str]] = UNPRIVILEGED,
+                  units: Iterable[tuple[str, str]] = ()) -> tuple[list[str], list[str]]:
+    """From :data:`PS_COMMAND`: (services seen, services running as root).
+
+    ``rules`` are (label, regex on the command line); ``units`` (label, systemd unit): the services
+    plugins declare (``deployment.services``) come as either.
+    """
+    rules, units = list(rules), list(units)
     seen: list[str] = []
     as_root: list[str] = []
     for line in ps.splitlines():
-        user, _, args = line.strip().partition(" ")
-        args = args.strip()
-        for label, pattern in rules:
-            if re.search(pattern, args):
-                if label not in seen:
-                    seen.append(label)
-                if user in ("root", "0") and label not in as_root:
-                    as_root.append(label)
+        fields = line.split(None, 2)
+        if len(fields) < 3:
+            continue
+        user, unit, args = fields
+        labels = [label for label, pattern in rules if re.search(pattern, args)]
+        labels += [label for label, name in units if unit == name]
+        for label in labels:
+            if label not in seen:
+                seen.append(label)
+            if user in ("root", "0") and label not in as_root:
+                as_root.append(label)
     return seen, as_root
 
 

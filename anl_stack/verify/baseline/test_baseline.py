@@ -177,15 +177,20 @@ def test_enough_free_disk(host: Any, anl_settings: dict[str, Any]) -> None:
     assert not full, f"above {limit}%: " + ", ".join(full)
 
 
-def test_services_not_as_root(host: Any) -> None:
+def test_services_not_as_root(host: Any, anl_host_context: dict[str, Any]) -> None:
     """Services that need no root rights do not have them (nginx workers, php-fpm pools, databases, apps).
 
+    The known services, plus those the host's plugins declare (``deployment.services``: a systemd unit
+    or a command-line pattern).
     Hint: set the service's `user` (nginx `user www-data;`, the php-fpm pool's `user =`, the unit's `User=`)
     back to its own account and restart it.
     """
-    seen, as_root = checks.root_services(_run(host, "ps -eo user:32,args --no-headers"))
+    declared = anl_host_context.get("services", [])
+    rules = [*checks.UNPRIVILEGED, *((s["name"], s["process"]) for s in declared if s.get("process"))]
+    units = [(s["name"], s["unit"]) for s in declared if s.get("unit")]
+    seen, as_root = checks.root_services(_run(host, checks.PS_COMMAND), rules, units)
     if not seen:
-        pytest.skip(f"{NOT_APPLICABLE} none of the known services runs on this host")
+        pytest.skip(f"{NOT_APPLICABLE} none of the known or declared services runs on this host")
     assert not as_root, "running as root: " + ", ".join(as_root)
 
 
