@@ -108,9 +108,16 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 installed_from=$(venv_project)
+# What the last successful pip run installed from: pip runs again only when it changed,
+# so a second bootstrap neither reinstalls anl-stack under running tests nor needs the index.
+stamp=.venv/.anl-stack-bootstrap
+wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) $ROOT"
 if [ -n "$installed_from" ] && [ "$(cd "$installed_from" 2>/dev/null && pwd -P)" != "$ROOT" ]; then
   venv_note="left as it is: it holds anl-stack from $installed_from (bootstrap that checkout, or remove .venv)"
   echo "virtualenv: $venv_note"
+elif [ -n "$installed_from" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+  venv_note="$ROOT/.venv, up to date (pyproject.toml unchanged since the last bootstrap; delete $stamp to reinstall)"
+  echo "virtualenv: up to date"
 else
   log=$(mktemp -t anl-stack-bootstrap-pip.XXXXXX)
   pip_quietly() {
@@ -124,6 +131,7 @@ else
   pip_quietly install --upgrade pip
   pip_quietly install -e '.[test]'
   rm -f "$log"
+  echo "$wanted" >"$stamp"
   venv_note="$ROOT/.venv ($(.venv/bin/anl-stack --version | sed 's/, version / /') and its test tools)"
 fi
 

@@ -28,6 +28,7 @@ def checkout(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     (project / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "bootstrap.sh", project / "scripts" / "bootstrap.sh")
+    (project / "pyproject.toml").write_text('[project]\nname = "anl-stack"\n')
     bin_dir = tmp_path / "bin"
     _fake(bin_dir / "id", "echo 0\n")
     _fake(bin_dir / "apt-get", f'echo "$*" >> {tmp_path}/apt-get.calls\n')
@@ -92,3 +93,20 @@ def test_a_bad_lock_timeout_is_refused(checkout: Path, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "ANL_STACK_APT_LOCK_TIMEOUT=ten: expected a number of seconds" in result.stderr
     assert not (tmp_path / "apt-get.calls").exists()
+
+
+def test_an_up_to_date_virtualenv_is_not_reinstalled(checkout: Path, tmp_path: Path) -> None:
+    calls = tmp_path / "pip.calls"
+    assert bootstrap(checkout, INSTALLED_FROM=str(checkout)).returncode == 0
+    assert "install -e .[test]" in calls.read_text()
+    calls.unlink()
+    again = bootstrap(checkout, INSTALLED_FROM=str(checkout))
+    assert again.returncode == 0 and "virtualenv: up to date" in again.stdout
+    assert not calls.exists()
+    # A changed pyproject.toml (new dependencies) and a venv that lost anl-stack both reinstall.
+    (checkout / "pyproject.toml").write_text('[project]\nname = "anl-stack"\ndependencies = ["click"]\n')
+    assert bootstrap(checkout, INSTALLED_FROM=str(checkout)).returncode == 0
+    assert calls.exists()
+    calls.unlink()
+    assert bootstrap(checkout).returncode == 0
+    assert calls.exists()
