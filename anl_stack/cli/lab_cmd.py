@@ -9,6 +9,7 @@ import click
 
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import detect_language, translate
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -16,6 +17,10 @@ from anl_stack.core.errors import AnlError
 
 def _err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _(message: str) -> str:
+    return translate(message, detect_language())
 
 
 @click.group()
@@ -52,28 +57,63 @@ def up_cmd(name: str, release: str, as_json: bool) -> None:
     click.echo(f"  remove:    anl-stack lab down {host.name}")
 
 
-@lab.command("down")
+@lab.command("down", help=_("Stop lab host NAME (or --all) and remove everything made for it."))
 @click.argument("name", required=False)
-@click.option("--all", "all_hosts", is_flag=True, help="Remove every lab host.")
-def down_cmd(name: str | None, all_hosts: bool) -> None:
-    """Stop lab host NAME (or --all) and remove everything made for it."""
+@click.option("--all", "all_hosts", is_flag=True,
+              help=_("Remove every lab host you created (other people's hosts stay, see --everyone)."))
+@click.option("--everyone", is_flag=True,
+              help=_("With --all: also the hosts other people created on this machine (asks first)."))
+@click.option("--yes", is_flag=True, help=_("With --everyone: do not ask for confirmation."))
+def down_cmd(name: str | None, all_hosts: bool, everyone: bool, yes: bool) -> None:
     from anl_stack import lab as service
 
+    usage = "anl-stack lab down NAME | --all [--everyone [--yes]]"
+    if everyone and not all_hosts:
+        raise AnlError(_("--everyone goes with --all"), key="--everyone", expected=usage)
+    if yes and not everyone:
+        raise AnlError(_("--yes goes with --everyone"), key="--yes", expected=usage)
     if bool(name) == all_hosts:
-        raise AnlError("give either NAME or --all", key="down", expected="anl-stack lab down NAME | --all")
-    if all_hosts:
-        removed = service.down_all(log=_err)
-        click.echo(f"removed {len(removed)} lab host(s)" + (f": {', '.join(removed)}" if removed else ""))
+        raise AnlError(_("give either NAME or --all"), key="down", expected=usage)
+    if not all_hosts:
+        assert name is not None
+        if not service.down(name, log=_err):
+            raise AnlError(f"no lab host named {name}", key="name", expected="a name from `anl-stack lab list`")
         return
-    assert name is not None
-    if not service.down(name, log=_err):
-        raise AnlError(f"no lab host named {name}", key="name", expected="a name from `anl-stack lab list`")
+    selection = service.select_all()
+    if everyone and selection.others and not yes:
+        _confirm_removal(selection.others)
+    removed = service.down_hosts(selection.mine + (list(selection.others) if everyone else []), log=_err)
+    if removed:
+        click.echo(_("removed {count} lab host(s): {hosts}").format(count=len(removed), hosts=", ".join(removed)))
+    else:
+        click.echo(_("removed no lab host"))
+    if selection.others and not everyone:
+        click.echo(_("kept {count} lab host(s) created by other people: {hosts}; "
+                     "`anl-stack lab down --all --everyone` removes them too").format(
+            count=len(selection.others), hosts=_creators(selection.others)))
+
+
+def _creators(others: dict[str, str | None]) -> str:
+    unknown = _("creator not recorded")
+    return ", ".join(f"{name} ({user or unknown})" for name, user in others.items())
+
+
+def _confirm_removal(others: dict[str, str | None]) -> None:
+    """Ask before removing other people's hosts; anything but yes removes nothing (exit 2)."""
+    question = _("Remove also the lab hosts other people created: {hosts}?").format(hosts=_creators(others))
+    try:
+        confirmed = click.confirm(question, default=False)
+    except click.Abort:  # no terminal to answer on (a script without --yes)
+        confirmed = False
+    if not confirmed:
+        raise AnlError(_("not confirmed: no lab host was removed"), key="--everyone",
+                       expected=_("an answer yes, or --yes"))
 
 
 @lab.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the hosts as JSON.")
 def list_cmd(as_json: bool) -> None:
-    """Lab hosts with release, address and state (running, stopped, stale)."""
+    """Lab hosts with release, address, state (running, stopped, stale) and creator."""
     from anl_stack import lab as service
 
     hosts = service.list_hosts()
@@ -83,8 +123,8 @@ def list_cmd(as_json: bool) -> None:
     if not hosts:
         click.echo("no lab hosts")
         return
-    rows = [("NAME", "DEBIAN", "ADDRESS", "STATE", "DOMAIN")]
-    rows += [(h.name, h.release, h.address, h.status, h.domain) for h in hosts]
+    rows = [(_("NAME"), "DEBIAN", _("ADDRESS"), _("STATE"), _("DOMAIN"), _("CREATED BY"))]
+    rows += [(h.name, h.release, h.address, h.status, h.domain, h.creator or "-") for h in hosts]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -8,15 +8,18 @@ Public API (used by deploy, verify and the test fixtures)::
     lab.link("lab13", "lab12", 22)         # lab13 may open SSH on lab12
     lab.open_controller_port("lab13", 14000)  # and TCP 14000 on its gateway address
     lab.down("lab13")
+    lab.down_all()                         # the hosts this user created (everyone=True: all)
 
 Everything needs root; see docs/lab.md.
 """
 
+from anl_stack.lab.owner import Selection, select_all
 from anl_stack.lab.service import (
     LabHost,
     add_names,
     down,
     down_all,
+    down_hosts,
     get,
     link,
     list_hosts,
@@ -26,6 +29,6 @@ from anl_stack.lab.service import (
 )
 
 __all__ = [
-    "LabHost", "add_names", "down", "down_all", "get", "link", "list_hosts", "open_controller_port",
-    "preflight", "up",
+    "LabHost", "Selection", "add_names", "down", "down_all", "down_hosts", "get", "link", "list_hosts",
+    "open_controller_port", "preflight", "select_all", "up",
 ]

@@ -23,7 +23,7 @@ from anl_stack.core.errors import AnlError, WorkFailedError
 from anl_stack.core.files import ensure_folder, write_file
 from anl_stack.core.paths import cache_dir
 from anl_stack.inventory.model import create_inventory, write_password_file
-from anl_stack.lab import hostsfile, image, network, reservations, state
+from anl_stack.lab import hostsfile, image, network, owner, reservations, state
 from anl_stack.lab.aptsources import debian_mirrors
 from anl_stack.lab.locks import file_lock
 from anl_stack.lab.names import codename, domain_for, validate_name, validate_release
@@ -48,6 +48,8 @@ class LabHost:
     system_state: str | None = None
     names: list[str] = field(default_factory=list)
     failed_units: list[str] = field(default_factory=list)
+    #: The user who created the host (None: made before anl-stack recorded it).
+    creator: str | None = None
 
     @property
     def domain(self) -> str:
@@ -70,7 +72,7 @@ class LabHost:
             "name": self.name, "release": self.release, "codename": self.codename,
             "address": self.address, "domain": self.domain, "names": self.names,
             "status": self.status, "system_state": self.system_state,
-            "failed_units": self.failed_units,
+            "failed_units": self.failed_units, "creator": self.creator,
             "ssh_key": str(self.ssh_key), "inventory": str(self.inventory),
             "vault_password_file": str(self.vault_password_file),
             "ssh": shlex.join(self.ssh_command()),
@@ -136,7 +138,13 @@ def _host(data: dict[str, Any]) -> LabHost:
         vault_password_file=p["vault"], status=_status(data),
         system_state=data.get("system_state"), names=list(data.get("names", [])),
         failed_units=list(data.get("failed_units", [])),
+        creator=_creator_name(data),
     )
+
+
+def _creator_name(data: dict[str, Any]) -> str | None:
+    creator = owner.from_record(data)
+    return creator.user if creator else None
 
 
 def get(name: str) -> LabHost | None:
@@ -194,6 +202,7 @@ def up(name: str, release: str = "13", *, log: Log | None = None) -> LabHost:
                 "resolvers": resolvers, "mirror_hosts": mirrors.hosts,
                 "mirror_addresses": mirror_addresses, "names": [domain_for(name)],
                 "status": "starting", "created": time.time(), "creator_pid": os.getpid(),
+                "creator": owner.current().to_dict(),
             }
             state.write(name, data)
             reservations.reserve(subnet.index, state.state_file(name).resolve())
@@ -448,14 +457,20 @@ def down(name: str, *, log: Log | None = None) -> bool:
     return True
 
 
-def down_all(*, log: Log | None = None) -> list[str]:
-    """Destroy every host of this state dir; return their names."""
+def down_all(*, everyone: bool = False, log: Log | None = None) -> list[str]:
+    """Destroy the hosts the current user created (every host of this state dir with ``everyone``).
+
+    People who share a machine (and its root state dir) keep each other's hosts; a host whose
+    creator is not recorded counts as someone else's. Returns the names removed.
+    """
+    selection = owner.select_all()
+    return down_hosts(selection.mine + (list(selection.others) if everyone else []), log=log)
+
+
+def down_hosts(names: list[str], *, log: Log | None = None) -> list[str]:
+    """Destroy the named hosts; return those that existed."""
     preflight(CLEANUP_TOOLS)
-    removed = []
-    for name in state.names():
-        if down(name, log=log):
-            removed.append(name)
-    return removed
+    return [name for name in names if down(name, log=log)]
 
 
 def _teardown(name: str, data: dict[str, Any]) -> None:

@@ -192,6 +192,10 @@ def test_down_all_and_stale_state(tmp_path, monkeypatch) -> None:
         assert lab.get("td").status in ("stopped", "stale")
         states = {h.name: h.status for h in lab.list_hosts()}
         assert states["te"] == "running"
+        # Each host records who created it: down_all() removes this user's hosts.
+        from anl_stack.lab import owner
+
+        assert {h.name: h.creator for h in lab.list_hosts()} == dict.fromkeys(("td", "te"), owner.current().user)
         other = _state("te")
         assert sorted(lab.down_all()) == ["td", "te"]
         assert leftovers("td", crashed) == []
