@@ -6,7 +6,8 @@ report -> lab and idempotence evidence, a review -> level 3; the same
 plugin built and pip-installed as a separate distribution is discovered
 (with its evidence), checked and deployed; then a file changes: "changed
 since review", the level drops to 0, and a commune requiring reviews is
-refused (exit 2).
+refused (exit 2); checked, deployed, verified and reviewed again, it is back
+at level 3. A second lab record made the same day counts beside the first.
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ def test_from_scaffold_to_review_and_back(host: Any, tmp_path: Path) -> None:
     q = quality(NAME, path_env)
     assert q["level"] == 3 and q["next_level"] == 4 and "backup" in q["missing"]
 
+    # 4b. a second lab record the same day: its report gets its own file, and both records count
+    report2 = tmp_path / "r2.json"
+    assert anl("verify", NAME, "--lab", HOST, "--report", str(report2), "--json", env=path_env).returncode == 0
+    second = json.loads(ok(anl("plugins", "evidence", str(plugin), "--from-report", str(report2), "--json",
+                               env={})).stdout)
+    assert set(second["records"]).isdisjoint(written["records"])
+    q = quality(NAME, path_env)
+    assert q["level"] == 3 and q["ignored"] == [], q["ignored"]
+    assert len(list((plugin / "evidence").glob("*-lab*.yml"))) == 2
+
     # 5. a review with that evidence; adding it changes neither the digest nor the level
     before = content_digest(plugin)
     ok(anl("plugins", "review", str(plugin), "--by", "Commune de Quimperlé", "--reviewer", "Q. Test",
@@ -137,3 +148,17 @@ def test_from_scaffold_to_review_and_back(host: Any, tmp_path: Path) -> None:
         assert "changed since review" in refused.stderr and "anl_require_reviews" in refused.stderr
     finally:
         settings.write_text(yaml.safe_dump(values))
+
+    # 8. review again: the changed recipe is checked, deployed, verified and reviewed on its new digest
+    ok(anl("plugins", "check", str(plugin), "--record", "--json", env={}))
+    redeployed = summary(anl("deploy", NAME, "--lab", HOST, "--idempotence", "--json", env=path_env))
+    assert redeployed["exit_code"] == 0, json.dumps({k: redeployed[k] for k in ("errors", "runs")})[-6000:]
+    report3 = tmp_path / "r3.json"
+    assert anl("verify", NAME, "--lab", HOST, "--report", str(report3), "--json", env=path_env).returncode == 0
+    ok(anl("plugins", "evidence", str(plugin), "--from-report", str(report3), "--idempotence-run",
+           next(r["folder"] for r in redeployed["runs"] if r["kind"] == "idempotence"), "--json", env={}))
+    ok(anl("plugins", "review", str(plugin), "--by", "Commune de Quimperlé", "--reviewer", "Q. Test",
+           "--evidence", str(report3), env={}))
+    q = quality(NAME, path_env)
+    assert q["level"] == 3 and q["digest"] == content_digest(plugin)
+    assert sorted(r["status"] for r in q["reviews"]) == ["changed since review", "current"]
