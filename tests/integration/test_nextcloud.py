@@ -181,7 +181,7 @@ def test_nextcloud_35_refused_on_debian_12(host: object, refusals: Refusals) -> 
     [record] = error["errors"]
     assert record["key"] == "nextcloud_version"
     assert "35.0.2 cannot run on debian-12" in record["message"]
-    assert record["expected"] == "a version matching >=33,<35"
+    assert record["expected"] == "a version matching >=33,<35 (platforms.debian-12.app_versions of nextcloud)"
     assert refusals.nginx_after != 0
 
 

@@ -341,7 +341,8 @@ def test_player_plays_live_in_browser(site: Site, browser: Any, axe_script: Path
         # Checked while the push runs, once it has run for 50 s: without cleanup the oldest
         # segment would then be well above the bound below.
         time.sleep(max(0.0, 50 - (time.monotonic() - started)))
-        assert unit_active(site, unit), "the push ended before the cleanup check"
+        assert unit_active(site, unit), "the push ended before the cleanup check: " + site.host.ssh(
+            f"systemctl status --no-pager {unit}; journalctl --no-pager -n 30 -u {unit} -u nginx").stdout[-3000:]
         segments = [f for f in hls_files(site) if f.endswith(".ts")]
         assert f"{CHANNEL}-0.ts" not in segments, "the first segment is still there"
         # nginx-rtmp removes segments older than twice the playlist, sweeping once per playlist
