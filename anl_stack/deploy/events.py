@@ -269,8 +269,10 @@ def compact_event(event: dict[str, Any]) -> dict[str, Any]:
             out["changed"] = bool(res["changed"])
         if is_censored(event):
             out["censored"] = True
-        elif event.get("event") in ("runner_on_failed", "runner_on_unreachable") and failure_cause(res):
-            out["msg"] = failure_cause(res)[:2000]
+        elif event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+            cause = failure_cause(res)
+            if cause:
+                out["msg"] = cause[:2000]
     if data.get("ignore_errors"):
         out["ignore_errors"] = True
     return out

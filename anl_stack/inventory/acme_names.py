@@ -38,8 +38,8 @@ def _is_address(value: str) -> bool:
 
 def acme_name_warnings(inv: Inventory, plugins: list[Any], resolver: Resolver = resolve) -> list[ErrorRecord]:
     """One warning per web site of a host in ACME mode whose name does not point at the host."""
-    web = {p.name: p.manifest for p in plugins if getattr(p, "manifest", None) is not None
-           and any(port.port == 443 and port.protocol == "tcp" for port in p.manifest.deployment.ports)}
+    web = {p.name: p.manifest for p in plugins
+           if getattr(p, "manifest", None) is not None and p.manifest.deployment.web}
     warnings: list[ErrorRecord] = []
     for host in inv.hosts:
         values = inv.host_settings(host)

@@ -141,6 +141,12 @@ BACKUP_PARTNER_PLAYBOOK = "backup-partner.yml"
 #: command line in a recipe (tests/unit/test_secrets_off_command_lines.py).
 SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|private_key|_keys?)$|^ansible_(ssh_|become_)?pass", re.I)
 
+
+def ssh_error_lines(stderr: str) -> list[str]:
+    """A remote command's error lines, without ssh's own known-hosts notice (lab hosts are new to it)."""
+    return [line.strip() for line in stderr.splitlines()
+            if line.strip() and not line.startswith("Warning: Permanently added")]
+
 #: Where the run's variables are written, inside the ansible-runner private data dir
 #: (by :func:`anl_stack.deploy.prepare.generated_inventory`).
 GENERATED_INVENTORY = "inventory/anl-generated.yml"

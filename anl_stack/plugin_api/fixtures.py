@@ -32,7 +32,15 @@ import yaml
 
 from anl_stack.adapters.tls import https_headers
 from anl_stack.core.errors import AnlError
-from anl_stack.plugin_api import BASELINE, MARKERS, NOT_APPLICABLE, ROLES_DIR, SECRET_NAME, read_context
+from anl_stack.plugin_api import (
+    BASELINE,
+    MARKERS,
+    NOT_APPLICABLE,
+    ROLES_DIR,
+    SECRET_NAME,
+    read_context,
+    ssh_error_lines,
+)
 
 
 class Secret:
@@ -253,9 +261,7 @@ def lost_connection(error: BaseException) -> str | None:
     # The raw bytes: decoding through the backend would ask the lost host for its encoding.
     raw = getattr(result, "_stderr", b"")
     stderr = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    lines = [line.strip() for line in stderr.splitlines()
-             if line.strip() and not line.startswith("Warning: Permanently added")]
-    return " ".join(lines)[:300] or "ssh exited 255 and printed nothing"
+    return " ".join(ssh_error_lines(stderr))[:300] or "ssh exited 255 and printed nothing"
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from anl_stack.plugin_api import ssh_error_lines
+
 
 def output(host: Any, command: str) -> str:
     """The command's standard output; the check fails, naming the command and its error, if it fails.
@@ -13,6 +15,6 @@ def output(host: Any, command: str) -> str:
     server printed reaches the report.
     """
     result = host.run(f"{command}; rc=$?; [ $rc -eq 255 ] && exit 254; exit $rc")
-    own = [line for line in result.stderr.splitlines() if not line.startswith("Warning: Permanently added")]
-    assert result.rc == 0, f"`{command}` failed (rc {result.rc}): {' '.join(own).strip()[:300]}"
+    own = " ".join(ssh_error_lines(result.stderr))
+    assert result.rc == 0, f"`{command}` failed (rc {result.rc}): {own[:300]}"
     return str(result.stdout)

@@ -226,22 +226,17 @@ def build_pages(settings: dict) -> None:
 def prune(settings: dict, today: dt.date | None = None) -> list[Path]:
     """Remove recordings whose day is older than the retention, and test pushes a day old; return them."""
     archive = Path(settings["archive_dir"])
-    removed = []
+    days = settings["retention_days"]
+    limit = (today or dt.date.today()) - dt.timedelta(days=days)
     stale = [p for p in test_pushes(settings) if p[1] < dt.datetime.now() - dt.timedelta(days=1)]
+    removed = []
     for item in recordings(archive):
-        if is_test_push(item, stale):
+        if (days > 0 and item["started"].date() < limit) or is_test_push(item, stale):
             item["path"].unlink()
             item["path"].with_suffix(".json").unlink(missing_ok=True)
             removed.append(item["path"])
     for _, _, marker in stale:
         marker.unlink(missing_ok=True)
-    days = settings["retention_days"]
-    limit = (today or dt.date.today()) - dt.timedelta(days=days)
-    for item in recordings(archive) if days > 0 else []:
-        if item["started"].date() < limit:
-            item["path"].unlink()
-            item["path"].with_suffix(".json").unlink(missing_ok=True)
-            removed.append(item["path"])
     for folder in archive.iterdir():
         if folder.is_dir() and not any(folder.iterdir()):
             shutil.rmtree(folder)
