@@ -177,16 +177,20 @@ def compare_cmd(names: tuple[str, ...], lang: str | None, as_json: bool) -> None
 @click.option("--no-lint", is_flag=True, help="Skip ansible-lint (the slowest check).")
 @click.option("--record", is_flag=True,
               help="Also write the result as evidence/DATE-check.yml (level 1 needs a clean check with lint).")
+@click.option("--max-fact-age", type=click.IntRange(min=0), default=24, show_default=True,  # plugins.facts.DEFAULT_MAX_AGE_MONTHS (not imported: start-up)
+              envvar="ANL_STACK_MAX_FACT_AGE", show_envvar=True, metavar="MONTHS",
+              help="Warn about decision facts whose source is older than MONTHS (a warning never fails the check).")
 @JSON_OPTION
-def check_cmd(path: Path, no_lint: bool, record: bool, as_json: bool) -> None:
-    """Check the plugin folder PATH: manifest, fiches, artifacts, settings, syntax, lint, verify tests.
+def check_cmd(path: Path, no_lint: bool, record: bool, max_fact_age: int, as_json: bool) -> None:
+    """Check the plugin folder PATH: manifest, facts, fiches, artifacts, settings, syntax, lint, verify tests.
 
     Exit 0 when clean, 1 when there are findings (each with file and line).
+    Old facts are warnings: they are printed and do not change the exit code.
     """
     from anl_stack.core.errors import ExitCode
     from anl_stack.plugins.check import check_plugin
 
-    report = check_plugin(path, lint=not no_lint)
+    report = check_plugin(path, lint=not no_lint, max_fact_age=max_fact_age)
     if record:
         from anl_stack.records.evidence import record_check
 
@@ -200,6 +204,8 @@ def check_cmd(path: Path, no_lint: bool, record: bool, as_json: bool) -> None:
             click.echo(f"{result.name}: {result.status}" + (f" ({result.skipped})" if result.skipped else ""))
             for finding in result.findings:
                 click.echo(f"  {finding.format()}")
+            for warning in result.warnings:
+                click.echo(f"  warning: {warning.format()}")
         click.echo("clean" if report.ok else "findings: " + str(sum(len(r.findings) for r in report.results)))
     if not report.ok:
         sys.exit(int(ExitCode.FAILED))
@@ -281,3 +287,50 @@ def review_cmd(path: Path, by: str, reviewer: str, evidence: Path | None, key_id
         echo_json({"record": str(written), "signed": key_id is not None})
         return
     click.echo(f"recorded {written}" + (" (signed)" if key_id else " (unsigned)"))
+
+
+#: Named options of ``plugins cost`` and the assumption each sets (the rest go through --set).
+COST_OPTIONS = {"viewers": "viewers", "hours_per_month": "hours_per_month", "accounts": "accounts",
+                "quota_gb": "quota_gb", "bitrate_kbps": "bitrate_kbps", "hourly_cost": "hourly_cost_eur"}
+
+
+@plugins.command("cost")
+@click.argument("name")
+@click.option("--inhabitants", type=click.IntRange(min=1), help="Size of the commune (default: 2,000, 10,000 "
+                                                                  "and 50,000 inhabitants).")
+@click.option("--viewers", metavar="N", help="Simultaneous viewers of the council stream.")
+@click.option("--hours-per-month", metavar="H", help="Hours streamed per month.")
+@click.option("--accounts", metavar="N", help="Accounts (Nextcloud, Mastodon).")
+@click.option("--quota-gb", metavar="GB", help="Quota per account (Nextcloud).")
+@click.option("--bitrate-kbps", metavar="KBPS", help="Bitrate of the stream or videos.")
+@click.option("--hourly-cost", metavar="EUR", help="Cost of one hour of the staff's work.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change any assumption the output lists (repeatable), e.g. --set egress_eur_per_gb=0.")
+@LANG_OPTION
+@JSON_OPTION
+def cost_cmd(name: str, inhabitants: int | None, settings: tuple[str, ...], lang: str | None, as_json: bool,
+             **named: str | None) -> None:
+    """What plugin NAME costs a commune: hosting, storage, traffic and people's time.
+
+    Every figure shows its formula and every assumption its source; change
+    them with the named options or --set. An unknown assumption leaves the
+    figures that need it unknown, and says so. Exit 2 on a bad value.
+    """
+    from anl_stack.cli.cost_view import render_cost
+    from anl_stack.costs.model import DEFAULT_SIZES
+    from anl_stack.costs.params import parse_override
+    from anl_stack.costs.report import cost_report
+    from anl_stack.plugins import get_plugin
+    from anl_stack.plugins.discovery import require_loaded
+
+    plugin = get_plugin(name)
+    overrides: dict[str, str | float] = dict(parse_override(text) for text in settings)
+    for option, key in COST_OPTIONS.items():
+        if named.get(option) is not None:
+            overrides[key] = named[option]  # type: ignore[assignment]
+    sizes = (inhabitants,) if inhabitants else DEFAULT_SIZES
+    report = cost_report(plugin.path, require_loaded(plugin), sizes=sizes, overrides=overrides)
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(render_cost(report, _lang(lang)), nl=False)

@@ -8,6 +8,7 @@ in a child process (``ansible-lint``, ``ansible-playbook --syntax-check``,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from anl_stack.plugin_api import (
     ROLES_DIR,
     fiche_file,
 )
+from anl_stack.plugins import facts as decision_facts
 from anl_stack.plugins.fiches import missing_sections
 from anl_stack.plugins.manifest import load_manifest
 from anl_stack.plugins.roles import load_role_spec, spec_file
@@ -42,6 +44,8 @@ class CheckResult:
     name: str
     findings: list[ErrorRecord] = field(default_factory=list)
     skipped: str | None = None
+    #: Printed, never failing the check (old facts).
+    warnings: list[ErrorRecord] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -49,7 +53,8 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"check": self.name, "status": self.status, "skipped": self.skipped,
-                "findings": [f.to_dict() for f in self.findings]}
+                "findings": [f.to_dict() for f in self.findings],
+                "warnings": [w.to_dict() for w in self.warnings]}
 
 
 @dataclass
@@ -120,6 +125,29 @@ def check_artifacts(plugin: Path, manifest: Any) -> list[ErrorRecord]:
                                      doc.line(*loc, "signature", "key_file"), key + ".signature.key_file",
                                      "a key file shipped in the plugin"))
     return found
+
+
+def check_facts(plugin: Path, manifest: Any, max_age_months: int,
+                today: dt.date | None = None) -> tuple[list[ErrorRecord], list[ErrorRecord]]:
+    """Findings: facts whose source a reader cannot open. Warnings: facts older than ``max_age_months``."""
+    doc = _manifest_doc(plugin)
+    file = str(doc.file)
+    roots = [plugin, project_root()]
+
+    def line(key: str) -> int | None:
+        loc = tuple(int(p) if p.isdigit() else p for p in key.replace("[", ".").replace("]", "").split("."))
+        return doc.line(*loc)
+
+    findings = [ErrorRecord("source cannot be opened by a reader", file, line(ref.key), ref.key + ".source",
+                            "a public URL (https://...) or a file of the repository (docs/sources/...)")
+                for ref in decision_facts.unopenable(manifest, roots)]
+    warnings = []
+    for ref, age in decision_facts.old_facts(manifest, max_age_months, today):
+        since = ref.fact.dated or ref.fact.checked.isoformat()
+        what = "source dated" if ref.fact.dated else "undated source last checked"
+        warnings.append(ErrorRecord(f"fact is {age} months old ({what} {since})", file, line(ref.key),
+                                    ref.key, f"a source checked again, at most {max_age_months} months old"))
+    return findings, warnings
 
 
 def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
@@ -246,8 +274,9 @@ def check_verify_tests(plugin: Path) -> list[ErrorRecord]:
     return [_collection_error(block, tests, folder) for block in blocks]
 
 
-def check_plugin(path: Path, *, lint: bool = True) -> CheckReport:
-    """Run every check on the plugin folder ``path``."""
+def check_plugin(path: Path, *, lint: bool = True, max_fact_age: int = decision_facts.DEFAULT_MAX_AGE_MONTHS,
+                 today: dt.date | None = None) -> CheckReport:
+    """Run every check on the plugin folder ``path``; facts older than ``max_fact_age`` months warn."""
     plugin = path.resolve()
     if not (plugin / MANIFEST_FILE).is_file():
         raise AnlError("not a plugin folder", file=str(plugin / MANIFEST_FILE), key="path",
@@ -270,6 +299,11 @@ def check_plugin(path: Path, *, lint: bool = True) -> CheckReport:
         else:
             results.append(CheckResult(name, func()))
 
+    if manifest is None:
+        results.append(CheckResult("facts", skipped="manifest invalid"))
+    else:
+        found, warned = check_facts(plugin, manifest, max_fact_age, today)
+        results.append(CheckResult("facts", found, warnings=warned))
     run("fiches", lambda: check_fiches(plugin))
     run("artifacts", lambda: check_artifacts(plugin, manifest), needs_manifest=True)
     run("settings", lambda: check_settings(plugin, manifest), needs_manifest=True)

@@ -95,12 +95,45 @@ def _siren(value: Any) -> Any:
     raise _invalid(f"{value!r} is not a SIREN number", "9 digits or 'unknown'")
 
 
+def _source_date(value: Any) -> Any:
+    # Sources often show only a year or a month ("2022", "2020-05"): keep that precision.
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and SOURCE_DATE.fullmatch(value):
+        try:
+            source_date_bounds(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise _invalid(f"{value!r} is not a date", "a date of the source such as 2022, 2022-05 or 2022-05-16")
+
+
+SOURCE_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+
+
+def source_date_bounds(text: str) -> tuple[dt.date, dt.date]:
+    """First and last day a source date (``2022``, ``2022-05``, ``2022-05-16``) may stand for."""
+    parts = [int(p) for p in text.split("-")]
+    if len(parts) == 1:
+        return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
+    if len(parts) == 2:
+        first = dt.date(parts[0], parts[1], 1)
+        following = dt.date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1)
+        return first, following - dt.timedelta(days=1)
+    day = dt.date(*parts)
+    return day, day
+
+
 Number = Annotated[Any, BeforeValidator(_number_or_unknown)]
 TextOrNumber = Annotated[Any, BeforeValidator(_text_or_number)]
 Identifier = Annotated[str, BeforeValidator(_identifier)]
 Siren = Annotated[str, BeforeValidator(_siren)]
 PluginName = Annotated[str, Field(pattern=NAME_PATTERN)]
 Source = Annotated[str, Field(min_length=1)]
+SourceDate = Annotated[str, BeforeValidator(_source_date)]
 
 
 class Model(BaseModel):
@@ -124,6 +157,8 @@ class Sourced(Model):
 
     source: Source | None = Field(None, description="URL or document reference the fact was taken from.")
     checked: dt.date | None = Field(None, description="ISO date the source was last checked.")
+    dated: SourceDate | None = Field(
+        None, description="Date of the source itself (2022, 2022-05 or 2022-05-16); omitted when it shows none.")
 
     @property
     def verified(self) -> bool:
@@ -140,6 +175,9 @@ class ValueFact(Sourced):
 
 class IdFact(Sourced):
     value: Identifier = Field(description="An identifier, or 'unknown'.")
+    url: str | None = Field(None, description="Page of the identifier in its catalogue, when it cannot be "
+                                              "built from the identifier (the SILL's pages go by name).")
+    notes: Localized | None = Field(None, description="What the catalogue says (status, contract...).")
 
 
 class TextFact(Sourced):
@@ -234,13 +272,36 @@ class SizingRow(Sourced):
     notes: Localized | None = Field(None, description="Remarks on this size.")
 
 
+class Price(Sourced):
+    """A price someone published for hosting or running the tool."""
+
+    offer: Localized = Field(description="What the price buys, and from whom.")
+    amount: float = Field(ge=0, description="The amount.")
+    currency: Literal["EUR", "USD"] = Field("EUR", description="EUR or USD (no conversion is made).")
+    period: Literal["month", "year", "once"] = Field(description="month, year or once.")
+    notes: Localized | None = Field(None, description="Conditions: per user, who may buy it, reliability.")
+
+
+class PaidBefore(Sourced):
+    """What a public body paid for the service before a free tool, when a source says so."""
+
+    who: str = Field(min_length=1, description="The public body.")
+    what: Localized = Field(description="The service it paid for.")
+    amount: float = Field(ge=0, description="The amount.")
+    currency: Literal["EUR", "USD"] = Field("EUR", description="EUR or USD.")
+    period: Literal["month", "year", "once"] = Field(description="month, year or once.")
+
+
 class Cost(Model):
-    """Cost estimate for a commune."""
+    """Cost estimate for a commune; the cost model (``anl-stack plugins cost``) computes the rest."""
 
     hosting_eur_per_month: ValueFact = Field(description="Hosting cost per month in euros (a number or a range).")
     setup_days: ValueFact = Field(description="Days of work to set it up.")
     admin_days_per_month: ValueFact = Field(description="Days of administration per month.")
     notes: TextFact | None = Field(None, description="Remarks on the estimate.")
+    prices: list[Price] = Field(default_factory=list, description="Published prices (hosting, managed offers).")
+    paid_before: list[PaidBefore] = Field(default_factory=list,
+                                          description="What public bodies paid before, with the source.")
 
 
 class UpstreamHealth(Sourced):
@@ -275,12 +336,16 @@ class Provider(Sourced):
     name: str = Field(min_length=1, description="Company name.")
     siren: Siren = Field(UNKNOWN, description="French SIREN number (9 digits), or 'unknown'.")
     site: str | None = Field(None, description="Web site.")
+    notes: Localized | None = Field(None, description="What it offers, for whom.")
 
 
 class User(Sourced):
     """A public body known to run the application."""
 
     name: str = Field(min_length=1, description="Name of the public body.")
+    kind: Literal["commune", "intercommunal", "region", "state", "other"] = Field(
+        "other", description="commune, intercommunal (a syndicate, a community of communes), region, state "
+                             "(ministries, national agencies, académies) or other.")
     notes: Localized | None = Field(None, description="What they run, how.")
 
 
@@ -570,13 +635,13 @@ def model_at(loc: tuple[Any, ...], root: type[BaseModel] = None) -> type[BaseMod
     return current
 
 
-def _expected(error: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+def _expected(error: dict[str, Any], loc: tuple[Any, ...], root: type[BaseModel] | None = None) -> str | None:
     ctx = error.get("ctx") or {}
     kind = error["type"]
     if "expected" in ctx:
         return str(ctx["expected"])
     if kind == "extra_forbidden":
-        parent = model_at(loc[:-1])
+        parent = model_at(loc[:-1], root)  # type: ignore[arg-type]
         if parent is not None:
             return "one of: " + ", ".join(field_key(i, n) for n, i in parent.model_fields.items())
     if kind == "missing":
@@ -613,15 +678,16 @@ def _dotted(loc: tuple[Any, ...]) -> str | None:
     return text or None
 
 
-def records_from_validation(error: ValidationError, node: yaml.Node | None, file: str) -> list[ErrorRecord]:
-    """One located record per pydantic error."""
+def records_from_validation(error: ValidationError, node: yaml.Node | None, file: str,
+                            root: type[BaseModel] | None = None) -> list[ErrorRecord]:
+    """One located record per pydantic error (``root``: the model validated, the manifest by default)."""
     records: list[ErrorRecord] = []
     for item in error.errors(include_url=False):
         loc = tuple(item["loc"])
         line, matched = yamlfile.locate(node, loc)
         # A missing key is not in the YAML: name it fully anyway.
         shown = loc if item["type"] == "missing" else matched or loc
-        records.append(ErrorRecord(_message(item), file, line, _dotted(shown), _expected(item, loc)))
+        records.append(ErrorRecord(_message(item), file, line, _dotted(shown), _expected(item, loc, root)))
     return records
 
 

@@ -1,0 +1,102 @@
+"""Text rendering of a cost report (``plugins cost``), in the user's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anl_stack.core.i18n import N_, Lang, translate
+
+#: What each computed line is, in English (translated where shown).
+LINE_LABELS: dict[str, str] = {
+    "peak_mbps": N_("Peak outgoing bandwidth"),
+    "egress_gb_per_month": N_("Outgoing traffic"),
+    "storage_gb_per_month": N_("Storage growth"),
+    "storage_gb_full": N_("Storage when every quota is full"),
+    "disk_gb": N_("Disk needed at the end of the period"),
+    "hosting_eur_per_month": N_("Hosting"),
+    "traffic_eur_per_month": N_("Traffic beyond the offer"),
+    "setup_hours": N_("Set-up time"),
+    "setup_eur": N_("Set-up cost (people)"),
+    "admin_eur_per_month": N_("Administration cost (people)"),
+    "total_eur_per_month": N_("Total per month"),
+}
+PERIODS = {"month": N_("per month"), "year": N_("per year"), "once": N_("once")}
+
+
+def number(value: float, lang: Lang) -> str:
+    """``1,234.5`` in English, ``1 234,5`` in French; at most 2 decimals, none when whole."""
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    if lang == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+class _Sources:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def ref(self, item: dict[str, Any]) -> str:
+        key = (item.get("source"), item.get("dated"), item.get("checked"))
+        for i, known in enumerate(self.items, start=1):
+            if (known.get("source"), known.get("dated"), known.get("checked")) == key:
+                return f"[{i}]"
+        self.items.append(item)
+        return f"[{len(self.items)}]"
+
+
+def _value(line: dict[str, Any], lang: Lang, _: Any) -> str:
+    if line["value"] is not None:
+        return f"{number(line['value'], lang)} {line['unit']}"
+    text = _("unknown")
+    if line.get("known_part"):
+        text = _("at least") + f" {number(line['known_part'], lang)} {line['unit']}"
+    if line["missing"]:
+        text += " (" + _("needs") + " " + ", ".join(line["missing"]) + ")"
+    return text
+
+
+def render_cost(report: dict[str, Any], lang: Lang) -> str:
+    def _(message: str) -> str:
+        return translate(message, lang)
+
+    sources = _Sources()
+    out = [f"{report['title'][lang]} ({report['plugin']}): " + _("cost model") + f" {report['model']}"]
+    sizes = report["sizes"][:1] if report["same_for_every_size"] else report["sizes"]
+    for size in sizes:
+        if report["same_for_every_size"] and len(report["sizes"]) > 1:
+            counts = ", ".join(number(s["inhabitants"], lang) for s in report["sizes"])
+            out += ["", _("Commune of {counts} inhabitants: the same figures, as no assumption depends on the "
+                          "number of inhabitants").format(counts=counts)]
+        else:
+            out += ["", _("Commune of {count} inhabitants").format(count=number(size["inhabitants"], lang))]
+        for line in size["lines"]:
+            out.append(f"  {_(LINE_LABELS.get(line['key'], line['key']))}: {_value(line, lang, _)}")
+            out.append(f"      = {line['formula']}")
+        server = size["server"]
+        if server is not None:
+            out.append(f"  {_('Server')}: {server['label'][lang]} {sources.ref(server)}")
+        else:
+            out.append(f"  {_('Server')}: " + _("no listed offer is large enough"))
+    if report["paid_before"]:
+        out += ["", _("What public bodies paid before")]
+        for paid in report["paid_before"]:
+            monthly = f" = {number(paid['per_month'], lang)} {paid['currency']} " + _("per month") \
+                if paid["per_month"] is not None and paid["period"] != "month" else ""
+            out.append(f"  {paid['who']}: {paid['what'][lang]}: {number(paid['amount'], lang)} {paid['currency']} "
+                       f"{_(PERIODS[paid['period']])}{monthly} {sources.ref(paid)}")
+    out += ["", _("Assumptions (change one with --set KEY=VALUE)")]
+    for a in report["assumptions"]:
+        value = _("unknown") if a["value"] == "unknown" else f"{number(a['value'], lang)} {a['unit']}"
+        mark = " (" + _("set on the command line") + ")" if a["overridden"] else f" {sources.ref(a)}"
+        out.append(f"  {a['key']} = {value}: {a['label'][lang]}{mark}")
+        if a["notes"] and not a["overridden"]:
+            out.append(f"      {a['notes'][lang]}")
+    out += ["", _("Sources")]
+    for i, item in enumerate(sources.items, start=1):
+        when = [(_("dated") + " " + item["dated"]) if item.get("dated") else _("undated source")]
+        if item.get("checked"):
+            when.append(_("checked") + " " + item["checked"])
+        if item.get("age_months") is not None:
+            when.append(_("{months} months old").format(months=item["age_months"]))
+        out.append(f"  [{i}] {item['source']} ({'; '.join(when)})")
+    return "\n".join(out) + "\n"
