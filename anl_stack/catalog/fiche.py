@@ -8,12 +8,14 @@ unverified.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 from anl_stack.core.i18n import Lang, label
 from anl_stack.plugin_api import FICHE_LANGUAGES
 from anl_stack.plugins.discovery import Plugin, require_loaded
+from anl_stack.plugins.facts import fact_age
 from anl_stack.plugins.fiches import fiche_path, not_in_ci
 
 # --- facts and their sources ----------------------------------------------------------
@@ -42,6 +44,16 @@ def unverified_facts(manifest: Any) -> list[str]:
     return found
 
 
+def fact_when(fact: Any, lang: Lang, today: dt.date | None = None) -> str:
+    """``dated 2022-05, 54 months old; checked 2026-12-03``: how old a fact is, from its source's date."""
+    parts = [f"{label('dated', lang)} {fact.dated}" if getattr(fact, "dated", None) else label("undated", lang)]
+    age = fact_age(fact, today)
+    if age is not None and getattr(fact, "dated", None):
+        parts[0] += f", {age} {label('months_old', lang)}"
+    checked = fact.checked.isoformat() if getattr(fact, "checked", None) else "?"
+    return "; ".join(parts + [f"{label('checked', lang)} {checked}"])
+
+
 class _Footnotes:
     """Numbers sources in order of first use, so the text stays readable."""
 
@@ -52,8 +64,7 @@ class _Footnotes:
     def ref(self, fact: Any) -> str:
         if not getattr(fact, "source", None):
             return f" [{label('unverified', self.lang)}]"
-        checked = fact.checked.isoformat() if fact.checked else "?"
-        item = (fact.source, checked)
+        item = (fact.source, fact_when(fact, self.lang))
         if item not in self.items:
             self.items.append(item)
         return f" [{self.items.index(item) + 1}]"
@@ -61,8 +72,23 @@ class _Footnotes:
     def lines(self) -> Iterator[str]:
         if self.items:
             yield label("sources", self.lang)
-            for i, (source, checked) in enumerate(self.items, start=1):
-                yield f"  [{i}] {source} ({label('checked', self.lang)} {checked})"
+            for i, (source, when) in enumerate(self.items, start=1):
+                yield f"  [{i}] {source} ({when})"
+
+
+#: Pages of an identifier in its catalogue, when the identifier alone makes the address.
+REFERENCE_PAGES = {"comptoir_du_libre_id": "https://comptoir-du-libre.org/fr/softwares/{}",
+                   "wikidata": "https://www.wikidata.org/wiki/{}"}
+
+
+def reference_url(key: str, fact: Any) -> str | None:
+    """The page a reader opens for a catalogue identifier (None when unknown)."""
+    if fact.value == "unknown":
+        return None
+    if getattr(fact, "url", None):
+        return fact.url
+    page = REFERENCE_PAGES.get(key)
+    return page.format(fact.value) if page else None
 
 
 def show_value(value: Any, lang: Lang) -> str:
@@ -157,7 +183,7 @@ class _Fiche:
         out = [self.L("who_uses_it")]
         for user in self.f.users:
             extra = f" - {user.notes.get(self.lang)}" if user.notes else ""
-            out.append(f"  - {user.name}{extra}{self.notes.ref(user)}")
+            out.append(f"  - {user.name} ({self.L(user.kind)}){extra}{self.notes.ref(user)}")
         return out if self.f.users else out + [f"  ({self.L('nobody_recorded')})"]
 
     def _facts(self, title: str, group: Any, keys: tuple[str, ...]) -> list[str]:
@@ -184,17 +210,62 @@ class _Fiche:
         return out if self.f.sizing else out + [f"  ({self.L('no_sizing')})"]
 
     def cost(self) -> list[str]:
-        return self._facts("cost", self.f.cost, ("hosting_eur_per_month", "setup_days", "admin_days_per_month"))
+        c, L = self.f.cost, self.L
+        out = self._facts("cost", c, ("hosting_eur_per_month", "setup_days", "admin_days_per_month"))
+        out += self.cost_by_size()
+        if c.prices:
+            out.append(f"  {L('prices')}:")
+            for p in c.prices:
+                notes = f" - {p.notes.get(self.lang)}" if p.notes else ""
+                out.append(f"    - {p.offer.get(self.lang)}: {self.value(p.amount)} {p.currency} "
+                           f"{L('per_' + p.period if p.period != 'once' else 'once')}{notes}{self.notes.ref(p)}")
+        if c.paid_before:
+            out.append(f"  {L('paid_before')}:")
+            for p in c.paid_before:
+                out.append(f"    - {p.who}: {p.what.get(self.lang)}: {self.value(p.amount)} {p.currency} "
+                           f"{L('per_' + p.period if p.period != 'once' else 'once')}{self.notes.ref(p)}")
+        return out
+
+    def cost_by_size(self) -> list[str]:
+        """The server the cost model picks for 2,000, 10,000 and 50,000 inhabitants, and its price."""
+        from anl_stack.core.errors import AnlError
+        from anl_stack.costs.report import cost_report
+
+        L = self.L
+        try:
+            report = cost_report(self.plugin.path, self.m)
+        except AnlError as error:
+            return [f"  {L('cost_by_size')}: {L('cost_model_missing')} ({error})"]
+        out = [f"  {L('cost_by_size')} (anl-stack plugins cost {self.m.name}: {L('cost_details')}):"]
+        sizes = report["sizes"][:1] if report["same_for_every_size"] else report["sizes"]
+        for size in sizes:
+            counts = [s["inhabitants"] for s in report["sizes"]] if report["same_for_every_size"] else \
+                [size["inhabitants"]]
+            server = size["server"]
+            hosting = next(x for x in size["lines"] if x["key"] == "hosting_eur_per_month")
+            what = f"{server['label'][self.lang]}: {self.value(hosting['value'])} EUR {L('per_month')}" \
+                if server else L("no_offer")
+            out.append(f"    - {', '.join(str(n) for n in counts)} {L('inhabitants')}: {what}")
+        return out
 
     def providers(self) -> list[str]:
         out = [self.L("providers")]
         for p in self.f.providers:
             site = f" {p.site}" if p.site else ""
-            out.append(f"  - {p.name} (SIREN {self.value(p.siren)}){site}{self.notes.ref(p)}")
+            notes = f" - {p.notes.get(self.lang)}" if p.notes else ""
+            out.append(f"  - {p.name} (SIREN {self.value(p.siren)}){site}{notes}{self.notes.ref(p)}")
         return out if self.f.providers else out + [f"  ({self.L('no_providers')})"]
 
     def references(self) -> list[str]:
-        return self._facts("references", self.f.references, ("sill_id", "comptoir_du_libre_id", "wikidata"))
+        out = [self.L("references")]
+        for key in ("sill_id", "comptoir_du_libre_id", "wikidata"):
+            fact = getattr(self.f.references, key)
+            url = reference_url(key, fact)
+            link = f" <{url}>" if url else ""
+            out.append(f"  {self.L(key)}: {self.value(fact.value)}{link}{self.notes.ref(fact)}")
+            if fact.notes:
+                out.append(f"    {fact.notes.get(self.lang)}")
+        return out
 
     def health(self) -> list[str]:
         health, L = self.f.upstream_health, self.L

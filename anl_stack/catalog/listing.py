@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from anl_stack.core.i18n import LANGS, label
-from anl_stack.records.quality import safe_compute
+from anl_stack.records.quality import LADDER, legend, safe_compute
 
 
 def quality_levels(found: list[Any]) -> dict[str, Any]:
@@ -29,6 +29,7 @@ def build_listing(found: list[Any], levels: dict[str, Any]) -> dict[str, Any]:
                              for p in found]},
         "text": {},
     }
+    listing["json"]["levels"] = [{"level": level, "needs": text} for level, text in LADDER]
     notes = []
     for p in found:
         if p.error:
@@ -52,5 +53,6 @@ def build_listing(found: list[Any], levels: dict[str, Any]) -> dict[str, Any]:
         next_steps = [f"{p.name}: {label('level', language)} {levels[p.name].level}; {label('next', language)} "
                       f"{levels[p.name].next_level()}: {levels[p.name].missing(language)}"
                       for p in found if p.name in levels and levels[p.name].next_level() is not None]
-        listing["text"][language] = {"headers": headers, "rows": rows, "next_steps": next_steps, "notes": notes}
+        listing["text"][language] = {"headers": headers, "rows": rows, "next_steps": next_steps, "notes": notes,
+                                     "legend": legend(language)}
     return listing

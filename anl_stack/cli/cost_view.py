@@ -72,11 +72,11 @@ def render_cost(report: dict[str, Any], lang: Lang) -> str:
         for line in size["lines"]:
             out.append(f"  {_(LINE_LABELS.get(line['key'], line['key']))}: {_value(line, lang, _)}")
             out.append(f"      = {line['formula']}")
-        server = size["server"]
+        server, title = size["server"], _("Server")
         if server is not None:
-            out.append(f"  {_('Server')}: {server['label'][lang]} {sources.ref(server)}")
+            out.append(f"  {title}: {server['label'][lang]} {sources.ref(server)}")
         else:
-            out.append(f"  {_('Server')}: " + _("no listed offer is large enough"))
+            out.append(f"  {title}: " + _("no listed offer is large enough"))
     if report["paid_before"]:
         out += ["", _("What public bodies paid before")]
         for paid in report["paid_before"]:

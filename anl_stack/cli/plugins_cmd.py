@@ -115,6 +115,9 @@ def list_cmd(as_json: bool, lang: str | None) -> None:
     click.echo("")
     for line in view["next_steps"]:
         click.echo(line)
+    click.echo("")
+    for line in view.get("legend", []):
+        click.echo(line)
     if view["notes"]:
         click.echo("")
         for note in view["notes"]:
@@ -141,7 +144,9 @@ def show_cmd(name: str, lang: str | None, as_json: bool) -> None:
     click.echo(catalog.render_fiche(plugin, language), nl=False)
     quality = safe_compute(plugin)
     if quality is not None:
-        click.echo("\n".join(_quality_text(quality, language)))
+        from anl_stack.records.quality import legend
+
+        click.echo("\n".join(_quality_text(quality, language) + [""] + legend(language)))
 
 
 @plugins.command("compare")

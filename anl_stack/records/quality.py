@@ -30,6 +30,12 @@ LADDER: tuple[tuple[int, str], ...] = (
     (7, N_("upgrade from the previous version proven (--upgrade-run)")),
 )
 TOP = LADDER[-1][0]
+LEGEND_TITLE = N_("Quality levels (computed from the recipe's records; each level needs the ones below):")
+
+
+def legend(lang: Lang) -> list[str]:
+    """What every level means, shown wherever a level is."""
+    return [translate(LEGEND_TITLE, lang)] + [f"  {level}: {translate(text, lang)}" for level, text in LADDER]
 
 
 @dataclass
