@@ -96,7 +96,7 @@ def render_cost(report: dict[str, Any], lang: Lang) -> str:
         when = [(_("dated") + " " + item["dated"]) if item.get("dated") else _("undated source")]
         if item.get("checked"):
             when.append(_("checked") + " " + item["checked"])
-        if item.get("age_months") is not None:
+        if item.get("age_months") is not None and item.get("dated"):
             when.append(_("{months} months old").format(months=item["age_months"]))
         out.append(f"  [{i}] {item['source']} ({'; '.join(when)})")
     return "\n".join(out) + "\n"

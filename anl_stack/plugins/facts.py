@@ -101,5 +101,9 @@ def openable(source: str | None, roots: list[Path]) -> bool:
 
 
 def unopenable(manifest: Any, roots: list[Path]) -> list[FactRef]:
-    """Facts stating a value whose source names no URL and no existing repository file."""
-    return [ref for ref in iter_facts(manifest) if ref.known and not openable(ref.fact.source, roots)]
+    """Facts stating a value whose source names no URL and no existing repository file.
+
+    A fact with no source at all is not one of them: it is shown unverified, as the fiche says.
+    """
+    return [ref for ref in iter_facts(manifest)
+            if ref.known and ref.fact.source and not openable(ref.fact.source, roots)]

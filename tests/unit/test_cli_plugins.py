@@ -93,7 +93,7 @@ def test_show_text_english(extra_plugins: Path) -> None:
         assert f"\n{heading}\n" in out
     # Facts carry numbered sources; the one without a source is flagged.
     number = re.search(r"\n  Memory \(MB\): 512 \[(\d+)\]\n", out).group(1)
-    assert f"\n  [{number}] https://example.org/facts (checked 2026-11-28)\n" in out
+    assert f"\n  [{number}] https://example.org/facts (undated source; checked 2026-11-28)\n" in out
     assert "  Disk (GB): 2 [unverified]\n" in out
     assert "  unmaintained (since 2021-05-01) [" in out
     assert "  Alternatives: tcla" in out

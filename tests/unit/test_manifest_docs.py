@@ -49,7 +49,7 @@ def test_walk_finds_nested_fields() -> None:
     assert "facts.sizing[].audience" in paths
     assert "deployment.artifacts[].signature.fingerprint" in paths
     assert "platforms.debian-13.app_versions" in paths
-    assert common_type_fields() == {"fr", "en", "value", "source", "checked"}
+    assert common_type_fields() == {"fr", "en", "value", "source", "checked", "dated", "url", "notes"}
 
 
 @pytest.mark.parametrize("doc", ["docs/manifest.md", "docs/manifest.fr.md"])
