@@ -21,8 +21,8 @@ DEFAULT_MAX_AGE_MONTHS = 24
 MAX_AGE_ENV = "ANL_STACK_MAX_FACT_AGE"
 
 _URL = re.compile(r"https?://[^\s;,)\"']+")
-#: A repository path as sources write it: ``docs/sources/apps.md`` (at least one folder and a suffix).
-_PATH = re.compile(r"(?<![\w/.:-])((?:[\w.-]+/)+[\w.-]+\.[A-Za-z0-9]+)")
+#: A repository path as sources write it: ``docs/sources/apps.md``, ``tests/plugins/hello`` (one folder at least).
+_PATH = re.compile(r"(?<![\w/.:-])((?:[\w.-]+/)+[\w.-]*[\w])")
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,9 @@ def source_urls(source: str) -> list[str]:
 
 
 def source_files(source: str, roots: list[Path]) -> list[str]:
-    """Repository files a source names that exist under one of ``roots``."""
+    """Repository files (or folders) a source names that exist under one of ``roots``."""
     without_urls = _URL.sub(" ", source)
-    return [p for p in _PATH.findall(without_urls) if any((root / p).is_file() for root in roots)]
+    return [p for p in _PATH.findall(without_urls) if any((root / p).exists() for root in roots)]
 
 
 def openable(source: str | None, roots: list[Path]) -> bool:

@@ -98,7 +98,7 @@ def test_show_text_english(extra_plugins: Path) -> None:
     assert "  unmaintained (since 2021-05-01) [" in out
     assert "  Alternatives: tcla" in out
     assert "  - Exemple SARL (SIREN 123456789) https://example.com [" in out
-    assert "  - Commune d'Exemple [" in out
+    assert "  - Commune d'Exemple (public body) [" in out
 
 
 def test_show_text_french_from_locale(extra_plugins: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,7 +118,7 @@ def test_show_json(extra_plugins: Path) -> None:
     assert data["name"] == "tcla" and data["recipe_status"] == "available" and data["steps"] == ["deploy"]
     assert data["unverified_facts"] == ["facts.requirements.disk_gb"]
     assert data["manifest"]["facts"]["requirements"]["ram_mb"] == {
-        "value": 512, "source": "https://example.org/facts", "checked": "2026-11-28"}
+        "value": 512, "source": "https://example.org/facts", "checked": "2026-11-28", "dated": None}
     assert data["manifest"]["platforms"]["debian-13"]["app_versions"] == ">=1,<2"
 
 
