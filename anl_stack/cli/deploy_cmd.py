@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from anl_stack.cli.engine_option import ENGINE_OPTION
 from anl_stack.core.errors import AnlError, ExitCode
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
@@ -35,6 +36,7 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Vault password file or script (default: from the inventory's settings)."),
         click.option("--json", "as_json", is_flag=True,
                      help="One JSON object per line (events), then a summary object."),
+        ENGINE_OPTION,
     ]
     for option in reversed(options):
         func = option(func)

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from anl_stack.cli.engine_option import ENGINE_OPTION
 from anl_stack.core.errors import AnlError, ExitCode
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
@@ -41,6 +42,7 @@ def _target_options_without_plugin(func: Callable[..., Any]) -> Callable[..., An
         click.option("--vault-password-file", default=None, envvar="ANL_STACK_VAULT_PASSWORD_FILE",
                      help="Vault password file or script (default: from the inventory's settings)."),
         click.option("--json", "as_json", is_flag=True, help="One JSON object per line (events), then a summary object."),
+        ENGINE_OPTION,
     ]
     for option in reversed(options):
         func = option(func)

@@ -22,6 +22,7 @@ from pathlib import Path
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
 from anl_stack.core.paths import shared_roles_dir
+from anl_stack.deploy.engines import Engine
 
 CONTROL_PATH = "{folder}/{tag}%%C"   # %% because ansible.cfg is read with interpolation
 SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15"
@@ -60,8 +61,12 @@ def socket_folder(base: Path | None = None) -> Path:
 
 
 def render(*, roles_paths: list[Path] | None = None, host_key_checking: bool = True,
-           forks: int = DEFAULT_FORKS, control_tag: str = "", sockets: Path | None = None) -> str:
-    """The text of ansible.cfg; ``playbooks/roles`` always comes first on the roles path."""
+           forks: int = DEFAULT_FORKS, control_tag: str = "", sockets: Path | None = None,
+           engine: Engine | None = None) -> str:
+    """The text of ansible.cfg; ``playbooks/roles`` always comes first on the roles path.
+
+    ``engine`` (:mod:`anl_stack.deploy.engines`) names the strategy; none means Ansible's linear.
+    """
     paths = [shared_roles_dir()] + [p for p in (roles_paths or []) if p != shared_roles_dir()]
     cfg = configparser.ConfigParser(interpolation=None)
     cfg["defaults"] = {
@@ -74,6 +79,9 @@ def render(*, roles_paths: list[Path] | None = None, host_key_checking: bool = T
         "stdout_callback": "default",
         "nocows": "True",
     }
+    if engine is not None and engine.strategy:
+        cfg["defaults"]["strategy"] = engine.strategy
+        cfg["defaults"]["strategy_plugins"] = str(engine.strategy_plugins)
     cfg["ssh_connection"] = {
         "pipelining": "True",
         "ssh_args": SSH_ARGS,

@@ -24,7 +24,7 @@ from anl_stack.core import masking
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.paths import shared_roles_dir
 from anl_stack.core.yamlfile import read_yaml
-from anl_stack.deploy import ansible_cfg, limits
+from anl_stack.deploy import ansible_cfg, engines, limits
 from anl_stack.deploy.targets import Target, inventory_target, lab_target
 from anl_stack.inventory import backup_settings, vault
 from anl_stack.inventory.check import require_valid
@@ -287,6 +287,7 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
         artifacts = resolve_for_deploy(plugins, inv.settings())
 
     settings = inv.settings()
+    engine = engines.resolve(engines.chosen(settings, target.paths.settings))
     generated, scrub = _secrets(target, plugins, settings)
     manifests = {p.name: p.manifest for p in everything if p.loaded}
     if the_step.name == "remove":
@@ -299,7 +300,7 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
                                                  partners=partners),
         "project/site.yml": playbook or site_playbook(plugins, step, partners=bool(partners)),
     }
-    env = _run_environment(target, plugins)
+    env = _run_environment(target, plugins, engine)
     return Prepared(target, inv, plugins, hosts, env, files, scrub, generated)
 
 
@@ -332,12 +333,12 @@ def _secrets(target: Target, plugins: list[Any], settings: dict[str, Any]) -> tu
     return generated, Scrubber(_flatten_secret_values(vault.read_secrets(target.paths, target.password_file)))
 
 
-def _run_environment(target: Target, plugins: list[Any]) -> dict[str, str]:
+def _run_environment(target: Target, plugins: list[Any], engine: engines.Engine) -> dict[str, str]:
     """The run's ansible.cfg (written in the inventory's private folder) and the environment naming it."""
     roles_paths = [p.path / ROLES_DIR for p in plugins]
     runs_cfg = target.paths.private / "ansible.cfg"
     ansible_cfg.write(runs_cfg, root=target.paths.root, roles_paths=roles_paths, host_key_checking=target.host_key_checking,
-                      control_tag=ansible_cfg.inventory_tag(target.paths.root))
+                      control_tag=ansible_cfg.inventory_tag(target.paths.root), engine=engine)
     env = ansible_cfg.ansible_env(runs_cfg, host_key_checking=target.host_key_checking, roles_paths=roles_paths)
     env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(target.password_file)
     env["ANSIBLE_NOCOLOR"] = "1"

@@ -30,7 +30,7 @@ from anl_stack.inventory.model import (
     load_inventory,
 )
 from anl_stack.inventory.templates import controller_effects, walk_strings
-from anl_stack.plugin_api import COMMUNE_SETTINGS, REQUIRED_SETTINGS, ROLES_DIR
+from anl_stack.plugin_api import COMMUNE_SETTINGS, ENGINES, REQUIRED_SETTINGS, ROLES_DIR
 from anl_stack.plugins import discover_plugins
 from anl_stack.plugins.roles import RoleSpec, load_role_spec
 
@@ -284,6 +284,8 @@ class Checker:
         elif key == "anl_require_reviews" and (not isinstance(value, (bool, int)) or value < 0):
             self.add(f"{value!r} is not a number of reviews", source, key,
                      "false, true (one review) or a number of communes such as 2")
+        elif key == "anl_engine" and value not in ENGINES:
+            self.add(f"{str(value)[:80]!r} is not an engine", source, key, "one of: " + ", ".join(ENGINES))
         elif key == "anl_lab" and not isinstance(value, bool):
             self.add(f"{value!r} is not true or false", source, key, "true on lab hosts only")
         elif key.startswith("anl_backup_"):

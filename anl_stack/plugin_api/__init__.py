@@ -101,8 +101,10 @@ def provided_steps(plugin_dir: Path) -> dict[str, Path]:
 COMMUNE_SETTINGS = ("anl_commune", "anl_domain", "anl_admin_email", "anl_tls_mode", "anl_tls_certificate",
                     "anl_tls_key", "anl_acme_server", "anl_acme_ca_file", "anl_artifact_pins",
                     "anl_artifact_versions", "anl_require_reviews", "anl_lab", "anl_backup_repositories",
-                    "anl_backup_schedule", "anl_backup_retention", "anl_backup_check_schedule")
+                    "anl_backup_schedule", "anl_backup_retention", "anl_backup_check_schedule", "anl_engine")
 REQUIRED_SETTINGS = COMMUNE_SETTINGS[:3]
+#: Values of ``anl_engine`` and ``anl-stack --engine``: the Ansible strategy a run uses (anl_stack.deploy.engines).
+ENGINES = ("ansible", "mitogen")
 
 #: Variables of one run, written to the run's generated inventory (never secrets).
 RUN_VARIABLES: dict[str, str] = {
