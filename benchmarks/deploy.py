@@ -46,9 +46,10 @@ def use_test_plugins() -> None:
 
 # --- anl-stack deploy ----------------------------------------------------------------
 
-def anl_deploy(plugin: str, lab: str, tags: str | None = None) -> dict[str, Any]:
+def anl_deploy(plugin: str, lab: str, tags: str | None = None, engine: str | None = None) -> dict[str, Any]:
     """``anl-stack deploy PLUGIN --lab LAB --json`` in a fresh process; its summary object."""
     argv = [str(BIN / "anl-stack"), "deploy", plugin, "--lab", lab, "--json"] + (["--tags", tags] if tags else [])
+    argv += ["--engine", engine] if engine else []
     done = run_command(argv)
     return json.loads(done.stdout.strip().splitlines()[-1])
 

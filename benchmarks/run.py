@@ -20,9 +20,14 @@ Sections (``--only`` picks some):
   (``--tags stack``);
 - ``fleet``: the probe playbook on 1, 2 and 4 lab hosts (``b1``..``b4``);
 - ``ssh``: the probe with pipelining and ControlPersist on and off;
+- ``engines``: Mitogen against Ansible's linear strategy for each plugin of
+  the plugins section: a first deploy on two fresh hosts (``e1`` with
+  mitogen first, then ``e2`` with ansible, so that the lab's package cache
+  never favours mitogen), then converged re-runs alternating the two
+  engines on ``e1``;
 - ``build``: a full lab image build into a temporary cache (not with ``--quick``).
 
-Lab hosts ``b1``..``b4`` and ``bo`` are removed at the end, even on error or
+Lab hosts ``b1``..``b4``, ``bo``, ``e1`` and ``e2`` are removed at the end, even on error or
 Ctrl-C. Needs root (lab hosts). Results are written after each section, so
 an interrupted run keeps what it measured. Nothing here asserts a time.
 """
@@ -42,9 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, Figure, load1, machine, now, ratio, write_results  # noqa: E402
 
-SECTIONS = ("startup", "lab", "plugins", "fleet", "ssh", "build")
+SECTIONS = ("startup", "lab", "plugins", "fleet", "ssh", "engines", "build")
 HOSTS = ("b1", "b2", "b3", "b4")
 FRESH = "bo"
+ENGINE_HOSTS = ("e1", "e2")
 #: plugin, lab host, tags; hello is the one the wrapper's cost is measured with
 PLUGINS_QUICK = [("hello", "b1", None)]
 PLUGINS_FULL = PLUGINS_QUICK + [("streaming", "b2", None), ("nextcloud", "b3", "stack")]
@@ -213,6 +219,32 @@ def bench_ssh(b: Bench) -> None:
     b.ratios += ratios
 
 
+def bench_engine(b: Bench, plugin: str, tags: str | None) -> None:
+    import deploy as deploy_bench
+
+    label = plugin + (f" (--tags {tags})" if tags else "")
+    section = "engines: mitogen against ansible (linear), Debian 13"
+    fast, slow = ENGINE_HOSTS
+    first = {engine: b.figure(section, f"{label}: first deploy, {engine}", note="one run per fresh host")
+             for engine in ("mitogen", "ansible")}
+    for engine, host in (("mitogen", fast), ("ansible", slow)):
+        fresh_host(host)
+        first[engine].time(lambda: deploy_bench.anl_deploy(plugin, host, tags, engine))
+    again = {engine: b.figure(section, f"{label}: converged re-run, {engine}") for engine in ("mitogen", "ansible")}
+    for _ in range(b.runs):
+        for engine in ("mitogen", "ansible"):
+            again[engine].time(lambda: deploy_bench.anl_deploy(plugin, fast, tags, engine))
+    b.ratios.append(ratio(f"mitogen / ansible, first deploy ({label})", first["mitogen"], first["ansible"],
+                          "goal <= 0.7"))
+    b.ratios.append(ratio(f"mitogen / ansible, converged re-run ({label})", again["mitogen"], again["ansible"],
+                          "goal <= 0.5"))
+
+
+def bench_engines(b: Bench, plugins: list[tuple[str, str, str | None]]) -> None:
+    for plugin, _host, tags in plugins:
+        b.section(f"engines {plugin}", lambda: bench_engine(b, plugin, tags))
+
+
 # --- goals -----------------------------------------------------------------------------
 
 def goals(b: Bench) -> list[dict[str, Any]]:
@@ -236,6 +268,10 @@ def goals(b: Bench) -> list[dict[str, Any]]:
     f = b.find("fresh host from the cached image to SSH-ready (Debian 13)")
     out.append({"goal": "a cached lab host SSH-ready in under 5 s",
                 "measured": f"{f.median:.1f} s" if f else "not measured", "met": (f.median < 5) if f else None})
+    for name, goal in (("first deploy", 0.7), ("converged re-run", 0.5)):
+        for r in [r for r in b.ratios if r["name"].startswith(f"mitogen / ansible, {name}")]:
+            out.append({"goal": f"{r['name']}: at most {goal}x", "measured": f"{r['ratio']:.2f}x",
+                        "met": r["ratio"] <= goal})
     r = ratio_of("4 hosts / 1 host")
     out.append({"goal": "4 hosts in under 2x the time of 1", "measured": f"{r:.2f}x" if r is not None else "not measured",
                 "met": (r < 2) if r is not None else None})
@@ -283,10 +319,10 @@ def main(argv: list[str] | None = None) -> int:
             b.section("startup", lambda: bench_startup(b))
         if "lab" in wanted:
             b.section("lab", lambda: bench_lab(b))
+        chosen = PLUGINS_QUICK if args.quick else PLUGINS_FULL
+        if args.plugins:
+            chosen = [row for row in PLUGINS_FULL if row[0] in args.plugins]
         if "plugins" in wanted:
-            chosen = PLUGINS_QUICK if args.quick else PLUGINS_FULL
-            if args.plugins:
-                chosen = [row for row in PLUGINS_FULL if row[0] in args.plugins]
             b.results["plugins"] = [row[0] for row in chosen]
             b.skipped += [f"plugin {name}: not chosen" + (" (--quick)" if args.quick and not args.plugins else "")
                           for name, _h, _t in PLUGINS_FULL if (name, _h, _t) not in chosen]
@@ -295,11 +331,13 @@ def main(argv: list[str] | None = None) -> int:
             b.section("fleet", lambda: bench_fleet(b))
         if "ssh" in wanted:
             b.section("ssh", lambda: bench_ssh(b))
+        if "engines" in wanted:
+            b.section("engines", lambda: bench_engines(b, chosen))
         if "build" in wanted:
             b.section("build", lambda: bench_build(b))
     finally:
         if needs_lab:
-            for name in (*HOSTS, FRESH):
+            for name in (*HOSTS, FRESH, *ENGINE_HOSTS):
                 try:
                     if lab.get(name) is not None:
                         b.log(f"removing lab host {name}")
