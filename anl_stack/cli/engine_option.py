@@ -24,4 +24,4 @@ def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 ENGINE_OPTION = click.option(
     "--engine", type=click.Choice(ENGINES), default=None, expose_value=False, callback=_remember,
     help="How Ansible runs the tasks: mitogen (faster: one Python process per host) or ansible "
-         "(Ansible's linear strategy). Default: the commune setting anl_engine, else mitogen.")
+         "(Ansible's linear strategy). Default: the commune setting anl_engine, else ansible.")

@@ -11,7 +11,10 @@ rather than failing in the middle of a deploy.
 The engine is chosen, first match wins, by ``anl-stack --engine`` (which
 sets :data:`ENGINE_ENV` for the command and its child processes), by the
 commune setting ``anl_engine`` (``group_vars/all/anl.yml``), else
-:data:`DEFAULT`.
+:data:`DEFAULT`. Mitogen is not the default: with it the lab suite failed
+where an inventory turns host key checks off in its SSH arguments while
+Ansible's ``host_key_checking`` stays on (Mitogen then enforces the check
+itself; docs/deploy.md, "The engine").
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from anl_stack.core.errors import AnlError
 from anl_stack.plugin_api import ENGINES
 
 ANSIBLE, MITOGEN = ENGINES
-DEFAULT = MITOGEN
+DEFAULT = ANSIBLE
 ENGINE_ENV = "ANL_STACK_ENGINE"
 SETTING = "anl_engine"
 

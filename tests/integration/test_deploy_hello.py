@@ -282,3 +282,22 @@ def test_a_run_replays_with_plain_ansible_playbook(deployed: object, converging_
                       proc.stdout, re.M)
     assert recap and int(recap.group(1)) > 10 and recap.group(2) == "0", proc.stdout[-3000:]
     assert host_state(host) == before
+
+
+def test_the_mitogen_engine_runs_the_same_tasks_to_the_same_result(
+        deployed: object, converging_deploy: subprocess.CompletedProcess[str]) -> None:
+    """--engine mitogen on the converged host: the same tasks as Ansible's linear runs, none changes, twice."""
+    host = deployed
+    before = host_state(host)
+    proc = anl("deploy", "hello", "--lab", host.name, "--debian", host.release,  # type: ignore[attr-defined]
+               "--engine", "mitogen", "--idempotence", "--json")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    linear = json_summary(converging_deploy)["runs"][-1]["hosts"][host.name]  # type: ignore[attr-defined]
+    runs = json_summary(proc)["runs"]
+    assert [r["kind"] for r in runs] == ["deploy", "idempotence"]
+    for run in runs:
+        counts = run["hosts"][host.name]  # type: ignore[attr-defined]
+        assert (counts["ok"], counts["changed"], counts["failed"]) == (linear["ok"], 0, 0), run["changed_tasks"]
+        cfg = (Path(run["folder"]) / "replay" / "ansible.cfg").read_text()
+        assert "strategy = mitogen_linear" in cfg
+    assert host_state(host) == before

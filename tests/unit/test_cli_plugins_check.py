@@ -63,8 +63,8 @@ def test_skeleton_passes_check_without_lint(skeleton: Path) -> None:
     result = CliRunner().invoke(cli, ["plugins", "check", str(skeleton), "--no-lint", "--json"])
     assert result.exit_code == 0, result.output
     statuses = {c["check"]: c["status"] for c in json.loads(result.output)["checks"]}
-    assert statuses == {"manifest": "ok", "fiches": "ok", "artifacts": "ok", "settings": "ok", "syntax": "ok",
-                        "lint": "skipped", "verify": "ok"}
+    assert statuses == {"manifest": "ok", "facts": "ok", "fiches": "ok", "artifacts": "ok", "settings": "ok",
+                        "syntax": "ok", "lint": "skipped", "verify": "ok"}
 
 
 @pytest.mark.slow
