@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anl_stack.core.i18n import child_locale_env
+
 
 @dataclass
 class PytestRequest:
@@ -75,7 +77,7 @@ def build_command(request: PytestRequest) -> list[str]:
 
 def build_env(request: PytestRequest) -> dict[str, str]:
     """Environment of the child: our interpreter's tools first on PATH, Ansible settings."""
-    env = dict(os.environ)
+    env = child_locale_env()  # a locale that exists (core/i18n.py); the language as ANL_STACK_LANG
     env.update(request.env)
     bin_dir = str(Path(sys.executable).parent)
     if not env.get("PATH", "").startswith(bin_dir + os.pathsep):

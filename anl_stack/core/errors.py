@@ -12,6 +12,8 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from anl_stack.core.i18n import _
+
 
 class ExitCode(enum.IntEnum):
     """Exit codes, the same for every command."""
@@ -47,7 +49,7 @@ class ErrorRecord:
         parts = [p for p in (where, self.key) if p]
         text = ": ".join(parts + [self.message])
         if self.expected:
-            text += f" (expected: {self.expected})"
+            text += " (" + _("expected: {expected}").format(expected=self.expected) + ")"
         return text
 
 
