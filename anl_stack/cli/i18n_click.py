@@ -86,6 +86,11 @@ class HelpFormatter(click.HelpFormatter):
     def write_text(self, text: str) -> None:
         super().write_text(translate_help(text))
 
+    def write_heading(self, heading: str) -> None:
+        # "Options:" in English, "Options :" in French (typography of the catalog).
+        text = _("{heading}:").format(heading=heading)
+        self.write(f"{'':>{self.current_indent}}{text}\n")
+
     def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
         super().write_dl([(first, translate_cell(second)) for first, second in rows], col_max, col_spacing)
 

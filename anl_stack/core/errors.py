@@ -46,8 +46,9 @@ class ErrorRecord:
         where = ""
         if self.file:
             where = self.file if self.line is None else f"{self.file}:{self.line}"
-        parts = [p for p in (where, self.key) if p]
-        text = ": ".join(parts + [self.message])
+        text = self.message
+        for place in reversed([p for p in (where, self.key) if p]):
+            text = _("{place}: {message}").format(place=place, message=text)
         if self.expected:
             text += " (" + _("expected: {expected}").format(expected=self.expected) + ")"
         return text
