@@ -24,7 +24,6 @@ import re
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 from anl_stack.core.i18n import N_, _, ngettext, translate_help
 
@@ -99,11 +98,28 @@ class Context(click.Context):
     formatter_class = HelpFormatter
 
 
+def _first_sentence(text: str, limit: int) -> str:
+    """Click's short help made from a (translated) help: its first sentence, shortened to ``limit``."""
+    import textwrap
+
+    words = text.partition("\n\n")[0].split()
+    if words and words[0] == "\b":
+        words = words[1:]
+    for i, word in enumerate(words):
+        if word.endswith(".") and (i == len(words) - 1 or not words[i + 1][0].islower()):
+            words = words[: i + 1]
+            break
+    sentence = " ".join(words)
+    if len(sentence) <= limit:
+        return sentence
+    return textwrap.shorten(sentence, max(limit, 3), placeholder="...", break_on_hyphens=False)
+
+
 def _short_help(command: click.Command, limit: int) -> str:
     if command.short_help:
         text = translate_help(command.short_help)
     elif command.help:
-        text = make_default_short_help(translate_help(command.help), limit)
+        text = _first_sentence(translate_help(command.help), limit)
     else:
         text = ""
     return text.strip()

@@ -30,9 +30,9 @@ import jinja2.sandbox
 import pytest
 import yaml
 
+from anl_stack.adapters.testinfra import parsable_remote_locale
 from anl_stack.adapters.tls import https_headers
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import CHILD_LOCALE
 from anl_stack.plugin_api import (
     BASELINE,
     MARKERS,
@@ -301,34 +301,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except AnlError as error:
         raise pytest.UsageError(str(error)) from None
     config.pluginmanager.register(VerifyPlugin(config, context), "anl_verify")
-    _parsable_remote_locale()
+    parsable_remote_locale()
 
-
-#: Put before every command a check runs on a host: checks parse what commands print.
-REMOTE_LOCALE = f"LC_ALL={CHILD_LOCALE} LANG={CHILD_LOCALE}; export LC_ALL LANG; "
-
-
-def _parsable_remote_locale() -> None:
-    """Run every command checks send to a host under ``LC_ALL=C.UTF-8``, whatever the host's locale.
-
-    ssh forwards the controller's locale only where sshd accepts it: a
-    server set to French would otherwise print translated (or, for a
-    locale it lacks, warning-laden) output that checks parse. The prefix
-    goes inside testinfra's ``sudo /bin/sh -c`` wrapping.
-    """
-    from testinfra.backend import base
-
-    original = base.BaseBackend.get_command
-    if getattr(original, "anl_locale", False):
-        return
-
-    def get_command(self: Any, command: str, *args: str) -> str:
-        if not command.startswith(REMOTE_LOCALE):  # testinfra's ansible backend calls it twice
-            command = REMOTE_LOCALE + command
-        return str(original(self, command, *args))
-
-    get_command.anl_locale = True  # type: ignore[attr-defined]
-    base.BaseBackend.get_command = get_command  # type: ignore[method-assign]
 
 
 def _state(request: pytest.FixtureRequest) -> VerifyPlugin:
