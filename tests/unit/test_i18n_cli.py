@@ -206,7 +206,7 @@ def test_the_verify_report_for_the_council_reads_in_french(sample_result, fmt: s
     finally:
         i18n.set_language(None)
     for text in ("Rapport de vérification", "Hôtes", "Vérifications sur srv1", "ÉCHEC", "sans objet",
-                 "Conseil :", "ce qu'elle prouve", "« sans objet » signifie"):
+                 "Conseil :", "détails / correction", "« sans objet » signifie"):
         assert text in french, text
     assert "Verification report" in english and "Verification report" not in french
     assert ('<html lang="fr">' in french) if fmt == ".html" else ("**Inventaire :**" in french)
