@@ -4,6 +4,7 @@
 # Run from the project's root with the virtualenv: bash scripts/translations.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # babel.cfg names the project's extraction method
 PYBABEL=${PYBABEL:-.venv/bin/pybabel}
 "$PYBABEL" extract -F babel.cfg --no-location --sort-output --omit-header \
   --msgid-bugs-address "https://alpes-numerique-libre.invalid/anl-stack" -o anl_stack/locale/anl_stack.pot anl_stack

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from anl_stack.core.errors import WorkFailedError
+from anl_stack.core.i18n import child_locale_env
 
 #: Debian package that provides each command the lab needs.
 TOOLS: dict[str, str] = {
@@ -31,7 +32,8 @@ def run(cmd: list[str], *, check: bool = True, timeout: float | None = 120,
         input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure raise WorkFailedError with its output."""
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input,
+                                env=child_locale_env())
     except subprocess.TimeoutExpired as exc:
         raise WorkFailedError(f"timed out after {timeout}s: {shlex.join(cmd)}") from exc
     if check and result.returncode != 0:
@@ -47,7 +49,7 @@ def debootstrap(codename: str, target: Path, mirror: str, include: list[str], lo
     cmd = ["debootstrap", "--variant=minbase", "--include=" + ",".join(include),
            codename, str(target), mirror]
     with log.open("w") as handle:
-        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, timeout=1800)
+        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, timeout=1800, env=child_locale_env())
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]
         raise WorkFailedError(f"debootstrap {codename} failed: " + " | ".join(tail), file=str(log))

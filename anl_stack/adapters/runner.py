@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anl_stack.core.i18n import CHILD_LOCALE_VARS
+
 
 @dataclass
 class RunRequest:
@@ -162,7 +164,8 @@ def run(request: RunRequest, on_event: Callable[[dict[str, Any]], None], *,
         kwargs: dict[str, Any] = dict(
             private_data_dir=str(private),
             inventory=_absolute(request.inventories, private),
-            envvars=dict(request.envvars),
+            # ansible-runner adds os.environ: a locale missing here would stop Ansible (core/i18n.py).
+            envvars={**request.envvars, **CHILD_LOCALE_VARS},
             quiet=True,
             event_handler=handler,
             cancel_callback=canceller,

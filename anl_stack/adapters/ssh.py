@@ -11,6 +11,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+from anl_stack.core.i18n import child_locale_env
+
 OPTIONS = [
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
     "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
@@ -28,4 +30,5 @@ def command_line(key: Path, address: str, command: str | list[str] | None = None
 def run(argv: list[str], *, timeout: float | None = 600, input: str | None = None,
         check: bool = False) -> subprocess.CompletedProcess[str]:
     """Run an ssh command line; text output captured."""
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input, check=check)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input, check=check,
+                          env=child_locale_env())

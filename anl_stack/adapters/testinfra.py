@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anl_stack.core.i18n import CHILD_LOCALE, child_locale_env
+
 
 @dataclass
 class PytestRequest:
@@ -75,7 +77,7 @@ def build_command(request: PytestRequest) -> list[str]:
 
 def build_env(request: PytestRequest) -> dict[str, str]:
     """Environment of the child: our interpreter's tools first on PATH, Ansible settings."""
-    env = dict(os.environ)
+    env = child_locale_env()  # a locale that exists (core/i18n.py); the language as ANL_STACK_LANG
     env.update(request.env)
     bin_dir = str(Path(sys.executable).parent)
     if not env.get("PATH", "").startswith(bin_dir + os.pathsep):
@@ -92,6 +94,33 @@ def build_env(request: PytestRequest) -> dict[str, str]:
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_PLUGINS", None)
     return env
+
+
+#: Put before every command a check runs on a host: checks parse what commands print.
+REMOTE_LOCALE = f"LC_ALL={CHILD_LOCALE} LANG={CHILD_LOCALE}; export LC_ALL LANG; "
+
+
+def parsable_remote_locale() -> None:
+    """Run every command checks send to a host under ``LC_ALL=C.UTF-8``, whatever the host's locale.
+
+    ssh forwards the controller's locale only where sshd accepts it: a
+    server set to French would otherwise print translated (or, for a
+    locale it lacks, warning-laden) output that checks parse. The prefix
+    goes inside testinfra's ``sudo /bin/sh -c`` wrapping.
+    """
+    from testinfra.backend import base
+
+    original = base.BaseBackend.get_command
+    if getattr(original, "anl_locale", False):
+        return
+
+    def get_command(self: Any, command: str, *args: str) -> str:
+        if not command.startswith(REMOTE_LOCALE):  # testinfra's ansible backend calls it twice
+            command = REMOTE_LOCALE + command
+        return str(original(self, command, *args))
+
+    get_command.anl_locale = True  # type: ignore[attr-defined]
+    base.BaseBackend.get_command = get_command  # type: ignore[method-assign]
 
 
 def control_path_dir(cfg_file: Path | None) -> Path:

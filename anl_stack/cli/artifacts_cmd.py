@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import ExitCode
 
@@ -31,7 +32,7 @@ def _short(entry: dict[str, Any]) -> str:
     return f"{entry['filename']}  sha256:{entry['sha256']}"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 def artifacts() -> None:
     """Application releases Debian does not package, verified and cached.
 

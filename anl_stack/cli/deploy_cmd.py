@@ -14,7 +14,9 @@ from typing import Any
 import click
 
 from anl_stack.cli.engine_option import ENGINE_OPTION
+from anl_stack.cli.i18n_click import Command
 from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.core.i18n import _
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -54,12 +56,13 @@ def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
                    vault_password=vault_password_file, limit=limit, tags=tags, skip_tags=skip_tags,
                    log=lambda line: click.echo(line, err=True))
     if prep.generated_secrets and not as_json:
-        click.echo("generated secrets (values kept in the vault): " + ", ".join(prep.generated_secrets))
+        click.echo(_("generated secrets (values kept in the vault): {names}").format(
+            names=", ".join(prep.generated_secrets)))
     if check and lab_name is None:
         from anl_stack.inventory.acme_names import acme_name_warnings
 
         for warning in acme_name_warnings(prep.inventory, prep.plugins):
-            click.echo(f"warning: {warning.format()}", err=True)
+            click.echo(_("warning: {message}").format(message=warning.format()), err=True)
     options = Options(limit=limit, tags=tags, skip_tags=skip_tags, idempotence=idempotence, check=check,
                       display=display_factory(json_output=as_json))
     result = execute(prep, options)
@@ -74,36 +77,37 @@ def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
 
 def _print_report(report: Any, scrub: Callable[[str], str], *, check: bool) -> None:
     m = report.model
-    title = {"plan": "Plan (check mode: nothing was changed)", "deploy": "Deploy",
-             "idempotence": "Idempotence re-run"}.get(report.kind, report.kind.capitalize())
+    title = {"plan": _("Plan (check mode: nothing was changed)"), "deploy": _("Deploy"),
+             "idempotence": _("Idempotence re-run")}.get(report.kind, report.kind.capitalize())
     click.echo(f"\n{title} — {m.elapsed:.0f}s — {report.folder}")
     for name, counts in report.model.summary()["hosts"].items():
-        line = (f"  {name}: ok={counts['ok']} changed={counts['changed']} failed={counts['failed']} "
-                f"unreachable={counts['unreachable']}")
+        line = f"  {name}: " + _("ok={ok} changed={changed} failed={failed} unreachable={unreachable}").format(
+            **{k: counts[k] for k in ("ok", "changed", "failed", "unreachable")})
         if counts.get("depends_on_earlier_changes"):
-            line += f" depends-on-earlier-changes={counts['depends_on_earlier_changes']}"
+            line += " " + _("depends-on-earlier-changes={count}").format(count=counts["depends_on_earlier_changes"])
         click.echo(line)
         if not check and report.kind != "idempotence":
             continue
         changes = [c for c in m.changes if c.host == name]
         if check and not changes:
-            click.echo("    no change")
+            click.echo("    " + _("no change"))
         for change in changes:
             mark = "?" if change.depends_on_earlier else "~"
-            note = (" (depends on earlier changes)" if change.depends_on_earlier
-                    else " (secret: censored)" if change.censored else "")
+            note = (" " + _("(depends on earlier changes)") if change.depends_on_earlier
+                    else " " + _("(secret: censored)") if change.censored else "")
             click.echo(f"    {mark} {change.label}{note}")
             if check and change.diff:
                 lines = scrub(change.diff).splitlines()
                 for text in lines[:DIFF_LINES]:
                     click.echo(f"        {text}")
                 if len(lines) > DIFF_LINES:
-                    click.echo(f"        ... {len(lines) - DIFF_LINES} more lines in the run's events.jsonl")
+                    click.echo("        ... " + _("{count} more lines in the run's events.jsonl").format(
+                        count=len(lines) - DIFF_LINES))
     for error in m.errors:
         click.echo(f"  {error['host']}: {error['task']}: {scrub(error['message'])}", err=True)
 
 
-@click.command("plan")
+@click.command("plan", cls=Command)
 @_target_options
 def plan(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
          vault_password_file: str | None, as_json: bool) -> None:
@@ -116,7 +120,7 @@ def plan(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
     _run(plugins, inventory, lab_name, debian, limit, vault_password_file, as_json, check=True)
 
 
-@click.command("deploy")
+@click.command("deploy", cls=Command)
 @_target_options
 @click.option("--tags", default=None, help="Only tasks with these tags (comma-separated).")
 @click.option("--skip-tags", default=None, help="Skip tasks with these tags (comma-separated).")

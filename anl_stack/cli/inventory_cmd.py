@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from anl_stack.cli.i18n_click import Command, Group
 from anl_stack.cli.output import echo_json, fail
 from anl_stack.core.errors import AnlError, ExitCode
 
@@ -30,7 +31,7 @@ TLS_MODE_NOTES = {
 }
 
 
-@click.command("init")
+@click.command("init", cls=Command)
 @click.argument("commune")
 @click.option("--domain", required=True, help="The commune's domain, e.g. mairie-exemple.fr.")
 @click.option("--email", required=True, help="Administrator e-mail (certificates, alerts).")
@@ -93,7 +94,7 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
     click.echo(f"Next: anl-stack inventory check -i {paths.root}")
 
 
-@click.group("inventory")
+@click.group("inventory", cls=Group)
 def inventory() -> None:
     """Check a commune inventory."""
 

@@ -7,9 +7,10 @@ import sys
 
 import click
 
+from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import detect_language, translate
+from anl_stack.core.i18n import _
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -19,11 +20,7 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _(message: str) -> str:
-    return translate(message, detect_language())
-
-
-@click.group()
+@click.group(cls=Group)
 def lab() -> None:
     """Disposable Debian 13/12 servers booted with systemd-nspawn (needs root).
 
@@ -47,23 +44,25 @@ def up_cmd(name: str, release: str, as_json: bool) -> None:
     if as_json:
         echo_json(host.to_dict())
         return
-    click.echo(f"{host.name}: Debian {host.release} ({host.codename}) at {host.address}, "
-               f"systemd {host.system_state or 'running'}")
+    click.echo(_("{name}: Debian {release} ({codename}) at {address}, systemd {state}").format(
+        name=host.name, release=host.release, codename=host.codename, address=host.address,
+        state=host.system_state or "running"))
     if host.failed_units:
-        click.echo(f"  failed units: {', '.join(host.failed_units)}")
-    click.echo(f"  domain:    {host.domain}")
-    click.echo(f"  ssh:       anl-stack lab ssh {host.name}")
-    click.echo(f"  inventory: {host.inventory}")
-    click.echo(f"  remove:    anl-stack lab down {host.name}")
+        click.echo("  " + _("failed units: {units}").format(units=", ".join(host.failed_units)))
+    rows = [(_("domain:"), host.domain), (_("ssh:"), f"anl-stack lab ssh {host.name}"),
+            (_("inventory:"), host.inventory), (_("remove:"), f"anl-stack lab down {host.name}")]
+    width = max(len(title) for title, _value in rows)
+    for title, value in rows:
+        click.echo(f"  {title:<{width}} {value}")
 
 
-@lab.command("down", help=_("Stop lab host NAME (or --all) and remove everything made for it."))
+@lab.command("down", help="Stop lab host NAME (or --all) and remove everything made for it.")
 @click.argument("name", required=False)
 @click.option("--all", "all_hosts", is_flag=True,
-              help=_("Remove every lab host you created (other people's hosts stay, see --everyone)."))
+              help="Remove every lab host you created (other people's hosts stay, see --everyone).")
 @click.option("--everyone", is_flag=True,
-              help=_("With --all: also the hosts other people created on this machine (asks first)."))
-@click.option("--yes", is_flag=True, help=_("With --everyone: do not ask for confirmation."))
+              help="With --all: also the hosts other people created on this machine (asks first).")
+@click.option("--yes", is_flag=True, help="With --everyone: do not ask for confirmation.")
 def down_cmd(name: str | None, all_hosts: bool, everyone: bool, yes: bool) -> None:
     from anl_stack import lab as service
 
@@ -77,7 +76,8 @@ def down_cmd(name: str | None, all_hosts: bool, everyone: bool, yes: bool) -> No
     if not all_hosts:
         assert name is not None
         if not service.down(name, log=_err):
-            raise AnlError(f"no lab host named {name}", key="name", expected="a name from `anl-stack lab list`")
+            raise AnlError(_("no lab host named {name}").format(name=name), key="name",
+                           expected=_("a name from `anl-stack lab list`"))
         return
     selection = service.select_all()
     if everyone and selection.others and not yes:
@@ -135,7 +135,8 @@ def _host(name: str):
 
     host = service.get(name)
     if host is None:
-        raise AnlError(f"no lab host named {name}", key="name", expected="a name from `anl-stack lab list`")
+        raise AnlError(_("no lab host named {name}").format(name=name), key="name",
+                       expected=_("a name from `anl-stack lab list`"))
     return host
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from anl_stack.cli.engine_option import ENGINE_OPTION
+from anl_stack.cli.i18n_click import Command
 from anl_stack.core.errors import AnlError, ExitCode
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
@@ -84,7 +85,7 @@ def _fail_on(prep: Any, result: Any, as_json: bool, extra: dict[str, Any]) -> No
         raise AnlError(result.records, exit_code=result.exit_code)
 
 
-@click.command("backup")
+@click.command("backup", cls=Command)
 @click.argument("plugins", nargs=-1, required=True)
 @_target_options_without_plugin
 @REPO_OPTION
@@ -144,7 +145,7 @@ def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None
     click.echo(f"\nlist them with: anl-stack backups {names[0]} {_where(inventory, lab_name)}")
 
 
-@click.command("backups")
+@click.command("backups", cls=Command)
 @click.argument("plugin")
 @_target_options_without_plugin
 @REPO_OPTION
@@ -197,7 +198,7 @@ def _size(value: int | None) -> str:
     return str(value)
 
 
-@click.command("restore")
+@click.command("restore", cls=Command)
 @_target_options
 @click.option("--from", "source", required=True, metavar="SNAPSHOT",
               help="The snapshot id (or its first 8 hex digits, as listed by backups), or latest.")
@@ -250,7 +251,7 @@ def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str
     sys.exit(int(checks.exit_code))
 
 
-@click.command("upgrade")
+@click.command("upgrade", cls=Command)
 @_target_options
 @click.option("--no-rollback", is_flag=True, help="On failure, leave the hosts as they are for inspection.")
 @click.option("--to", "to_version", default=None, metavar="VERSION",
@@ -306,7 +307,7 @@ def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str
     sys.exit(int(report.exit_code))
 
 
-@click.command("remove")
+@click.command("remove", cls=Command)
 @_target_options
 @click.option("--purge", is_flag=True, help="Also delete the plugin's data and its snapshots on the host.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

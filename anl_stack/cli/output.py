@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.core.masking import mask, mask_data
 
 
@@ -30,5 +31,5 @@ def fail(error: AnlError, *, json_output: bool = False) -> NoReturn:
         )
     else:
         for record in records:
-            click.echo(f"error: {mask(record.format())}", err=True)
+            click.echo(_("error: {message}").format(message=mask(record.format())), err=True)
     sys.exit(int(error.exit_code))

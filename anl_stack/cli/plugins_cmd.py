@@ -12,9 +12,10 @@ from typing import Any
 
 import click
 
+from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import LANGS, Lang, detect_language, label, translate
+from anl_stack.core.i18n import LANGS, Lang, current_language, label, translate
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -28,7 +29,7 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def _lang(value: str | None) -> Lang:
-    return value if value in LANGS else detect_language()  # type: ignore[return-value]
+    return value if value in LANGS else current_language()  # type: ignore[return-value]
 
 
 def print_table(headers: list[str], rows: list[list[str]], *, title: str | None = None) -> None:
@@ -49,7 +50,7 @@ def print_table(headers: list[str], rows: list[list[str]], *, title: str | None 
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
 
 
-@click.group("plugins")
+@click.group("plugins", cls=Group)
 def plugins() -> None:
     """List, show and compare plugins (the catalog of fiches).
 

@@ -16,7 +16,17 @@ import sys
 from functools import partial
 from typing import Any, TextIO
 
+from anl_stack.core.i18n import N_, _
 from anl_stack.deploy.events import HOST_EVENTS, DisplayFactory, RunModel, compact_event
+
+#: Host states as the displays show them (the run model and --json keep the English names).
+STATES = {"ok": N_("ok"), "changed": N_("changed"), "failed": N_("failed"), "unreachable": N_("unreachable"),
+          "skipped": N_("skipped"), "running": N_("running"), "waiting": N_("waiting"),
+          "depends on earlier changes": N_("depends on earlier changes")}
+
+
+def state_label(state: str) -> str:
+    return _(STATES[state]) if state in STATES else state
 
 
 class Display:
@@ -37,9 +47,9 @@ class Display:
         data = event.get("event_data") or {}
         m = self.model
         if kind == "playbook_on_play_start":
-            self._line(f"PLAY {m.play}")
+            self._line(_("PLAY {play}").format(play=m.play))
         elif kind == "playbook_on_task_start":
-            self._line(f"  TASK {(m.role + ' : ') if m.role else ''}{m.task}")
+            self._line("  " + _("TASK {task}").format(task=f"{(m.role + ' : ') if m.role else ''}{m.task}"))
         elif kind in HOST_EVENTS:
             host = data.get("host", "?")
             h = m.hosts.get(host)
@@ -49,7 +59,7 @@ class Display:
                 state = "changed"
             if state == "failed" and h is not None and h.state == "changed" and m.check_mode:
                 state = "depends on earlier changes"
-            self._line(f"    {host}: {state}")
+            self._line(f"    {host}: {state_label(state)}")
 
     def tick(self) -> None:
         pass
@@ -90,17 +100,18 @@ class LiveDisplay(Display):
         from rich.table import Table
 
         m = self.model
-        table = Table(title=f"{m.play or 'starting'} — {m.elapsed:.0f}s", title_justify="left", expand=False)
-        table.add_column("host")
-        table.add_column("state")
-        table.add_column("ok", justify="right")
-        table.add_column("changed", justify="right")
-        table.add_column("failed", justify="right")
-        table.add_column("task")
+        table = Table(title=f"{m.play or _('starting')} — {m.elapsed:.0f}s", title_justify="left", expand=False)
+        table.add_column(_("host"))
+        table.add_column(_("state"))
+        table.add_column(_("ok"), justify="right")
+        table.add_column(_("changed"), justify="right")
+        table.add_column(_("failed"), justify="right")
+        table.add_column(_("task"))
         for h in m.hosts.values():
-            table.add_row(h.name, f"[{self.STYLES.get(h.state, '')}]{h.state}[/]", str(h.ok), str(h.changed),
+            table.add_row(h.name, f"[{self.STYLES.get(h.state, '')}]{state_label(h.state)}[/]", str(h.ok), str(h.changed),
                           str(h.failed + h.unreachable), h.task[:60])
-        table.caption = f"task {m.tasks_done}: {(m.role + ' : ') if m.role else ''}{m.task}"
+        table.caption = _("task {number}: {task}").format(number=m.tasks_done,
+                                                          task=f"{(m.role + ' : ') if m.role else ''}{m.task}")
         return table
 
     def event(self, event: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
@@ -15,7 +16,7 @@ VAULT_OPTION = click.option("--vault-password-file", default=None, envvar="ANL_S
                             help="Vault password file or script (default: from the inventory's settings).")
 
 
-@click.group("secrets")
+@click.group("secrets", cls=Group)
 def secrets() -> None:
     """List or reveal generated secrets (group_vars/all/vault.yml)."""
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from anl_stack.cli.i18n_click import Command
 from anl_stack.cli.output import echo_json
+from anl_stack.core.i18n import _
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -16,7 +18,7 @@ from anl_stack.cli.output import echo_json
 WIDTH = 44
 
 
-@click.command("verify")
+@click.command("verify", cls=Command)
 @click.argument("plugins", nargs=-1)
 @click.option("-i", "--inventory", type=click.Path(path_type=Path), help="Commune inventory folder (or its hosts.yml).")
 @click.option("--lab", "lab_name", metavar="NAME", help="Verify lab host NAME (its own inventory).")
@@ -66,26 +68,28 @@ def _print(result: Any) -> None:
 
     for host in result.hosts:
         codename = f" {host['codename']}" if host.get("codename") else ""
-        plugins = ", ".join(host["plugins"]) or "none"
-        click.echo(f"{host['name']} (Debian {host['debian_version']}{codename}) - plugins: {plugins}")
-        click.echo(f"  {'check':<{WIDTH}} result")
+        plugins = ", ".join(host["plugins"]) or _("none")
+        click.echo(f"{host['name']} (Debian {host['debian_version']}{codename}) - "
+                   + _("plugins: {names}").format(names=plugins))
+        click.echo(f"  {_('check'):<{WIDTH}} {_('result')}")
         for row in (r for r in result.checks if r.get("host") == host["name"]):
             _row(row, label)
         click.echo("")
     for row in (r for r in result.checks if r.get("host") not in {h["name"] for h in result.hosts}):
         _row(row, label)
     for note in result.notes:
-        click.echo(f"note: {note}")
+        click.echo(_("note: {note}").format(note=note))
     s = result.summary
-    verdict = "PASSED" if result.exit_code == 0 else "FAILED"
-    parts = [f"{s['passed']} passed", f"{s['failed'] + s['error']} failed", f"{s['n/a']} n/a"]
+    verdict = _("PASSED") if result.exit_code == 0 else _("FAILED")
+    parts = [_("{count} passed").format(count=s["passed"]), _("{count} failed").format(count=s["failed"] + s["error"]),
+             _("{count} n/a").format(count=s["n/a"])]
     if s["not run"]:
-        parts.append(f"{s['not run']} not run")
+        parts.append(_("{count} not run").format(count=s["not run"]))
     click.echo(f"{verdict}: " + ", ".join(parts))
-    click.echo(f"junit: {result.junit}")
+    click.echo(_("junit: {path}").format(path=result.junit))
     if result.report:
-        click.echo(f"report: {result.report}")
-    click.echo(f"log: {result.log}")
+        click.echo(_("report: {path}").format(path=result.report))
+    click.echo(_("log: {path}").format(path=result.log))
 
 
 def _row(row: dict[str, Any], label: Any) -> None:
@@ -94,6 +98,6 @@ def _row(row: dict[str, Any], label: Any) -> None:
     if row["outcome"] in ("failed", "error"):
         click.echo(f"      {row['message']}")
         if row.get("hint"):
-            click.echo(f"      hint: {row['hint']}")
+            click.echo("      " + _("hint: {hint}").format(hint=row["hint"]))
     elif row["outcome"] in ("n/a", "not run", "skipped") and row.get("message"):
         click.echo(f"      {row['message']}")

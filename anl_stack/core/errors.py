@@ -12,6 +12,8 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from anl_stack.core.i18n import _
+
 
 class ExitCode(enum.IntEnum):
     """Exit codes, the same for every command."""
@@ -44,10 +46,11 @@ class ErrorRecord:
         where = ""
         if self.file:
             where = self.file if self.line is None else f"{self.file}:{self.line}"
-        parts = [p for p in (where, self.key) if p]
-        text = ": ".join(parts + [self.message])
+        text = self.message
+        for place in reversed([p for p in (where, self.key) if p]):
+            text = _("{place}: {message}").format(place=place, message=text)
         if self.expected:
-            text += f" (expected: {self.expected})"
+            text += " (" + _("expected: {expected}").format(expected=self.expected) + ")"
         return text
 
 

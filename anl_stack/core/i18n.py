@@ -4,7 +4,14 @@ Texts are written in English in the code and translated through gettext
 catalogs (``anl_stack/locale/<lang>/LC_MESSAGES/anl_stack.po``, compiled to
 ``.mo``), extracted and compiled with Babel (docs/contributing-a-recipe.md,
 "Translations"). ``N_`` marks a text for extraction where it is defined;
-``translate`` gives it in a language where it is shown.
+``_`` gives it in the current language where it is shown, ``translate`` in
+a given one.
+
+The current language is the one ``--lang`` chose (:func:`set_language`),
+else ``ANL_STACK_LANG`` (how a child process such as verify's pytest learns
+it), else the locale's (:func:`detect_language`). The language of messages
+never depends on the locale being installed: catalogs are read directly, and
+child processes run under :data:`CHILD_LOCALE` (:func:`child_locale_env`).
 """
 
 from __future__ import annotations
@@ -21,18 +28,75 @@ DOMAIN = "anl_stack"
 LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 
 
-def detect_language(environ: Mapping[str, str] | None = None) -> Lang:
-    """The language the locale asks for, with POSIX precedence.
+#: Set by ``--lang`` for the child processes anl-stack starts (verify's pytest).
+LANG_ENV = "ANL_STACK_LANG"
+#: The locale every child process runs under (Ansible, ssh, testinfra, tools whose output is
+#: parsed): it exists on every Debian system, is UTF-8 (Ansible refuses anything else) and
+#: gives untranslated, parsable output. anl-stack's own messages keep the user's language.
+CHILD_LOCALE = "C.UTF-8"
+#: What a child process's environment gets (``LANGUAGE`` and every other ``LC_*`` removed).
+CHILD_LOCALE_VARS = {"LANG": CHILD_LOCALE, "LC_ALL": CHILD_LOCALE}
 
-    LC_ALL overrides LC_MESSAGES, which overrides LANG; the first one set
-    decides. "fr", "fr_FR.UTF-8", "fr_BE@euro"... give French.
+_chosen: Lang | None = None
+
+
+def _language_of(value: str) -> Lang | None:
+    """"fr", "fr_FR.UTF-8", "fr_BE@euro"... give French; "C", "POSIX", "" give nothing."""
+    base = value.split(".")[0].split("@")[0].split("_")[0].split("-")[0].strip().lower()
+    if base in ("", "c", "posix"):
+        return None
+    return "fr" if base == "fr" else "en"
+
+
+def detect_language(environ: Mapping[str, str] | None = None) -> Lang:
+    """The language the environment asks for, with gettext's precedence.
+
+    ``ANL_STACK_LANG`` (fr or en) first, then LANGUAGE (a colon-separated
+    list: its first French or English entry), then LC_ALL, LC_MESSAGES and
+    LANG: the first one set decides. "fr", "fr_FR.UTF-8", "fr_BE@euro"...
+    give French, anything else English. Whether the locale is installed does
+    not matter.
     """
     env = os.environ if environ is None else environ
+    forced = env.get(LANG_ENV, "").strip().lower()
+    if forced in LANGS:
+        return forced  # type: ignore[return-value]
+    for entry in env.get("LANGUAGE", "").split(":"):
+        if (found := _language_of(entry)) is not None:
+            return found
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(var, "")
         if value:
-            return "fr" if value.split(".")[0].split("@")[0].split("_")[0].lower() == "fr" else "en"
+            return _language_of(value) or "en"
     return "en"
+
+
+def set_language(lang: Lang | None) -> None:
+    """Choose the language of this process's output (``--lang``); None goes back to the environment's."""
+    global _chosen
+    _chosen = lang
+
+
+def current_language() -> Lang:
+    """The language output is shown in now."""
+    return _chosen if _chosen is not None else detect_language()
+
+
+def child_locale_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with the locale of child processes set to :data:`CHILD_LOCALE`.
+
+    A locale the user asks for may not be installed here or on the servers:
+    Ansible then stops ("could not initialize the preferred locale"), ssh
+    forwards it (``SendEnv LANG LC_*``) and remote tools print warnings or
+    translated output that checks parse. LANGUAGE goes too (it would
+    translate tools' messages); the user's language reaches our own child
+    processes through ``ANL_STACK_LANG``.
+    """
+    result = {k: v for k, v in (os.environ if env is None else env).items()
+              if k != "LANGUAGE" and not k.startswith("LC_")}
+    result.update(CHILD_LOCALE_VARS)
+    result[LANG_ENV] = current_language()
+    return result
 
 
 def N_(message: str) -> str:
@@ -53,6 +117,16 @@ def _catalog(lang: str) -> Any:
 def translate(message: str, lang: Lang) -> str:
     """``message`` (English, as written in the code) in ``lang``."""
     return _catalog(lang).gettext(message)
+
+
+def _(message: str) -> str:
+    """``message`` in the current language (gettext's ``_``; Babel extracts its argument)."""
+    return _catalog(current_language()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The singular or plural form for ``count``, in the current language."""
+    return _catalog(current_language()).ngettext(singular, plural, count)
 
 
 #: Labels of the catalog (fiches, lists, comparisons) by key, in English.
@@ -143,3 +217,36 @@ LABELS: dict[str, str] = {
 def label(key: str, lang: Lang) -> str:
     """A catalog label; the key itself when it has none."""
     return translate(LABELS[key], lang) if key in LABELS else key
+
+
+def help_messages(text: str) -> list[str]:
+    """The messages of a Click help text, as catalogs hold them: one per paragraph.
+
+    Click's own cleaning first (indentation removed, cut at a form feed);
+    then each paragraph with its lines joined (Click wraps it again when
+    shown), except a ``\\b`` paragraph, kept line by line without the
+    marker. :func:`translate_help` shows them; the extractor
+    (:mod:`anl_stack.core.i18n_extract`) gives them to Babel.
+    """
+    return [message for _marker, message in _paragraphs(text) if message]
+
+
+def _paragraphs(text: str) -> list[tuple[str, str]]:
+    import inspect
+    import re
+
+    text = inspect.cleandoc(text).partition("\f")[0]
+    result: list[tuple[str, str]] = []
+    for paragraph in re.split(r"\n[ \t]*\n", text):
+        if paragraph.startswith("\b\n"):
+            result.append(("\b\n", paragraph[2:]))
+        else:
+            result.append(("", " ".join(paragraph.split())))
+    return result
+
+
+def translate_help(text: str, lang: Lang | None = None) -> str:
+    """A Click help text in ``lang`` (default: the current language), paragraph by paragraph."""
+    catalog = _catalog(lang or current_language())
+    return "\n\n".join(marker + (catalog.gettext(message) if message else "")
+                       for marker, message in _paragraphs(text))

@@ -25,6 +25,7 @@ from typing import Any
 from anl_stack.adapters import runner
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
 from anl_stack.core.files import ensure_folder, new_file, write_file
+from anl_stack.core.i18n import _
 from anl_stack.deploy import recipes, replay
 from anl_stack.deploy.events import DisplayFactory, RunModel, is_censored, quiet_display
 from anl_stack.deploy.prepare import Prepared, check_platforms
@@ -109,18 +110,19 @@ def read_releases(target: Target, env: dict[str, str], hosts: list[str]) -> dict
     )
     outcome = runner.run(request, on_event)
     if outcome.canceled:
-        raise AnlError("interrupted while reading host facts; nothing was changed", exit_code=ExitCode.INTERRUPTED)
+        raise AnlError(_("interrupted while reading host facts; nothing was changed"), exit_code=ExitCode.INTERRUPTED)
     if unreachable:
-        raise WorkFailedError([ErrorRecord(f"cannot read facts: {msg}", str(target.paths.hosts), None, host,
-                                           "a reachable host (SSH user with become)")
+        raise WorkFailedError([ErrorRecord(_("cannot read facts: {message}").format(message=msg), str(target.paths.hosts),
+                                           None, host, _("a reachable host (SSH user with become)"))
                                for host, msg in sorted(unreachable.items())])
     releases: dict[str, str] = {}
     records: list[ErrorRecord] = []
     for host in hosts:
         f = facts.get(host, {})
         if f.get("ansible_distribution") != "Debian":
-            records.append(ErrorRecord(f"host runs {f.get('ansible_distribution', 'an unknown system')}",
-                                       str(target.paths.hosts), None, host, "Debian 13 or 12"))
+            system = f.get("ansible_distribution") or _("an unknown system")
+            records.append(ErrorRecord(_("host runs {system}").format(system=system),
+                                       str(target.paths.hosts), None, host, _("Debian 13 or 12")))
             continue
         releases[host] = str(f.get("ansible_distribution_major_version"))
     if records:
@@ -203,10 +205,10 @@ def execute(prep: Prepared, options: Options, *, stop: threading.Event | None = 
         result.records += [ErrorRecord(f"{e['task']}: {e['message']}", str(first.folder / "log"), None, e["host"],
                                        None) for e in first.model.errors]
         if first.model.no_hosts_matched:
-            result.records.append(ErrorRecord("no host matched (check --limit)", key="--limit"))
+            result.records.append(ErrorRecord(_("no host matched (check --limit)"), key="--limit"))
         if not result.records:
-            result.records.append(ErrorRecord(f"ansible-playbook ended with status {first.status} (rc {first.rc})",
-                                              str(first.folder / "log")))
+            ended = _("ansible-playbook ended with status {status} (rc {rc})").format(status=first.status, rc=first.rc)
+            result.records.append(ErrorRecord(ended, str(first.folder / "log")))
         return result
     if kind == "deploy":
         # What the hosts now run, kept for an upgrade's rollback (anl_stack.deploy.recipes).
@@ -223,7 +225,7 @@ def execute(prep: Prepared, options: Options, *, stop: threading.Event | None = 
         changed = [c for c in second.model.changes]
         if changed or second.failed_hosts or second.status != "successful":
             result.exit_code = ExitCode.FAILED
-            result.records += [ErrorRecord("changed on the second run (not idempotent)", str(second.folder / "log"),
+            result.records += [ErrorRecord(_("changed on the second run (not idempotent)"), str(second.folder / "log"),
                                            None, f"{c.host}: {c.label}") for c in changed]
             result.records += [ErrorRecord(f"{e['task']}: {e['message']}", str(second.folder / "log"), None,
                                            e["host"]) for e in second.model.errors]
@@ -233,7 +235,9 @@ def execute(prep: Prepared, options: Options, *, stop: threading.Event | None = 
 def interrupted_message(report: RunReport) -> str:
     m = report.model
     changed = sorted({c.label for c in m.changes if not c.depends_on_earlier})
-    done = f"interrupted during task {m.task!r} after {m.tasks_done} task(s)"
-    what = (f"; changed so far: {', '.join(changed)}" if changed else "; nothing was changed yet")
-    return f"{done}{what}; run the same command again to converge (log: {report.folder})"
+    done = _("interrupted during task {task!r} after {count} task(s)").format(task=m.task, count=m.tasks_done)
+    what = (_("changed so far: {tasks}").format(tasks=", ".join(changed)) if changed
+            else _("nothing was changed yet"))
+    again = _("run the same command again to converge (log: {folder})").format(folder=report.folder)
+    return f"{done}; {what}; {again}"
 

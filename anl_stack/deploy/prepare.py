@@ -22,6 +22,7 @@ from anl_stack import lab
 from anl_stack.artifacts import resolve_for_deploy
 from anl_stack.core import masking
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.core.paths import shared_roles_dir
 from anl_stack.core.yamlfile import read_yaml
 from anl_stack.deploy import ansible_cfg, engines, limits
@@ -57,7 +58,7 @@ def resolve_plugins(names: list[str], recipe_dirs: dict[str, Path] | None = None
     ``recipe_dirs`` replaces a plugin's folder by another recipe of it (a kept one, for a rollback).
     """
     if not names:
-        raise AnlError("no plugin named", key="plugin", expected="one or more plugin names")
+        raise AnlError(_("no plugin named"), key="plugin", expected=_("one or more plugin names"))
     found = discover_plugins()
     records: list[ErrorRecord] = []
     chosen: list[Any] = []
@@ -81,9 +82,9 @@ def target_hosts(inv: Inventory, plugins: list[Any], limit: str | None) -> list[
     for plugin in plugins:
         members = inv.groups.get(plugin.name) or []
         if not members:
-            records.append(ErrorRecord(f"no host runs plugin {plugin.name!r}", str(inv.paths.hosts), None,
+            records.append(ErrorRecord(_("no host runs plugin {name!r}").format(name=plugin.name), str(inv.paths.hosts), None,
                                        f"all.children.{plugin.name}",
-                                       f"a host under all.children.{plugin.name}.hosts"))
+                                       _("a host under {key}").format(key=f"all.children.{plugin.name}.hosts")))
         hosts += [h for h in members if h not in hosts]
     if records:
         raise AnlError(records)
@@ -154,9 +155,11 @@ def check_platforms(inv: Inventory, plugins: list[Any], releases: dict[str, str]
             platform = platforms.get(key)
             if platform is None or not platform.supported:
                 records.append(ErrorRecord(
-                    f"plugin {plugin.name!r} does not support {key} (host {host})",
+                    _("plugin {name!r} does not support {platform} (host {host})").format(
+                        name=plugin.name, platform=key, host=host),
                     str(plugin.path / "plugin.yml"), None, f"platforms.{key}",
-                    "a host on one of: " + (", ".join(k for k, p in platforms.items() if p.supported) or "none")))
+                    _("a host on one of: {platforms}").format(
+                        platforms=", ".join(k for k, p in platforms.items() if p.supported) or _("none"))))
                 continue
             requested = app_version(inv, plugin, host, release)
             spec = platform.app_versions
@@ -264,8 +267,8 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
     the_step = step_named(step)
     plugins = resolve_plugins(plugin_names, recipe_dirs)
     if (inventory is None) == (lab_name is None):
-        raise AnlError("give exactly one of -i PATH or --lab NAME", key="-i/--lab",
-                       expected="-i inventories/COMMUNE or --lab NAME")
+        raise AnlError(_("give exactly one of -i PATH or --lab NAME"), key="-i/--lab",
+                       expected=_("-i inventories/COMMUNE or --lab NAME"))
     wants_artifacts = (the_step.uses_artifacts and any(p.manifest.deployment.artifacts for p in plugins)
                        and needs_artifacts(tags, skip_tags))
     artifacts: dict[str, Any] | None = None

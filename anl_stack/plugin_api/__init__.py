@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.core.errors import AnlError, WorkFailedError
+from anl_stack.core.i18n import N_
 
 # --- files anl-stack looks for in a plugin folder ----------------------------------------
 
@@ -70,13 +71,13 @@ class Step:
 #: scenario steps). The CLI offers a step for a plugin only when the plugin ships
 #: the step's playbook, and refuses it (exit 2) otherwise.
 LIFECYCLE: tuple[Step, ...] = (
-    Step("deploy", "playbook.yml", True, (), "Deploy the tool (installs or converges it)."),
+    Step("deploy", "playbook.yml", True, (), N_("Deploy the tool (installs or converges it).")),
     Step("backup", "backup.yml", False, ("anl_backup_repo", "anl_backup_labels"),
-         "Back up a plugin's data into its repositories."),
+         N_("Back up a plugin's data into its repositories.")),
     Step("restore", "restore.yml", False, ("anl_restore_from", "anl_backup_repo"),
-         "Restore a plugin's data from a snapshot."),
-    Step("upgrade", "upgrade.yml", True, (), "Upgrade a plugin's application on its hosts."),
-    Step("remove", "remove.yml", False, ("anl_remove_purge",), "Remove a plugin's service from its hosts."),
+         N_("Restore a plugin's data from a snapshot.")),
+    Step("upgrade", "upgrade.yml", True, (), N_("Upgrade a plugin's application on its hosts.")),
+    Step("remove", "remove.yml", False, ("anl_remove_purge",), N_("Remove a plugin's service from its hosts.")),
 )
 DEPLOY = LIFECYCLE[0]
 STEP_NAMES: tuple[str, ...] = tuple(s.name for s in LIFECYCLE)

@@ -30,6 +30,7 @@ import jinja2.sandbox
 import pytest
 import yaml
 
+from anl_stack.adapters.testinfra import parsable_remote_locale
 from anl_stack.adapters.tls import https_headers
 from anl_stack.core.errors import AnlError
 from anl_stack.plugin_api import (
@@ -300,6 +301,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except AnlError as error:
         raise pytest.UsageError(str(error)) from None
     config.pluginmanager.register(VerifyPlugin(config, context), "anl_verify")
+    parsable_remote_locale()
+
 
 
 def _state(request: pytest.FixtureRequest) -> VerifyPlugin:

@@ -17,6 +17,7 @@ from _pytest.mark.expression import Expression
 
 from anl_stack import lab
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.deploy.targets import inventory_target
 from anl_stack.inventory.model import Inventory, firewall_ports, load_inventory
 from anl_stack.plugin_api import BASELINE, CHECKS_DIR, CHECKS_GLOB
@@ -117,13 +118,13 @@ def resolve_target(options: VerifyOptions) -> tuple[Inventory, Path | None, str]
 def _target(options: VerifyOptions) -> tuple[Inventory, Path | None, str, bool]:
     """As resolve_target, plus host key checking (the same choice as the deploy)."""
     if bool(options.inventory) == bool(options.lab):
-        raise AnlError("give exactly one of -i PATH or --lab NAME", key="target",
-                       expected="-i inventories/COMMUNE or --lab NAME")
+        raise AnlError(_("give exactly one of -i PATH or --lab NAME"), key="target",
+                       expected=_("-i inventories/COMMUNE or --lab NAME"))
     if options.lab:
         host = lab.get(options.lab)
         if host is None:
-            raise AnlError(f"no lab host named {options.lab!r}", key="--lab",
-                           expected="a running lab host (`anl-stack lab up NAME`)")
+            raise AnlError(_("no lab host named {name!r}").format(name=options.lab), key="--lab",
+                           expected=_("a running lab host (`anl-stack lab up NAME`)"))
         inv = load_inventory(host.inventory)
         return inv, Path(host.vault_password_file), f"lab {options.lab}", False
     inv = load_inventory(options.inventory)  # type: ignore[arg-type]
@@ -144,7 +145,7 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     if inv.problems:
         raise AnlError(inv.problems)
     if not inv.hosts:
-        raise AnlError("the inventory lists no host", file=str(inv.paths.hosts), expected="all.hosts.NAME")
+        raise AnlError(_("the inventory lists no host"), file=str(inv.paths.hosts), expected="all.hosts.NAME")
     found = discover_plugins() if plugins is None else plugins
     requested = list(dict.fromkeys(options.plugins))
     _refuse_bad_requests(inv, requested, found)
@@ -152,8 +153,8 @@ def plan(options: VerifyOptions, *, plugins: list[Any] | None = None) -> Plan:
     chosen = requested or [n for n, p in by_name.items() if p.manifest is not None and inv.groups.get(n)]
     unknown = sorted(set(options.limit or []) - set(inv.hosts))
     if unknown:
-        raise AnlError(f"no host named {', '.join(unknown)}", file=str(inv.paths.hosts), key="--limit",
-                       expected="hosts of the inventory: " + ", ".join(inv.hosts))
+        raise AnlError(_("no host named {names}").format(names=", ".join(unknown)), file=str(inv.paths.hosts),
+                       key="--limit", expected=_("hosts of the inventory: {names}").format(names=", ".join(inv.hosts)))
     hosts = {host: names for host in inv.hosts if not options.limit or host in options.limit
              if (names := [n for n in chosen if host in inv.groups.get(n, [])]) or not requested}
     suites, notes = _suites([by_name[n] for n in chosen] if options.plugin_checks else [], options.baseline)
@@ -188,8 +189,9 @@ def _refuse_bad_requests(inv: Inventory, requested: list[str], found: list[Any])
             errors += error.records
             continue
         if not inv.groups.get(name):
-            errors.append(ErrorRecord(f"plugin {name!r}: no host in its inventory group", str(inv.paths.hosts),
-                                      None, f"all.children.{name}", f"a host listed under all.children.{name}.hosts"))
+            errors.append(ErrorRecord(_("plugin {name!r}: no host in its inventory group").format(name=name),
+                                      str(inv.paths.hosts), None, f"all.children.{name}",
+                                      _("a host listed under {key}").format(key=f"all.children.{name}.hosts")))
     if errors:
         raise AnlError(errors)
 
@@ -202,7 +204,8 @@ def _suites(chosen: list[Any], baseline: bool) -> tuple[list[Suite], list[str]]:
         manifest = plugin.manifest
         folder = plugin.path / CHECKS_DIR
         if not any(folder.glob(CHECKS_GLOB)):
-            notes.append(f"plugin {plugin.name} has no checks (verify/test_*.py); only the baseline applies")
+            notes.append(_("plugin {name} has no checks (verify/test_*.py); only the baseline applies").format(
+                name=plugin.name))
         suites.append(Suite(plugin.name, folder.resolve(), plugin.path.resolve(), manifest.deployment.subdomain,
                             manifest.version, manifest.app.version, content_digest(plugin.path)))
     return suites, notes

@@ -19,12 +19,17 @@ import jinja2
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import check_writable, write_file
+from anl_stack.core.i18n import N_, _, current_language
 from anl_stack.verify.result import JSON_FORMAT, JSON_FORMAT_VERSION, VerifyResult
 
 FORMATS = {".md": "verify_report.md.j2", ".markdown": "verify_report.md.j2",
            ".html": "verify_report.html.j2", ".htm": "verify_report.html.j2", ".json": ""}
-LABELS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "n/a": "n/a", "skipped": "SKIP",
-          "not run": "not run"}
+LABELS = {"passed": N_("PASS"), "failed": N_("FAIL"), "error": N_("ERROR"), "n/a": N_("n/a"), "skipped": N_("SKIP"),
+          "not run": N_("not run")}
+
+
+#: Texts the templates show through a variable: the verdict and the kind of host.
+SHOWN = (N_("PASSED"), N_("FAILED"), N_("lab"), N_("production"))
 
 
 def check_report_path(path: Path) -> None:
@@ -33,13 +38,14 @@ def check_report_path(path: Path) -> None:
     Checked before the hosts are: a verify run must not fail at its end for want of a folder.
     """
     if path.suffix.lower() not in FORMATS:
-        raise AnlError("unknown report format", file=str(path), key="--report",
-                       expected="a file name ending in .md, .html or .json")
+        raise AnlError(_("unknown report format"), file=str(path), key="--report",
+                       expected=_("a file name ending in .md, .html or .json"))
     check_writable(path, key="--report")
 
 
 def label(outcome: str) -> str:
-    return LABELS.get(outcome, outcome)
+    """A check's outcome as reports show it, in the current language (JSON keeps the outcome itself)."""
+    return _(LABELS[outcome]) if outcome in LABELS else outcome
 
 
 def _md_cell(value: Any) -> str:
@@ -53,6 +59,7 @@ def _environment(autoescape: bool) -> Any:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["label"] = label
+    env.globals["_"] = _  # texts marked {{ _("...") }}: Babel extracts them (babel.cfg), shown in the current language
     env.filters["md"] = _md_cell
     return env
 
@@ -64,7 +71,7 @@ def _by_host(result: VerifyResult) -> list[dict[str, Any]]:
         groups.append({**host, "checks": rows})
     orphans = [c for c in result.checks if c.get("host") not in {h["name"] for h in result.hosts}]
     if orphans:
-        groups.append({"name": "(no host)", "plugins": [], "debian_version": "", "codename": None,
+        groups.append({"name": _("(no host)"), "plugins": [], "debian_version": "", "codename": None,
                        "facts": {}, "checks": orphans})
     return groups
 
@@ -76,7 +83,7 @@ def render(result: VerifyResult, fmt: str) -> str:
         return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     template = FORMATS[fmt]
     env = _environment(autoescape=template.endswith(".html.j2"))
-    return env.get_template(template).render(r=result, hosts=_by_host(result), verdict=(
+    return env.get_template(template).render(r=result, hosts=_by_host(result), lang=current_language(), verdict=(
         "PASSED" if result.exit_code == 0 else "FAILED"))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from anl_stack.adapters import testinfra
 from anl_stack.core.errors import WorkFailedError
 from anl_stack.core.files import ensure_folder, write_file
+from anl_stack.core.i18n import _
 from anl_stack.deploy import ansible_cfg
 from anl_stack.inventory.model import Inventory
 from anl_stack.plugin_api import BASELINE, CHECKS_GLOB, PYTEST_PLUGIN, write_context
@@ -78,8 +79,9 @@ def _result(the_plan: Plan, data: dict[str, Any], run_dir: Path, junit: Path, lo
     rows = [dict(r) for r in data.get("results", [])]
     for row in data.get("not_run", []):
         rows.append({**row, "outcome": "not run",
-                     "message": "live check: runs only with --live-test" if "live" in row.get("markers", [])
-                     else f"left out by the marker expression {the_plan.marker_expr!r}"})
+                     "message": _("live check: runs only with --live-test") if "live" in row.get("markers", [])
+                     else _("left out by the marker expression {expression!r}").format(
+                         expression=the_plan.marker_expr)})
     rows.sort(key=lambda r: _order(r, names))
     summary = {name: 0 for name in OUTCOMES}
     for row in rows:

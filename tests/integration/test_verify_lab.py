@@ -1,6 +1,7 @@
 """`anl-stack verify` on a real lab host with the hello test plugin deployed.
 
-One shared host (``vfault``): verify passes after the deploy; then, one at a
+One shared host (``vfault``), deployed under a French locale the machine may
+lack: the deploy spoke French, verify passes (its report in French); then, one at a
 time, a fault is planted, verify exits 1 naming the check, the fault is
 repaired and verify passes again. The JUnit file is parsed and the HTML
 report is rendered by headless Chromium.
@@ -34,8 +35,9 @@ def hello_host(deployed_hello_host: Any) -> Any:
     return deployed_hello_host
 
 
-def _verify(run_verify: Any, host: Any, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    done = run_verify("--lab", host.name, "--json", *args)
+def _verify(run_verify: Any, host: Any, *args: str,
+            env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    done = run_verify("--lab", host.name, "--json", *args, env=env)
     try:
         data = json.loads(done.stdout)
     except ValueError:
@@ -47,10 +49,31 @@ def _failed(data: dict[str, Any]) -> set[str]:
     return {f"{c['suite']}/{c['check']}" for c in data["checks"] if c["outcome"] in ("failed", "error")}
 
 
+#: Under a French locale (a French commune's workstation), installed on this machine or not.
+FRENCH = {"LANG": "fr_FR.UTF-8", "LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": "", "ANL_STACK_LANG": ""}
+
+
+def test_deploy_speaks_french_under_a_french_locale(hello_host: Any) -> None:
+    """The shared host's deploy ran under LANG=fr_FR.UTF-8 (tests/fixtures/verify.py): it worked, in French.
+
+    Where the locale is missing, Ansible used to stop at start-up, and the
+    deploy said "host runs an unknown system".
+    """
+    from tests.fixtures.verify import DEPLOY_RUNS
+
+    done = DEPLOY_RUNS[hello_host.name]
+    assert done.returncode == 0
+    assert "Déploiement — " in done.stdout and " modifiés=" in done.stdout and " injoignables=0" in done.stdout
+    assert "TÂCHE " in done.stdout  # the progress lines
+    assert "unknown system" not in done.stdout + done.stderr and "système inconnu" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_verify_passes_after_deploy(hello_host: Any, run_verify: Any, tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     report = tmp_path / "report.md"
-    done, data = _verify(run_verify, hello_host, "--junit", str(junit), "--report", str(report))
+    # Under the French locale (see above): the checks parse remote output under C.UTF-8, the report is French.
+    done, data = _verify(run_verify, hello_host, "--junit", str(junit), "--report", str(report), env=FRENCH)
     assert done.returncode == 0, f"failed checks: {_failed(data)}\n" + "\n".join(
         f"{c['check']}: {c['message']}" for c in data["checks"] if c["outcome"] in ("failed", "error"))
     outcomes = {c["check"]: c["outcome"] for c in data["checks"]}
@@ -70,6 +93,9 @@ def test_verify_passes_after_deploy(hello_host: Any, run_verify: Any, tmp_path: 
     assert cases and not any(c.find("failure") is not None or c.find("error") is not None for c in cases)
     text = report.read_text()
     assert "| hello | 0.1.0 | 1.0.0 | `sha256:" in text and hello_host.name in text and "trixie" in text
+    assert "# Rapport de vérification — lab vfault" in text and "**Résultat :** RÉUSSI" in text
+    assert f"## Vérifications sur {hello_host.name}" in text and "| test_nginx_running | hello | **RÉUSSI** |" in text
+    assert "locale" not in done.stderr.lower()  # no locale warning or error from Ansible, ssh or the host
 
 
 def test_live_checks_run_with_live_test(hello_host: Any, run_verify: Any) -> None:
