@@ -1,10 +1,11 @@
 """Runs of any lifecycle step: ansible-runner in a fresh private data dir.
 
-execute: read each host's Debian release (a setup-only run, changes
-nothing) and refuse versions it cannot run -> run the step with events fed
-to a run model and to the caller's display -> a run folder with log,
-events.jsonl and summary.json -> optional idempotence re-run (nothing may
-change).
+execute: run the step, whose first play (the release gate,
+anl_stack.deploy.release_gate) reads each host's Debian release and stops
+the run before any change where a host cannot run it (refused, exit 2),
+with events fed to a run model and to the caller's display -> a run folder
+with log, events.jsonl and summary.json -> optional idempotence re-run
+(nothing may change).
 
 Secrets reach Ansible only through the encrypted ``vault.yml`` and the
 vault password file; what we write (log, events, summary) is also scrubbed
@@ -18,18 +19,17 @@ import json
 import secrets as pysecrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from anl_stack.adapters import runner
-from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
+from anl_stack.core.errors import ErrorRecord, ExitCode
 from anl_stack.core.files import ensure_folder, new_file, write_file
 from anl_stack.core.i18n import _
-from anl_stack.deploy import recipes, replay
+from anl_stack.deploy import recipes, release_gate, replay
 from anl_stack.deploy.events import DisplayFactory, RunModel, is_censored, quiet_display
-from anl_stack.deploy.prepare import Prepared, check_platforms
-from anl_stack.deploy.targets import Target
+from anl_stack.deploy.prepare import Prepared
 from anl_stack.inventory.model import InventoryPaths
 from anl_stack.plugin_api import GENERATED_INVENTORY
 from anl_stack.plugins.digest import content_digest
@@ -91,45 +91,6 @@ class Result:
         }
 
 
-def read_releases(target: Target, env: dict[str, str], hosts: list[str]) -> dict[str, str]:
-    """Debian major release of each host, from a setup-only run (changes nothing)."""
-    facts: dict[str, dict[str, Any]] = {}
-    unreachable: dict[str, str] = {}
-
-    def on_event(event: dict[str, Any]) -> None:
-        data = event.get("event_data") or {}
-        res = data.get("res") or {}
-        if event.get("event") == "runner_on_ok":
-            facts[data.get("host", "?")] = res.get("ansible_facts") or {}
-        elif event.get("event") in ("runner_on_unreachable", "runner_on_failed"):
-            unreachable[data.get("host", "?")] = str(res.get("msg", "")).strip()
-
-    request = runner.RunRequest(
-        inventories=[target.paths.root], envvars=env, module="ansible.builtin.setup",
-        module_args="gather_subset=!all filter=ansible_distribution*", host_pattern=",".join(hosts),
-    )
-    outcome = runner.run(request, on_event)
-    if outcome.canceled:
-        raise AnlError(_("interrupted while reading host facts; nothing was changed"), exit_code=ExitCode.INTERRUPTED)
-    if unreachable:
-        raise WorkFailedError([ErrorRecord(_("cannot read facts: {message}").format(message=msg), str(target.paths.hosts),
-                                           None, host, _("a reachable host (SSH user with become)"))
-                               for host, msg in sorted(unreachable.items())])
-    releases: dict[str, str] = {}
-    records: list[ErrorRecord] = []
-    for host in hosts:
-        f = facts.get(host, {})
-        if f.get("ansible_distribution") != "Debian":
-            system = f.get("ansible_distribution") or _("an unknown system")
-            records.append(ErrorRecord(_("host runs {system}").format(system=system),
-                                       str(target.paths.hosts), None, host, _("Debian 13 or 12")))
-            continue
-        releases[host] = str(f.get("ansible_distribution_major_version"))
-    if records:
-        raise AnlError(records)
-    return releases
-
-
 def new_run_folder(paths: InventoryPaths, kind: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = paths.runs / f"{stamp}-{kind}-{pysecrets.token_hex(3)}"
@@ -184,19 +145,19 @@ def _digests(plugins: list[Any]) -> dict[str, str]:
 
 
 def execute(prep: Prepared, options: Options, *, stop: threading.Event | None = None) -> Result:
-    """Read releases, refuse what cannot run, then plan or deploy (and re-run for idempotence)."""
+    """Plan or deploy (and re-run for idempotence); a host the release gate refuses stops the run
+    before any change (AnlError, exit 2)."""
     stop = stop or threading.Event()
     result = Result([p.name for p in prep.plugins], generated_secrets=prep.generated_secrets)
-    releases = read_releases(prep.target, prep.env, prep.hosts)
-    check_platforms(prep.inventory, prep.plugins, releases)
-
     kind = options.kind or ("plan" if options.check else "deploy")
-    first = run_once(prep, kind, options, stop)
+    gate = release_gate.GateWatch()
+    first = run_once(prep, kind, replace(options, on_event=_both(gate, options.on_event)), stop)
     result.reports.append(first)
     if first.canceled:
         result.exit_code = ExitCode.INTERRUPTED
         result.records.append(ErrorRecord(interrupted_message(first)))
         return result
+    release_gate.raise_refusal(gate, prep.inventory, prep.plugins, prep.hosts)
     # In check mode ansible-playbook also fails where a task depends on an earlier change.
     planned_around = options.check and any(h.depends for h in first.model.hosts.values())
     bad_status = first.status != "successful" and not planned_around
@@ -230,6 +191,15 @@ def execute(prep: Prepared, options: Options, *, stop: threading.Event | None = 
             result.records += [ErrorRecord(f"{e['task']}: {e['message']}", str(second.folder / "log"), None,
                                            e["host"]) for e in second.model.errors]
     return result
+
+
+def _both(first: Callable[[dict[str, Any]], None],
+          second: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None]:
+    def on_event(event: dict[str, Any]) -> None:
+        first(event)
+        if second is not None:
+            second(event)
+    return on_event
 
 
 def interrupted_message(report: RunReport) -> str:

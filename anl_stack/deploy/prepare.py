@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from anl_stack import lab
 from anl_stack.artifacts import resolve_for_deploy
@@ -24,8 +22,7 @@ from anl_stack.core import masking
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.i18n import _
 from anl_stack.core.paths import shared_roles_dir
-from anl_stack.core.yamlfile import read_yaml
-from anl_stack.deploy import ansible_cfg, engines, limits
+from anl_stack.deploy import ansible_cfg, engines, limits, release_gate
 from anl_stack.deploy.targets import Target, inventory_target, lab_target
 from anl_stack.inventory import backup_settings, vault
 from anl_stack.inventory.check import require_valid
@@ -39,7 +36,9 @@ from anl_stack.plugin_api import (
     DEPLOY,
     GENERATED_INVENTORY,
     ROLES_DIR,
+    RUN_HOSTS_GROUP,
     RUN_VARIABLES,
+    SUPPORTED_RELEASES_VARIABLE,
     provided_steps,
     step_named,
 )
@@ -98,83 +97,6 @@ def target_hosts(inv: Inventory, plugins: list[Any], limit: str | None) -> list[
     return hosts
 
 
-def _platform(plugin: Any, release: str | None) -> Any:
-    return dict(plugin.manifest.platforms.items()).get(f"debian-{release}") if release else None
-
-
-def app_version(inv: Inventory, plugin: Any, host: str, release: str | None = None) -> str:
-    """The application version a host runs or gets: its ``<plugin>_version`` setting, else its release's
-    ``app_version`` (when ``release`` is known and the manifest gives one), else the recipe's."""
-    platform = _platform(plugin, release)
-    default = platform.default_version(plugin.manifest.app.version) if platform else plugin.manifest.app.version
-    return str(inv.host_settings(host).get(f"{plugin.name}_version") or default)
-
-
-def version_origin(inv: Inventory, plugin: Any, host: str) -> tuple[str, int | None, str]:
-    """Where a refused app version is set, as (file, line, key): the inventory variable when it sets
-    one, else the recipe's ``app.version`` (a release's own ``app_version`` is always in its range)."""
-    key = f"{plugin.name}_version"
-    if inv.host_settings(host).get(key):
-        source = inv.host_setting_source(host, key)
-        if source is not None:
-            return str(source.doc.file), source.line(key), key
-    manifest_file = Path(plugin.path) / "plugin.yml"
-    try:
-        line = read_yaml(manifest_file).line("app", "version")
-    except AnlError:
-        line = None
-    return str(manifest_file), line, "app.version"
-
-
-def _version_refusal(inv: Inventory, plugin: Any, host: str, release: str, requested: str,
-                     spec: str) -> ErrorRecord:
-    file, line, setting = version_origin(inv, plugin, host)
-    key = f"debian-{release}"
-    expected = f"a version matching {spec} (platforms.{key}.app_versions of {plugin.name})"
-    if setting == "app.version":
-        expected += f", platforms.{key}.app_version, or {plugin.name}_version in the inventory for its hosts"
-    return ErrorRecord(f"{plugin.manifest.app.name} {requested} cannot run on {key} (host {host})",
-                       file, line, setting, expected)
-
-
-def check_platforms(inv: Inventory, plugins: list[Any], releases: dict[str, str]) -> None:
-    """Refuse (exit 2) a plugin or app version the Debian release of a host of this run cannot run.
-
-    Only the run's hosts count (``releases``): a version outside Debian 12's range does not stop a
-    run on Debian 13 hosts. The manifest itself only needs one supported release to allow its default.
-    """
-    records: list[ErrorRecord] = []
-    for plugin in plugins:
-        manifest = plugin.manifest
-        platforms = dict(manifest.platforms.items())
-        for host in inv.groups.get(plugin.name, []):
-            if host not in releases:
-                continue
-            release = releases[host]
-            key = f"debian-{release}"
-            platform = platforms.get(key)
-            if platform is None or not platform.supported:
-                records.append(ErrorRecord(
-                    _("plugin {name!r} does not support {platform} (host {host})").format(
-                        name=plugin.name, platform=key, host=host),
-                    str(plugin.path / "plugin.yml"), None, f"platforms.{key}",
-                    _("a host on one of: {platforms}").format(
-                        platforms=", ".join(k for k, p in platforms.items() if p.supported) or _("none"))))
-                continue
-            requested = app_version(inv, plugin, host, release)
-            spec = platform.app_versions
-            if not spec or spec == "unknown" or requested == "unknown" or "{{" in requested:
-                continue
-            try:
-                allowed = Version(requested) in SpecifierSet(spec)
-            except (InvalidVersion, InvalidSpecifier):
-                continue
-            if not allowed:
-                records.append(_version_refusal(inv, plugin, host, release, requested, spec))
-    if records:
-        raise AnlError(records)
-
-
 class Scrubber:
     """Replaces known secret values in text we write (second line of defence)."""
 
@@ -207,8 +129,10 @@ def site_playbook(plugins: list[Any], step: str = DEPLOY.name, *, partners: bool
 
 
 def generated_inventory(host_ports: dict[str, list[dict[str, Any]]], artifacts: dict[str, Any],
-                        extra_vars: dict[str, Any] | None = None, *, partners: list[str] | None = None) -> str:
-    """The generated inventory of one run: :data:`RUN_VARIABLES`, nothing else (and the partner group)."""
+                        extra_vars: dict[str, Any] | None = None, *, partners: list[str] | None = None,
+                        releases: dict[str, list[str]] | None = None) -> str:
+    """The generated inventory of one run: :data:`RUN_VARIABLES`, nothing else, the partner group,
+    and the run's hosts (group ``anl_run``) with the releases each may run (the release gate)."""
     unknown = sorted(set(extra_vars or {}) - set(RUN_VARIABLES))
     if unknown:
         # A programming error, not a user's: only declared variables reach recipes.
@@ -218,8 +142,13 @@ def generated_inventory(host_ports: dict[str, list[dict[str, Any]]], artifacts: 
         doc["all"]["vars"] = {"anl_artifacts": artifacts}
     if extra_vars:
         doc["all"].setdefault("vars", {}).update(extra_vars)
+    children: dict[str, Any] = {}
     if partners:
-        doc["all"]["children"] = {BACKUP_PARTNERS_GROUP: {"hosts": {h: {} for h in partners}}}
+        children[BACKUP_PARTNERS_GROUP] = {"hosts": {h: {} for h in partners}}
+    if releases:
+        children[RUN_HOSTS_GROUP] = {"hosts": {h: {SUPPORTED_RELEASES_VARIABLE: r} for h, r in releases.items()}}
+    if children:
+        doc["all"]["children"] = children
     return "# Generated by anl-stack for one run (not secret).\n" + yaml.safe_dump(doc, sort_keys=False)
 
 
@@ -300,8 +229,9 @@ def prepare(plugin_names: list[str], *, inventory: str | None = None, lab_name: 
     run_vars = {"anl_recipes": recipes(plugins), **(extra_vars or {})}
     files = {
         GENERATED_INVENTORY: generated_inventory(firewall_ports(inv, manifests), artifacts or {}, run_vars,
-                                                 partners=partners),
-        "project/site.yml": playbook or site_playbook(plugins, step, partners=bool(partners)),
+                                                 partners=partners,
+                                                 releases=release_gate.supported_releases(inv, plugins, hosts)),
+        "project/site.yml": release_gate.with_gate(playbook or site_playbook(plugins, step, partners=bool(partners))),
     }
     env = _run_environment(target, plugins, engine)
     return Prepared(target, inv, plugins, hosts, env, files, scrub, generated)

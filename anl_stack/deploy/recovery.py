@@ -20,7 +20,8 @@ from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.deploy.engine import Options, Result, execute
 from anl_stack.deploy.events import DisplayFactory, quiet_display, task_reports
 from anl_stack.deploy.lifecycle import require_step, run_lifecycle_step
-from anl_stack.deploy.prepare import Prepared, app_version, prepare, resolve_plugins
+from anl_stack.deploy.platforms import app_version
+from anl_stack.deploy.prepare import Prepared, prepare, resolve_plugins
 from anl_stack.deploy.snapshots import (
     Snapshot,
     check_snapshot_name,

@@ -139,6 +139,15 @@ BACKUP_SSH_PUBLIC_SECRET = "anl_backup_ssh_key_public"
 BACKUP_PARTNERS_GROUP = "anl_backup_partners"
 BACKUP_PARTNER_PLAYBOOK = "backup-partner.yml"
 
+# --- the release gate ----------------------------------------------------------------------
+
+#: Group of the generated inventory holding the hosts a run targets, the playbook every run
+#: imports first (anl_stack.deploy.release_gate), and the host variable listing the Debian major
+#: releases the run's recipes can run on that host. Reserved names: recipes only read them.
+RUN_HOSTS_GROUP = "anl_run"
+RELEASE_GATE_PLAYBOOK = "release-gate.yml"
+SUPPORTED_RELEASES_VARIABLE = "anl_supported_releases"
+
 #: Variable names that hold secrets by their look (``*_password``, ``*_secret``, ``*_token``, ``*_key``...),
 #: besides the vault secrets the manifests declare: never handed to checks as settings, never on a
 #: command line in a recipe (tests/unit/test_secrets_off_command_lines.py).

@@ -61,10 +61,12 @@ def write_inventory(path: Path, name: str, address: str, user: str, key: Path,
 
 
 def run_playbook(inventory: Path, playbook: Path, *, extra_vars: list[str] = (),
-                 timeout: int = 1500) -> PlaybookRun:
+                 engine_env: dict[str, str] | None = None, timeout: int = 1500) -> PlaybookRun:
+    """``ansible-playbook``; ``engine_env`` selects the strategy (tests.fixtures.lab.engine_env)."""
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROLES_PATH), ANSIBLE_HOST_KEY_CHECKING="False",
                ANSIBLE_PIPELINING="True", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_RETRY_FILES_ENABLED="False")
+               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_RETRY_FILES_ENABLED="False",
+               **(engine_env or {}))
     cmd = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(playbook)]
     for item in extra_vars:
         cmd += ["-e", item]

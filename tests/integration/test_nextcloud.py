@@ -38,6 +38,7 @@ import pytest
 import yaml
 
 from tests.fixtures.cmdline_watch import CmdlineWatch, own_pid_namespace
+from tests.fixtures.lab import assert_release_engine
 
 pytestmark = pytest.mark.lab
 
@@ -56,9 +57,11 @@ SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8}) in loca
 
 @pytest.fixture(scope="module", params=["13", "12"])
 def host(request: pytest.FixtureRequest) -> Iterator[object]:
-    from tests.fixtures.lab import lab_host_for
+    from tests.fixtures.lab import lab_host_for, use_release_engine
 
-    yield from lab_host_for(f"n{request.param}", request.param)
+    for made in lab_host_for(f"n{request.param}", request.param):
+        use_release_engine(made.inventory, request.param)  # type: ignore[attr-defined]
+        yield made
 
 
 def anl(*args: str, env: dict[str, str] | None = None, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
@@ -196,6 +199,7 @@ def test_stack_deploy_is_idempotent(host: object, stack_deploy: subprocess.Compl
     assert second["kind"] == "idempotence"
     assert second["hosts"][host.name]["changed"] == 0, second  # type: ignore[attr-defined]
     assert second["hosts"][host.name]["failed"] == 0  # type: ignore[attr-defined]
+    assert_release_engine(summary["runs"], host.release)  # type: ignore[attr-defined]
 
 
 def secret_values(host: object) -> dict[str, str]:

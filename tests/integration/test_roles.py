@@ -5,7 +5,9 @@ NOPASSWD, its own key) applies base + web with a small static site, twice
 (second run changed=0), then postgresql, mariadb, redis and php_fpm, twice.
 The checks then look at the host from the controller: firewall, SSH, HTTPS.
 The security suite is removed from the host's APT sources first, so the
-base role has to add it back from the host's own mirror.
+base role has to add it back from the host's own mirror. Debian 13 runs
+under Ansible's linear strategy, Debian 12 under Mitogen
+(tests.fixtures.lab.ENGINE_BY_RELEASE).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.lab import engine_env
 from tests.integration.roles_support import (
     DATA,
     PlaybookRun,
@@ -114,7 +117,8 @@ def roles_host(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 def converged(roles_host: RolesHost) -> RolesHost:
     """base + web applied twice by the deploy user."""
     for run in ("base_web_1", "base_web_2"):
-        roles_host.runs[run] = run_playbook(roles_host.inventory, DATA / "base_web.yml")
+        roles_host.runs[run] = run_playbook(roles_host.inventory, DATA / "base_web.yml",
+                                            engine_env=engine_env(roles_host.host.release))  # type: ignore[attr-defined]
         assert roles_host.runs[run].rc == 0, roles_host.runs[run].output[-6000:]
     return roles_host
 
@@ -123,7 +127,8 @@ def converged(roles_host: RolesHost) -> RolesHost:
 def databases(converged: RolesHost) -> RolesHost:
     for run in ("databases_1", "databases_2"):
         converged.runs[run] = run_playbook(converged.inventory, DATA / "databases.yml",
-                                           extra_vars=[f"roles_test_db_password={DB_PASSWORD}"])
+                                           extra_vars=[f"roles_test_db_password={DB_PASSWORD}"],
+                                           engine_env=engine_env(converged.host.release))  # type: ignore[attr-defined]
         assert converged.runs[run].rc == 0, converged.runs[run].output[-6000:]
     return converged
 

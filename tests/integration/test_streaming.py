@@ -38,7 +38,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fixtures.lab import wait_for
+from tests.fixtures.lab import ENGINE_BY_RELEASE, assert_release_engine, wait_for
+from tests.integration.test_nextcloud import json_summary
 
 pytestmark = pytest.mark.lab
 
@@ -154,6 +155,7 @@ def lab_site(request: pytest.FixtureRequest) -> Iterator[Site]:
             "streaming_archive_retention_days": RETENTION_DAYS,
             "streaming_hls_fragment_seconds": FRAGMENT_SECONDS,
             "streaming_hls_playlist_seconds": PLAYLIST_SECONDS,
+            "anl_engine": ENGINE_BY_RELEASE[request.param],
         })
         settings_file.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
         yield Site(host=host, domain=domain, controller=host.gateway, controller_allowed=allowed)
@@ -165,7 +167,7 @@ def lab_site(request: pytest.FixtureRequest) -> Iterator[Site]:
 def deploy_run(lab_site: Site) -> subprocess.CompletedProcess[str]:
     """`deploy streaming --idempotence`, once per host: every other test needs the recipe deployed."""
     return anl("deploy", "streaming", "--lab", lab_site.host.name, "--debian", lab_site.host.release,
-               "--idempotence")
+               "--idempotence", "--json")
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +177,14 @@ def site(lab_site: Site, deploy_run: subprocess.CompletedProcess[str]) -> Site:
     return lab_site
 
 
-def test_deploy_is_idempotent(deploy_run: subprocess.CompletedProcess[str]) -> None:
+def test_deploy_is_idempotent(lab_site: Site, deploy_run: subprocess.CompletedProcess[str]) -> None:
     assert deploy_run.returncode == 0, output(deploy_run)
-    assert "failed=0" in deploy_run.stdout, output(deploy_run)
+    runs = json_summary(deploy_run)["runs"]
+    assert [r["kind"] for r in runs] == ["deploy", "idempotence"]
+    name = lab_site.host.name
+    assert runs[0]["hosts"][name]["changed"] > 0 and runs[0]["hosts"][name]["failed"] == 0, runs[0]
+    assert runs[1]["hosts"][name]["changed"] == 0 and runs[1]["hosts"][name]["failed"] == 0, runs[1]
+    assert_release_engine(runs, lab_site.host.release)
 
 
 def test_verify_live_passes(site: Site) -> None:

@@ -20,7 +20,7 @@ import yaml
 from anl_stack.adapters import runner
 from anl_stack.core.errors import AnlError
 from anl_stack.core.paths import shared_roles_dir
-from anl_stack.deploy import ansible_cfg
+from anl_stack.deploy import ansible_cfg, platforms
 from anl_stack.deploy import prepare as deploy
 from anl_stack.deploy.events import RunModel, compact_event
 from anl_stack.inventory import vault
@@ -92,13 +92,13 @@ def test_prepare_generates_secrets_and_per_host_vars(commune: Path) -> None:
 def test_release_and_version_checks(commune: Path, test_plugins: Path) -> None:
     prep = deploy.prepare(["hello"], inventory=str(commune))
     inv = prep.inventory
-    deploy.check_platforms(inv, prep.plugins, {"srv1": "13"})
+    platforms.check_platforms(inv, prep.plugins, {"srv1": "13"})
     with pytest.raises(AnlError, match="does not support debian-11"):
-        deploy.check_platforms(inv, prep.plugins, {"srv1": "11"})
+        platforms.check_platforms(inv, prep.plugins, {"srv1": "11"})
     settings = commune / "group_vars" / "all" / "anl.yml"
     settings.write_text(settings.read_text() + "hello_version: '2.0.0'\n")
     with pytest.raises(AnlError) as error:
-        deploy.check_platforms(load_inventory(commune), prep.plugins, {"srv1": "12"})
+        platforms.check_platforms(load_inventory(commune), prep.plugins, {"srv1": "12"})
     assert "cannot run on debian-12" in str(error.value)
     record = error.value.records[0]
     assert (record.file, record.line, record.key) == (str(settings), len(settings.read_text().splitlines()),
@@ -108,7 +108,7 @@ def test_release_and_version_checks(commune: Path, test_plugins: Path) -> None:
     host_vars.parent.mkdir(exist_ok=True)
     host_vars.write_text("# srv1\nhello_version: '3.0.0'\n")
     with pytest.raises(AnlError) as error:
-        deploy.check_platforms(load_inventory(commune), prep.plugins, {"srv1": "12"})
+        platforms.check_platforms(load_inventory(commune), prep.plugins, {"srv1": "12"})
     record = error.value.records[0]
     assert (record.file, record.line, record.key) == (str(host_vars), 2, "hello_version")
 
@@ -134,9 +134,9 @@ def test_default_version_refusal_names_the_manifest(commune: Path, tmp_path: Pat
     and only the releases of the run's hosts are checked."""
     manifest = _hello_on_debian_12(tmp_path, monkeypatch, '{supported: true, app_versions: ">=0.9,<1"}')
     prep = deploy.prepare(["hello"], inventory=str(commune))
-    deploy.check_platforms(prep.inventory, prep.plugins, {"srv1": "13"})
+    platforms.check_platforms(prep.inventory, prep.plugins, {"srv1": "13"})
     with pytest.raises(AnlError) as error:
-        deploy.check_platforms(prep.inventory, prep.plugins, {"srv1": "12"})
+        platforms.check_platforms(prep.inventory, prep.plugins, {"srv1": "12"})
     record = error.value.records[0]
     line = next(n for n, row in enumerate(manifest.read_text().splitlines(), 1) if row.strip() == 'version: "1.0.0"')
     assert (record.file, record.line, record.key) == (str(manifest), line, "app.version")
@@ -148,9 +148,9 @@ def test_release_with_its_own_version_is_checked_with_it(commune: Path, tmp_path
     """A Debian-packaged application: a Debian 12 host gets that release's app_version, not app.version."""
     _hello_on_debian_12(tmp_path, monkeypatch, '{supported: true, app_version: "0.9.5", app_versions: "==0.9.5"}')
     prep = deploy.prepare(["hello"], inventory=str(commune))
-    deploy.check_platforms(prep.inventory, prep.plugins, {"srv1": "12"})
-    assert deploy.app_version(prep.inventory, prep.plugins[0], "srv1", "12") == "0.9.5"
-    assert deploy.app_version(prep.inventory, prep.plugins[0], "srv1", "13") == "1.0.0"
+    platforms.check_platforms(prep.inventory, prep.plugins, {"srv1": "12"})
+    assert platforms.app_version(prep.inventory, prep.plugins[0], "srv1", "12") == "0.9.5"
+    assert platforms.app_version(prep.inventory, prep.plugins[0], "srv1", "13") == "1.0.0"
 
 
 def test_ansible_cfg_short_control_path(tmp_path: Path) -> None:

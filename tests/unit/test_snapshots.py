@@ -64,7 +64,7 @@ def test_a_snapshot_of_a_newer_application_is_refused() -> None:
 
 def test_the_version_the_server_runs_is_its_setting_before_the_recipes(tmp_path: Path) -> None:
     """A commune on Nextcloud 35 (nextcloud_version) restores its 35 snapshots; 34 is only the recipe's default."""
-    from anl_stack.deploy.prepare import app_version
+    from anl_stack.deploy.platforms import app_version
     from anl_stack.inventory.model import create_inventory, load_inventory
 
     create_inventory(tmp_path / "inv", commune="exemple", domain="exemple.fr", email="dsi@exemple.fr",
