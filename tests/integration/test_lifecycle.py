@@ -210,13 +210,24 @@ def previous(host: Any, remove_where_never_deployed: Any, tmp_path_factory: pyte
     return Previous(host, sums(host))
 
 
-def test_a_failed_upgrade_is_rolled_back(previous: Previous, tmp_path: Path) -> None:
-    host = previous.host
-    assert fragment(host) == "hls_fragment 4s"
-    broken = copy_project(tmp_path / "broken")
+@pytest.fixture(scope="module")
+def rolled_back(previous: Previous, tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """An upgrade from the previous recipe whose upgrade step is planted to fail (rolled back)."""
+    assert fragment(previous.host) == "hls_fragment 4s"
+    broken = copy_project(tmp_path_factory.mktemp("broken"))
     with (broken / "plugins" / "streaming" / "upgrade.yml").open("a") as playbook:
         playbook.write(PLANTED)
-    proc = anl("upgrade", "streaming", "--lab", NAME, "--json", tree=broken)
+    return anl("upgrade", "streaming", "--lab", NAME, "--json", tree=broken)
+
+
+@pytest.fixture(scope="module")
+def upgraded(previous: Previous, rolled_back: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """From the previous recipe, back after the rollback, to the current one."""
+    return anl("upgrade", "streaming", "--lab", NAME, "--json")
+
+
+def test_a_failed_upgrade_is_rolled_back(previous: Previous, rolled_back: subprocess.CompletedProcess[str]) -> None:
+    host, proc = previous.host, rolled_back
     assert proc.returncode == 1, output(proc)
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     steps = {s["name"]: s for s in report["steps"]}
@@ -230,9 +241,8 @@ def test_a_failed_upgrade_is_rolled_back(previous: Previous, tmp_path: Path) -> 
     assert upgrade_json["outcome"] == "rolled back"
 
 
-def test_upgrade_to_the_current_recipe(previous: Previous) -> None:
-    host = previous.host
-    proc = anl("upgrade", "streaming", "--lab", NAME, "--json")
+def test_upgrade_to_the_current_recipe(previous: Previous, upgraded: subprocess.CompletedProcess[str]) -> None:
+    host, proc = previous.host, upgraded
     assert proc.returncode == 0, output(proc)
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["outcome"] == "upgraded", report
@@ -267,11 +277,11 @@ def remove_where_never_deployed(host: Any) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def streaming(host: Any, remove_where_never_deployed: subprocess.CompletedProcess[str]) -> Site:
-    """streaming deployed, with one recording pushed from the host itself."""
-    ok(anl("deploy", "streaming", "--lab", NAME, "--debian", "13"))
+def streaming(host: Any, upgraded: subprocess.CompletedProcess[str]) -> Site:
+    """The upgraded deployment (the current recipe), with one recording pushed from the host itself."""
+    ok(upgraded)
     site = Site(host, f"live.{host.domain}", "")
-    assert answers(host, site.domain), "the player page does not answer after the deploy"
+    assert answers(host, site.domain), "the player page does not answer after the upgrade"
     assert "dport 1935" in ruleset(host)
     push = ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
             "-f", "lavfi", "-i", "sine=frequency=440", "-t", "5", "-c:v", "libx264", "-preset", "ultrafast",
