@@ -106,6 +106,9 @@
   showAssumptions();
   compute();
   toolSelect.addEventListener("change", function () { showAssumptions(); compute(); });
-  document.getElementById("calculator").addEventListener("input", compute);
+  // A new tool fires "input" before "change": its fields are built on "change", then computed.
+  document.getElementById("calculator").addEventListener("input", function (event) {
+    if (event.target !== toolSelect) { compute(); }
+  });
   window.addEventListener("hashchange", function () { fromHash(); showAssumptions(); compute(); });
 }());
