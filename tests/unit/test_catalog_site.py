@@ -105,7 +105,7 @@ def test_every_page_in_both_languages_with_a_switch(site: Path) -> None:
 def test_internal_links_point_at_files_of_the_site(site: Path) -> None:
     for page in html_files(site):
         for href in re.findall(r'(?:href|src)="([^"]+)"', page.read_text()):
-            if href.startswith(("https://", "http://", "#")):
+            if href.startswith(("https://", "http://", "#", "data:")):
                 continue
             target = (page.parent / href.split("#")[0]).resolve()
             assert target.is_file(), f"{page.relative_to(site)}: {href}"

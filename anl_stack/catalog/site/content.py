@@ -67,8 +67,8 @@ def quality_data(plugin: Plugin, lang: Lang) -> dict[str, Any] | None:
                 for level, files in sorted(quality.met.items())],
         "next_level": quality.next_level(),
         "missing": quality.missing(lang),
-        "reviews": [{"date": str(r.date), "by": r.by, "reviewer": r.reviewer, "status": r.status,
-                     "signature": r.signature, "signer": r.signer,
+        "reviews": [{"date": str(r.date), "by": r.by, "reviewer": r.reviewer, "status": _(r.status, lang),
+                     "signature": _(r.signature, lang), "signer": r.signer,
                      "environments": list(r.evidence_environments), "releases": list(r.releases)}
                     for r in quality.reviews],
         "ignored": [{"file": file, "why": _(why, lang)} for file, why in quality.ignored],
