@@ -163,7 +163,7 @@ def tool_data(plugin: Plugin, lang: Lang, today: dt.date) -> dict[str, Any]:
 def comparison(plugins: list[Plugin], lang: Lang) -> list[dict[str, Any]]:
     """The rows of ``plugins compare`` for every tool, the quality level first."""
     levels = {p.name: (q.level if (q := safe_compute(p)) else None) for p in plugins}
-    first = {"key": "quality.level", "label": label("level", lang),
+    first = {"key": "quality.level", "label": _("Quality level", lang),
              "values": {name: {"value": "-" if level is None else str(level), "source": None, "checked": None,
                                "verified": True} for name, level in levels.items()}}
     return [first, *compare_rows(plugins, lang)] if plugins else []
