@@ -19,6 +19,7 @@ pytest_plugins = [
         "tests.fixtures.lab",
         "tests.fixtures.deploy",
         "tests.fixtures.verify",
+        "tests.fixtures.browser",
     )
     if (PROJECT_ROOT / (name.replace(".", "/") + ".py")).exists()
 ]

@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "deploy": ("anl_stack.cli.deploy_cmd", "deploy", N_("Deploy plugins to a commune's servers.")),
     "verify": ("anl_stack.cli.verify_cmd", "verify", N_("Verify an installation with testinfra checks.")),
     "artifacts": ("anl_stack.cli.artifacts_cmd", "artifacts", N_("Fetch, verify and bundle application releases.")),
+    "catalog": ("anl_stack.cli.catalog_cmd", "catalog", N_("Build the catalog site a collective publishes.")),
 }
 # Every lifecycle step the plugin contract declares has a command; deploy has its own (with plan).
 SUBCOMMANDS.update({step.name: ("anl_stack.cli.lifecycle_cmd", step.name, step.summary)

@@ -142,8 +142,16 @@ def _short(x: float) -> str:
 
 
 def _sum(parts: Sequence[tuple[str, float | None]]) -> tuple[float, list[str]]:
-    """The known part of a sum and the names of the unknown terms."""
-    return sum(x for _, x in parts if x is not None), [k for k, x in parts if x is None]
+    """The known part of a sum and the names of the unknown terms.
+
+    Added one by one, left to right: the same result in every Python (3.12's sum() compensates
+    rounding) and in the site's JavaScript port (assets/cost-model.js).
+    """
+    total = 0.0
+    for _, x in parts:
+        if x is not None:
+            total += x
+    return total, [k for k, x in parts if x is None]
 
 
 def compute_size(model: str, values: Mapping[str, float | None], offers: Sequence[Mapping[str, Any]],

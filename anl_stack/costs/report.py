@@ -30,7 +30,7 @@ def assumptions_data(inputs: CostInputs, today: dt.date) -> list[dict[str, Any]]
     out = []
     for key, a in inputs.assumptions.items():
         p = a.parameter
-        out.append({"key": key, "value": p.value, "unit": p.unit, "label": _localized(p.label),
+        out.append({"key": key, "value": p.value, "unit": p.unit, "integer": p.integer, "label": _localized(p.label),
                     "notes": _localized(p.notes), "overridden": a.overridden, "file": a.file, **_dated(p, today)})
     return out
 

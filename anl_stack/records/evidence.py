@@ -29,6 +29,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_new_file
+from anl_stack.core.i18n import N_
 from anl_stack.core.yamlfile import read_yaml
 from anl_stack.plugin_api import MANIFEST_FILE
 from anl_stack.plugins.digest import content_digest
@@ -322,7 +323,7 @@ def evaluate(file: Path, data: dict[str, Any], name: str, digest: str) -> Eviden
     if data.get("plugin") != name:
         return fail(f"it is about plugin {data.get('plugin')!r}")
     if data.get("digest") != digest:
-        return fail("changed since this evidence")
+        return fail(N_("changed since this evidence"))
     if kind == "check":
         check = data.get("check") or {}
         why = _source_problem(folder, check)
@@ -331,9 +332,9 @@ def evaluate(file: Path, data: dict[str, Any], name: str, digest: str) -> Eviden
         stored = json.loads((folder / check["file"]).read_text(encoding="utf-8"))
         statuses = {c.get("check"): c.get("status") for c in stored.get("checks", [])}
         if not stored.get("ok"):
-            return fail("the check had findings")
+            return fail(N_("the check had findings"))
         if statuses.get("lint") != "ok":
-            return fail("ansible-lint did not run (--no-lint)")
+            return fail(N_("ansible-lint did not run (--no-lint)"))
         return ev
     report = data.get("report") or {}
     why = _source_problem(folder, report)
@@ -344,7 +345,7 @@ def evaluate(file: Path, data: dict[str, Any], name: str, digest: str) -> Eviden
     if why:
         return fail(why)
     if facts["environments"] != ["lab"]:
-        return fail("the report's hosts are not all lab hosts")
+        return fail(N_("the report's hosts are not all lab hosts"))
     needed = {"idempotence": ["idempotence"], "backup-restore": ["backup", "restore"], "upgrade": ["upgrade"]}
     for run_kind in needed.get(kind, []):
         ref = next((r for r in data.get("runs") or [] if r.get("kind") == run_kind), None)

@@ -29,6 +29,7 @@ from typing import Any
 from anl_stack.adapters import gpg
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.files import write_new_file
+from anl_stack.core.i18n import N_
 from anl_stack.plugins.digest import content_digest
 from anl_stack.records.evidence import (
     RECORD_TAG,
@@ -78,6 +79,10 @@ def sign_record(record: Path, fingerprint: str) -> tuple[Path, Path]:
         raise AnlError(f"gpg could not sign: {error.message}", file=str(record), key="--sign",
                        expected="a usable secret key (and its passphrase agent)") from None
     return signature, key_file
+
+
+#: The signature states, in English (translated where shown).
+SIGNATURE_STATES = (N_("unsigned"), N_("signed"), N_("bad signature"))
 
 
 def signature_status(record: Path, data: dict[str, Any]) -> tuple[str, str | None]:
@@ -154,7 +159,7 @@ class Review:
 
     @property
     def status(self) -> str:
-        return "current" if self.current else "changed since review"
+        return N_("current") if self.current else N_("changed since review")
 
     @property
     def counts(self) -> bool:

@@ -38,6 +38,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fixtures.browser import serious_violations
 from tests.fixtures.lab import ENGINE_BY_RELEASE, assert_release_engine, wait_for
 from tests.integration.test_nextcloud import json_summary
 
@@ -52,10 +53,6 @@ RETENTION_DAYS = 3
 FRAGMENT_SECONDS = 2
 PLAYLIST_SECONDS = 8
 OUTSIDE_SOURCE = "192.0.2.10"  # TEST-NET-1: never a real encoder
-AXE_VERSION = "4.14.1"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @dataclass
@@ -246,43 +243,9 @@ def test_source_outside_allowed_list_refused(site: Site) -> None:
 
 # --- the player in a real browser ---------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """axe-core from the npm registry, installed into a cache folder (never into the project)."""
-    from anl_stack.core.paths import cache_dir
-
-    folder = cache_dir() / "test-tools" / f"axe-core-{AXE_VERSION}"
-    script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(folder),
-                               f"axe-core@{AXE_VERSION}"], capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    return script
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 def new_context(browser: Any) -> Any:
     # bypass_csp: the site's CSP (script-src 'self') rightly refuses the injected axe-core script.
     return browser.new_context(ignore_https_errors=True, bypass_csp=True)
-
-
-def serious_violations(page: Any, axe_script: Path) -> list[str]:
-    page.add_script_tag(path=str(axe_script))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}): {v['help']}" for v in result["violations"]
-            if v["impact"] in ("serious", "critical")]
 
 
 def test_player_idle_in_browser(site: Site, browser: Any, axe_script: Path) -> None:
