@@ -10,7 +10,9 @@ the discovery settings, so all of those go into one key:
 - ``ANL_STACK_PLUGINS_PATH`` and the ``anl_stack.plugins`` entry points;
 - every file under the in-tree plugins folder, the entry points' package
   folders and the ``ANL_STACK_PLUGINS_PATH`` folders (path, mtime, size);
-- whether ``gpgv`` is installed (review signatures are checked with it).
+- whether ``gpgv`` is installed (review signatures are checked with it);
+- the language of messages (the errors of plugins that fail to load are
+  kept in it).
 
 Any change gives another key, and the listing is computed again. A cache
 that cannot be read or written is ignored: the command never fails on it.
@@ -29,6 +31,7 @@ from typing import Any
 import anl_stack
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
+from anl_stack.core.i18n import current_language
 from anl_stack.core.paths import cache_dir
 from anl_stack.plugins import discovery
 
@@ -90,6 +93,8 @@ def key() -> str:
         "entry_points": points,
         "folders": [[str(f), _tree(f) if f.is_dir() else None] for f in folders],
         "gpgv": shutil.which("gpgv"),
+        # The errors of plugins that fail to load are kept as shown, in the language of the run.
+        "lang": current_language(),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
