@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from anl_stack.core.i18n import _
+
 
 class GpgError(Exception):
     """A check failed; ``check`` names which, ``expected``/``actual`` say how."""
@@ -38,7 +40,8 @@ class SignatureResult:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise GpgError("tools", f"{name} is not installed", expected=f"Debian package providing {name} (gnupg/gpgv)")
+        raise GpgError("tools", _("{name} is not installed").format(name=name), expected=_("Debian package providing {name} "
+                                                                       "(gnupg/gpgv)").format(name=name))
     return path
 
 
@@ -67,8 +70,8 @@ def key_fingerprints(key_file: Path) -> list[str]:
             fingerprints.append(fields[9].upper())
             expect_primary_fpr = False
     if not fingerprints:
-        raise GpgError("key", f"no OpenPGP public key found in {key_file.name}",
-                       expected="an OpenPGP public key file", actual=(proc.stderr.strip().splitlines() or ["empty"])[-1])
+        raise GpgError("key", _("no OpenPGP public key found in {key_file}").format(key_file=key_file.name),
+                       expected=_("an OpenPGP public key file"), actual=(proc.stderr.strip().splitlines() or ["empty"])[-1])
     return fingerprints
 
 
@@ -77,7 +80,7 @@ def check_key(key_file: Path, fingerprint: str) -> None:
     pin = normalize_fingerprint(fingerprint)
     found = key_fingerprints(key_file)
     if pin not in found:
-        raise GpgError("key fingerprint", "the signing key does not match the pinned fingerprint",
+        raise GpgError("key fingerprint", _("the signing key does not match the pinned fingerprint"),
                        expected=pin, actual=", ".join(found))
 
 
@@ -97,7 +100,7 @@ def verify_detached(data: Path, signature: Path, key_file: Path, fingerprint: st
             capture_output=True, check=False,
         )
         if imported.returncode != 0 or exported.returncode != 0 or not exported.stdout:
-            raise GpgError("key", "the pinned key could not be read from the key file",
+            raise GpgError("key", _("the pinned key could not be read from the key file"),
                            expected=pin, actual=imported.stderr.strip()[-300:] or "nothing exported")
         keyring.write_bytes(exported.stdout)
         proc = subprocess.run(
@@ -107,12 +110,12 @@ def verify_detached(data: Path, signature: Path, key_file: Path, fingerprint: st
     valid = [line.split() for line in proc.stdout.splitlines() if line.startswith("[GNUPG:] VALIDSIG ")]
     if proc.returncode != 0 or not valid:
         reason = _status_reason(proc.stdout) or (proc.stderr.strip().splitlines() or ["gpgv failed"])[-1]
-        raise GpgError("signature", "the OpenPGP signature does not verify with the pinned key",
-                       expected=f"a good signature by {pin}", actual=reason)
+        raise GpgError("signature", _("the OpenPGP signature does not verify with the pinned key"),
+                       expected=_("a good signature by {pin}").format(pin=pin), actual=reason)
     fields = valid[0]
     signing, primary = fields[2].upper(), fields[-1].upper()
     if primary != pin:
-        raise GpgError("signature", "the signature was made by another key", expected=pin, actual=primary)
+        raise GpgError("signature", _("the signature was made by another key"), expected=pin, actual=primary)
     return SignatureResult(primary_fingerprint=primary, signing_fingerprint=signing)
 
 

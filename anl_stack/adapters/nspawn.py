@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from anl_stack.core.errors import WorkFailedError
-from anl_stack.core.i18n import child_locale_env
+from anl_stack.core.i18n import _, child_locale_env
 
 #: Debian package that provides each command the lab needs.
 TOOLS: dict[str, str] = {
@@ -35,10 +35,12 @@ def run(cmd: list[str], *, check: bool = True, timeout: float | None = 120,
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input,
                                 env=child_locale_env())
     except subprocess.TimeoutExpired as exc:
-        raise WorkFailedError(f"timed out after {timeout}s: {shlex.join(cmd)}") from exc
+        raise WorkFailedError(_("timed out after {timeout}s: {cmd}").format(timeout=timeout, cmd=shlex.join(cmd))) from exc
     if check and result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise WorkFailedError(f"`{shlex.join(cmd)}` failed ({result.returncode}): " + " | ".join(detail))
+        raise WorkFailedError(_("`{cmd}` failed ({returncode}): {detail}")
+                              .format(cmd=shlex.join(cmd), returncode=result.returncode,
+                                      detail=" | ".join(detail)))
     return result
 
 
@@ -52,7 +54,8 @@ def debootstrap(codename: str, target: Path, mirror: str, include: list[str], lo
         proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, timeout=1800, env=child_locale_env())
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-        raise WorkFailedError(f"debootstrap {codename} failed: " + " | ".join(tail), file=str(log))
+        raise WorkFailedError(_("debootstrap {codename} failed: {tail}")
+                              .format(codename=codename, tail=" | ".join(tail)), file=str(log))
 
 
 def chroot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -84,7 +87,7 @@ def mount_overlay(lower: Path, upper: Path, work: Path, merged: Path) -> None:
 
 def unmount(path: Path) -> None:
     """Unmount, retrying while the last container processes exit."""
-    for _ in range(20):
+    for _attempt in range(20):
         if not mounted(path):
             return
         if run(["umount", str(path)], check=False).returncode == 0:
@@ -168,7 +171,7 @@ def find_leader(nspawn_pid: int, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive(nspawn_pid):
-            raise WorkFailedError("systemd-nspawn exited during start")
+            raise WorkFailedError(_("systemd-nspawn exited during start"))
         for pid in _children(nspawn_pid):
             try:
                 if os.readlink(f"/proc/{pid}/ns/pid") != own_ns:
@@ -176,7 +179,8 @@ def find_leader(nspawn_pid: int, timeout: float = 30) -> int:
             except OSError:
                 continue
         time.sleep(0.1)
-    raise WorkFailedError(f"no container leader under nspawn PID {nspawn_pid} after {timeout}s")
+    raise WorkFailedError(_("no container leader under nspawn PID {nspawn_pid} after {timeout}s")
+                          .format(nspawn_pid=nspawn_pid, timeout=timeout))
 
 
 def _children(pid: int) -> list[int]:
@@ -214,14 +218,16 @@ def stop_container(nspawn_pid: int | None, leader: int | None, machine: str, gra
             _signal(nspawn_pid, sig)
             _wait_gone(nspawn_pid, 5.0)
         if nspawn_pid and is_our_nspawn(nspawn_pid, machine, nspawn_started):
-            raise WorkFailedError(f"systemd-nspawn PID {nspawn_pid} ({machine}) did not stop")
+            raise WorkFailedError(_("systemd-nspawn PID {nspawn_pid} ({machine}) did not stop")
+                                  .format(nspawn_pid=nspawn_pid, machine=machine))
     if is_our_leader(leader, leader_started):
         _signal(leader, signal.SIGRTMIN + 4)  # type: ignore[arg-type]
         if not _wait_gone(leader, grace):  # type: ignore[arg-type]
             # SIGKILL to a PID namespace's init ends every process in it.
             _signal(leader, signal.SIGKILL)  # type: ignore[arg-type]
             if not _wait_gone(leader, 5.0):  # type: ignore[arg-type]
-                raise WorkFailedError(f"container PID 1 {leader} ({machine}) did not stop")
+                raise WorkFailedError(_("container PID 1 {leader} ({machine}) did not stop")
+                                      .format(leader=leader, machine=machine))
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -266,7 +272,7 @@ def wait_link(name: str, timeout: float = 15) -> None:
         if link_exists(name):
             return
         time.sleep(0.1)
-    raise WorkFailedError(f"interface {name} did not appear")
+    raise WorkFailedError(_("interface {name} did not appear").format(name=name))
 
 
 def delete_link(name: str) -> None:

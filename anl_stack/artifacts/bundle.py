@@ -31,6 +31,7 @@ from anl_stack.artifacts.service import Result, _store, fetch, plugin_refs, sele
 from anl_stack.artifacts.trust import Ref, check_file, hash_file, plugin_key_file
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.files import check_writable, streamed_file
+from anl_stack.core.i18n import _
 from anl_stack.inventory.model import load_inventory
 from anl_stack.plugins.discovery import discover_plugins
 
@@ -80,35 +81,35 @@ def make_bundle(inventory_path: str | Path, output: Path, *, cache: Cache | None
                 tar.add(cache.blob(sha), arcname=f"blobs/{sha}", recursive=False)
     except OSError as error:
         # Nothing is left behind: the writer removes its temporary file.
-        raise AnlError(f"cannot write the bundle: {error.strerror or error}", file=str(output), key="--output",
-                       expected="a folder with room for every artifact") from None
+        raise AnlError(_("cannot write the bundle: {strerror}").format(strerror=error.strerror or error), file=str(output), key="--output",
+                       expected=_("a folder with room for every artifact")) from None
     return document
 
 
 def _read_members(tar: tarfile.TarFile, file: str) -> dict[str, tarfile.TarInfo]:
     """The bundle's entries: regular files only, each named once, in bounded number and size."""
     members: dict[str, tarfile.TarInfo] = {}
-    expected = f"only {MANIFEST_NAME} and blobs/<sha256> regular files"
+    expected = _("only {manifest_name} and blobs/<sha256> regular files").format(manifest_name=MANIFEST_NAME)
     for member in tar:  # one at a time: a bundle of a million entries is refused at the limit
         if len(members) >= MAX_MEMBERS:
-            raise AnlError(f"more than {MAX_MEMBERS} entries in the bundle", file=file, key=member.name,
-                           expected="a file made by `anl-stack artifacts bundle`")
+            raise AnlError(_("more than {max_members} entries in the bundle").format(max_members=MAX_MEMBERS), file=file, key=member.name,
+                           expected=_("a file made by `anl-stack artifacts bundle`"))
         name = member.name
         if not (name == MANIFEST_NAME or BLOB_MEMBER.match(name)):
-            raise AnlError(f"unexpected entry {name!r} in the bundle", file=file, key=name, expected=expected)
+            raise AnlError(_("unexpected entry {name!r} in the bundle").format(name=name), file=file, key=name, expected=expected)
         # Sparse members (GNU or PAX) are "regular" for tarfile, but would expand holes on extraction.
         if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or member.sparse is not None:
-            raise AnlError(f"entry {name!r} is not a plain regular file", file=file, key=name, expected=expected)
+            raise AnlError(_("entry {name!r} is not a plain regular file").format(name=name), file=file, key=name, expected=expected)
         if name in members:
-            raise AnlError(f"entry {name!r} appears twice in the bundle", file=file, key=name,
-                           expected="each entry once")
+            raise AnlError(_("entry {name!r} appears twice in the bundle").format(name=name), file=file, key=name,
+                           expected=_("each entry once"))
         if name == MANIFEST_NAME and member.size > MAX_MANIFEST:
-            raise AnlError(f"{MANIFEST_NAME} is {member.size} bytes", file=file, key=MANIFEST_NAME,
-                           expected=f"at most {MAX_MANIFEST} bytes")
+            raise AnlError(_("{manifest_name} is {size} bytes").format(manifest_name=MANIFEST_NAME, size=member.size), file=file, key=MANIFEST_NAME,
+                           expected=_("at most {max_manifest} bytes").format(max_manifest=MAX_MANIFEST))
         members[name] = member
     if MANIFEST_NAME not in members:
-        raise AnlError(f"not an anl-stack bundle: no {MANIFEST_NAME}", file=file, key=MANIFEST_NAME,
-                       expected="a file made by `anl-stack artifacts bundle`")
+        raise AnlError(_("not an anl-stack bundle: no {manifest_name}").format(manifest_name=MANIFEST_NAME), file=file, key=MANIFEST_NAME,
+                       expected=_("a file made by `anl-stack artifacts bundle`"))
     return members
 
 
@@ -139,17 +140,20 @@ def _item_problems(index: int, item: Any, file: str) -> list[ErrorRecord]:
     """Every field of one listed artifact that is missing or not what a bundle holds."""
     where = f"artifacts[{index}]"
     if not isinstance(item, dict):
-        return [ErrorRecord(f"{MANIFEST_NAME}: an artifact entry is {type(item).__name__}, not a mapping", file,
-                            None, where, "plugin, name, version, filename, sha256... keys")]
+        return [ErrorRecord(_("{manifest_name}: an artifact entry is {kind}, not a mapping")
+                            .format(manifest_name=MANIFEST_NAME, kind=type(item).__name__), file,
+                            None, where, _("plugin, name, version, filename, sha256... keys"))]
     records = []
     for key, (required, check, expected) in _ITEM_FIELDS.items():
         value = item.get(key)
         if value is None:
             if required:
-                records.append(ErrorRecord(f"{MANIFEST_NAME}: required key is missing", file, None,
+                records.append(ErrorRecord(_("{manifest_name}: required key is missing")
+                                           .format(manifest_name=MANIFEST_NAME), file, None,
                                            f"{where}.{key}", expected))
         elif not check(value):
-            records.append(ErrorRecord(f"{MANIFEST_NAME}: {str(value)[:80]!r} is not usable", file, None,
+            records.append(ErrorRecord(_("{manifest_name}: {value!r} is not usable")
+                                       .format(manifest_name=MANIFEST_NAME, value=str(value)[:80]), file, None,
                                        f"{where}.{key}", expected))
     return records
 
@@ -158,9 +162,9 @@ def _local_ref(item: dict[str, Any]) -> Ref:
     for ref in plugin_refs(item["plugin"]):
         if ref.name == item["name"] and ref.version == item["version"]:
             return ref
-    raise AnlError(f"plugin {item['plugin']} installed here does not list artifact {item['name']} "
-                   f"version {item['version']}", key=f"{item['plugin']}: deployment.artifacts",
-                   expected="the same plugin version on both controllers")
+    raise AnlError(_("plugin {plugin} installed here does not list artifact {name} version {version}")
+                   .format(plugin=item['plugin'], name=item['name'], version=item['version']), key=f"{item['plugin']}: deployment.artifacts",
+                   expected=_("the same plugin version on both controllers"))
 
 
 #: One artifact of a bundle that passed every check: what the cache stores.
@@ -172,8 +176,8 @@ def import_bundle(bundle: Path, settings: dict[str, Any] | None = None, *,
     """Check every artifact of ``bundle`` and load them all into the cache, or none."""
     cache = cache or Cache()
     if not bundle.is_file():
-        raise AnlError("bundle not found", file=str(bundle), key="FILE",
-                       expected="a file made by `anl-stack artifacts bundle`")
+        raise AnlError(_("bundle not found"), file=str(bundle), key="FILE",
+                       expected=_("a file made by `anl-stack artifacts bundle`"))
     work = cache.workdir("import-" + hash_file(bundle).sha256[:16])
     try:
         items, extracted = _unpack(bundle, work)
@@ -212,8 +216,8 @@ def _unpack(bundle: Path, work: Path) -> tuple[list[dict[str, Any]], dict[str, P
                     shutil.copyfileobj(src, out)
                 extracted[name.split("/", 1)[1]] = target
     except (tarfile.TarError, EOFError) as error:
-        raise AnlError(f"not a readable bundle (truncated or damaged?): {error}", file=file, key="FILE",
-                       expected="an uncompressed tar made by `anl-stack artifacts bundle`") from None
+        raise AnlError(_("not a readable bundle (truncated or damaged?): {error}").format(error=error), file=file, key="FILE",
+                       expected=_("an uncompressed tar made by `anl-stack artifacts bundle`")) from None
     return items, extracted
 
 
@@ -222,18 +226,19 @@ def _listing(raw: bytes, file: str) -> list[dict[str, Any]]:
     try:
         document = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as error:
-        raise AnlError(f"{MANIFEST_NAME} is not JSON: {str(error)[:200]}", file=file, key=MANIFEST_NAME,
-                       expected="the JSON document `anl-stack artifacts bundle` writes") from None
+        raise AnlError(_("{manifest_name} is not JSON: {error}")
+                       .format(manifest_name=MANIFEST_NAME, error=str(error)[:200]), file=file, key=MANIFEST_NAME,
+                       expected=_("the JSON document `anl-stack artifacts bundle` writes")) from None
     if not isinstance(document, dict):
-        raise AnlError(f"{MANIFEST_NAME} is not a JSON object", file=file, key=MANIFEST_NAME,
-                       expected="the JSON document `anl-stack artifacts bundle` writes")
+        raise AnlError(_("{manifest_name} is not a JSON object").format(manifest_name=MANIFEST_NAME), file=file, key=MANIFEST_NAME,
+                       expected=_("the JSON document `anl-stack artifacts bundle` writes"))
     if document.get("format") != BUNDLE_FORMAT:
-        raise AnlError(f"bundle format {str(document.get('format'))[:40]!r} is not supported", file=file,
+        raise AnlError(_("bundle format {format!r} is not supported").format(format=str(document.get('format'))[:40]), file=file,
                        key="format", expected=str(BUNDLE_FORMAT))
     items = document.get("artifacts")
     if not isinstance(items, list):
-        raise AnlError(f"{MANIFEST_NAME}: the artifacts are not a list", file=file, key="artifacts",
-                       expected="a list of artifact entries")
+        raise AnlError(_("{manifest_name}: the artifacts are not a list").format(manifest_name=MANIFEST_NAME), file=file, key="artifacts",
+                       expected=_("a list of artifact entries"))
     records = [r for index, item in enumerate(items) for r in _item_problems(index, item, file)]
     if records:
         raise AnlError(records)
@@ -247,11 +252,12 @@ def _check_item(index: int, item: dict[str, Any], extracted: dict[str, Path], wo
     where = f"artifacts[{index}]"
     blob = extracted.get(item["sha256"])
     if blob is None:
-        raise AnlError(f"{label}: file missing from the bundle", file=file, key=f"{where}.sha256",
+        raise AnlError(_("{label}: file missing from the bundle").format(label=label), file=file, key=f"{where}.sha256",
                        expected=f"blobs/{item['sha256']}")
     actual = hash_file(blob).sha256
     if actual != item["sha256"]:
-        raise AnlError(f"{label}: sha256 check failed (bundle altered); actual: sha256:{actual}",
+        raise AnlError(_("{label}: sha256 check failed (bundle altered); actual: sha256:{actual}")
+                       .format(label=label, actual=actual),
                        file=file, key=f"{where}.sha256", expected=f"sha256:{item['sha256']}")
     try:
         ref = _local_ref(item)

@@ -27,6 +27,7 @@ from typing import Any
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
+from anl_stack.core.i18n import _
 from anl_stack.core.paths import cache_dir
 
 INDEX_FORMAT = 1
@@ -45,14 +46,14 @@ def default_root() -> Path:
 def _entry_problem(entry: Any) -> str | None:
     """What makes an index entry unusable, or None."""
     if not isinstance(entry, dict):
-        return "not a mapping"
+        return _("not a mapping")
     for field in _ENTRY_TEXT:
         if not isinstance(entry.get(field), str):
-            return f"{field} is not text"
+            return _("{field} is not text").format(field=field)
     for field in ("sha256", "signature_sha256", "key_sha256"):
         value = entry.get(field)
         if (field == "sha256" or value is not None) and not (isinstance(value, str) and SHA256.match(value)):
-            return f"{field} is not a SHA-256"
+            return _("{field} is not a SHA-256").format(field=field)
     return None
 
 
@@ -75,8 +76,8 @@ class Cache:
     def blob(self, sha256: str) -> Path:
         if not isinstance(sha256, str) or not SHA256.match(sha256):
             # Never a path: an index entry reading "../../x" must not name a file outside blobs/.
-            raise AnlError(f"{str(sha256)[:80]!r} is not a SHA-256", file=str(self.index_file), key="sha256",
-                           expected="64 lower-case hex digits")
+            raise AnlError(_("{sha256!r} is not a SHA-256").format(sha256=str(sha256)[:80]), file=str(self.index_file), key="sha256",
+                           expected=_("64 lower-case hex digits"))
         return self.blobs / sha256
 
     @contextlib.contextmanager
@@ -94,20 +95,20 @@ class Cache:
         if not self.index_file.is_file():
             return {}
         file = str(self.index_file)
-        expected = "the index anl-stack writes; remove the file and fetch again to rebuild it"
+        expected = _("the index anl-stack writes; remove the file and fetch again to rebuild it")
         try:
             data = json.loads(self.index_file.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as error:
-            raise AnlError(f"the artifact cache index is unreadable: {str(error)[:200]}", file=file, key="index",
+            raise AnlError(_("the artifact cache index is unreadable: {error}").format(error=str(error)[:200]), file=file, key="index",
                            expected=expected) from None
         entries = data.get("entries", {}) if isinstance(data, dict) else None
         if not isinstance(entries, dict):
-            raise AnlError("the artifact cache index holds no mapping of entries", file=file, key="entries",
+            raise AnlError(_("the artifact cache index holds no mapping of entries"), file=file, key="entries",
                            expected=expected)
         for key, entry in entries.items():
             problem = _entry_problem(entry)
             if problem:
-                raise AnlError(f"damaged cache entry: {problem}", file=file, key=f"entries.{key}", expected=expected)
+                raise AnlError(_("damaged cache entry: {problem}").format(problem=problem), file=file, key=f"entries.{key}", expected=expected)
         return dict(entries)
 
     def get(self, key: str) -> dict[str, Any] | None:

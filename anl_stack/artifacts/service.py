@@ -23,6 +23,7 @@ from anl_stack.artifacts.trust import (
     require_trust,
 )
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode
+from anl_stack.core.i18n import _
 from anl_stack.plugins.discovery import get_plugin, require_loaded
 
 # --- which artifacts a plugin needs -------------------------------------------
@@ -60,17 +61,20 @@ def select(plugin: Any, settings: dict[str, Any] | None = None, version: str | N
         if version is not None:
             wanted = [s for s in specs if s.version == version]
             if not wanted:
-                raise AnlError(f"plugin {name} has no artifact {artifact} at version {version}",
-                               key="--version", expected="one of: " + ", ".join(versions))
+                raise AnlError(_("plugin {name} has no artifact {artifact} at version {version}")
+                               .format(name=name, artifact=artifact, version=version),
+                               key="--version", expected=_("one of: {versions}").format(versions=", ".join(versions)))
             chosen.append(Ref(name, folder, wanted[0]))
             continue
         pinned = (settings.get(VERSIONS_SETTING) or {}).get(artifact)
         if pinned is not None:
             wanted = [s for s in specs if s.version == str(pinned)]
             if not wanted:
-                raise AnlError(f"{VERSIONS_SETTING}.{artifact} asks for version {pinned}, which plugin {name} "
-                               "does not list", key=f"{VERSIONS_SETTING}.{artifact}",
-                               expected="one of: " + ", ".join(versions))
+                raise AnlError(_("{versions_setting}.{artifact} asks for version {pinned}, which plugin {name} "
+                                 "does not list")
+                               .format(versions_setting=VERSIONS_SETTING, artifact=artifact, pinned=pinned,
+                                       name=name), key=f"{VERSIONS_SETTING}.{artifact}",
+                               expected=_("one of: {versions}").format(versions=", ".join(versions)))
             chosen.append(Ref(name, folder, wanted[0]))
             continue
         preferred = [str(v) for v in (settings.get(f"{name}_version"), manifest.app.version) if v]
@@ -154,9 +158,10 @@ def fetch(ref: Ref, settings: dict[str, Any] | None = None, *, cache: Cache | No
         blob = cache.blob(entry["sha256"])
         actual = hash_file(blob).sha256
         if actual != entry["sha256"]:
-            raise AnlError(f"artifact {ref.label}: cached file changed since it was checked; sha256 check failed; "
-                           f"actual: {actual}", file=str(blob), key=ref.where,
-                           expected=f"sha256:{entry['sha256']} (remove {blob} and fetch again)")
+            raise AnlError(_("artifact {artifact}: cached file changed since it was checked; sha256 check failed; "
+                             "actual: {actual}").format(artifact=ref.label, actual=actual), file=str(blob), key=ref.where,
+                           expected=_("sha256:{sha256} (remove {blob} and fetch again)")
+                                    .format(sha256=entry['sha256'], blob=blob))
         return Result(ref, entry, cached=True)
     workdir = cache.workdir(work_name(ref))
     # A failed download keeps its .part file in workdir, so the next try resumes.
@@ -180,12 +185,14 @@ def add(ref: Ref, file: Path, settings: dict[str, Any] | None = None, *, signatu
     """Admit a file obtained elsewhere, only if it passes the same checks as a download."""
     cache = cache or Cache()
     if not file.is_file():
-        raise AnlError("file not found", file=str(file), expected="the release file to add")
+        raise AnlError(_("file not found"), file=str(file), expected=_("the release file to add"))
     workdir = cache.workdir(work_name(ref) + "-add")
     try:
         if ref.spec.signature is not None and signature is None:
-            raise AnlError(f"artifact {ref.label}: signature check failed; actual: no signature given",
-                           key=ref.where, expected=f"--signature FILE (the detached signature, {ref.spec.signature.url})")
+            raise AnlError(_("artifact {artifact}: signature check failed; actual: no signature given")
+                           .format(artifact=ref.label),
+                           key=ref.where, expected=_("--signature FILE (the detached signature, {url})")
+                                                   .format(url=ref.spec.signature.url))
         signature, key = _signing_material(ref, workdir, signature=signature, key=key)
         evidence = check_file(ref, file, settings, signature=signature, key=key)
         entry = _store(cache, ref, file, evidence, origin=f"added from {file.name}",
@@ -205,10 +212,10 @@ def find_ref(plugin: Any, name: str | None = None, version: str | None = None,
         return refs[0]
     plugin_name = plugin if isinstance(plugin, str) else plugin.name
     if not refs:
-        raise AnlError(f"plugin {plugin_name} declares no such artifact", key="artifact",
-                       expected="an artifact listed in the plugin's deployment.artifacts")
-    raise AnlError(f"plugin {plugin_name} has several artifacts", key="--name",
-                   expected="one of: " + ", ".join(r.name for r in refs))
+        raise AnlError(_("plugin {plugin_name} declares no such artifact").format(plugin_name=plugin_name), key="artifact",
+                       expected=_("an artifact listed in the plugin's deployment.artifacts"))
+    raise AnlError(_("plugin {plugin_name} has several artifacts").format(plugin_name=plugin_name), key="--name",
+                   expected=_("one of: {names}").format(names=", ".join(r.name for r in refs)))
 
 
 # --- checking the cache ------------------------------------------------------------
@@ -303,25 +310,28 @@ def resolve_for_deploy(plugins: Iterable[Any], inventory_settings: dict[str, Any
                 continue
             if entry is None:
                 records.append(ErrorRecord(
-                    f"artifact {ref.label} is not in the artifact cache ({cache.root})",
+                    _("artifact {artifact} is not in the artifact cache ({root})")
+                    .format(artifact=ref.label, root=cache.root),
                     key=ref.where,
-                    expected=f"`anl-stack artifacts fetch {ref.plugin} --version {ref.version}` on a connected "
-                             f"machine, `anl-stack artifacts add {ref.plugin} FILE` for a file obtained elsewhere, "
-                             "or `anl-stack artifacts import BUNDLE`"))
+                    expected=_("`anl-stack artifacts fetch {plugin} --version {ref_version}` on a connected "
+                               "machine, `anl-stack artifacts add {plugin} FILE` for a file obtained elsewhere, or "
+                               "`anl-stack artifacts import BUNDLE`")
+                             .format(plugin=ref.plugin, ref_version=ref.version)))
                 continue
             blob = cache.blob(entry["sha256"])
             actual = hash_file(blob).sha256
             if actual != entry["sha256"]:
                 records.append(ErrorRecord(
-                    f"artifact {ref.label}: cached file {blob} changed; sha256 check failed; actual: {actual}",
+                    _("artifact {artifact}: cached file {blob} changed; sha256 check failed; actual: {actual}")
+                    .format(artifact=ref.label, blob=blob, actual=actual),
                     file=str(blob), key=ref.where,
-                    expected=f"sha256:{entry['sha256']} (run `anl-stack artifacts verify`)"))
+                    expected=_("sha256:{sha256} (run `anl-stack artifacts verify`)").format(sha256=entry['sha256'])))
                 continue
             previous = result.get(ref.name)
             if previous is not None and previous["sha256"] != entry["sha256"]:
                 records.append(ErrorRecord(
-                    f"artifact name {ref.name} is used by plugins {previous['plugin']} and {ref.plugin} "
-                    "for different files", key=ref.where, expected="one file per artifact name"))
+                    _("artifact name {artifact} is used by plugins {plugin} and {plugin2} for different files")
+                    .format(artifact=ref.name, plugin=previous['plugin'], plugin2=ref.plugin), key=ref.where, expected=_("one file per artifact name")))
                 continue
             result[ref.name] = {"path": str(blob), "sha256": entry["sha256"], "filename": entry["filename"],
                                 "version": ref.version, "plugin": ref.plugin}

@@ -17,6 +17,7 @@ from pathlib import Path
 from anl_stack.adapters.http import DownloadError, ProgressHook, download
 from anl_stack.artifacts.trust import Ref
 from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.core.i18n import _
 
 EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 
@@ -35,10 +36,11 @@ def npm_spec(ref: Ref) -> tuple[str, str]:
     else:
         package, version = text, ref.version
     if not EXACT_VERSION.match(version):
-        raise AnlError(f"npm package {text!r} does not name an exact version", key=f"{ref.where}.npm",
-                       expected="name@X.Y.Z (an exact version, no range)")
+        raise AnlError(_("npm package {text!r} does not name an exact version").format(text=text), key=f"{ref.where}.npm",
+                       expected=_("name@X.Y.Z (an exact version, no range)"))
     if version != ref.version:
-        raise AnlError(f"npm version {version} differs from the artifact version {ref.version}",
+        raise AnlError(_("npm version {version} differs from the artifact version {ref_version}")
+                       .format(version=version, ref_version=ref.version),
                        key=f"{ref.where}.npm", expected=f"{package}@{ref.version}")
     return package, version
 
@@ -61,16 +63,16 @@ def download_url(url: str, dest: Path, *, progress: ProgressHook | None = None) 
     try:
         return download(url, dest, progress=progress)
     except DownloadError as error:
-        raise AnlError(f"download failed: {error.reason}", key=url,
-                       expected="a reachable URL (or `anl-stack artifacts add` with a file obtained elsewhere)",
+        raise AnlError(_("download failed: {reason}").format(reason=error.reason), key=url,
+                       expected=_("a reachable URL (or `anl-stack artifacts add` with a file obtained elsewhere)"),
                        exit_code=ExitCode.FAILED) from None
 
 
 def npm_pack(ref: Ref, workdir: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
-        raise AnlError("npm is not installed", key=f"{ref.where}.npm",
-                       expected="npm on the controller (Debian package npm)")
+        raise AnlError(_("npm is not installed"), key=f"{ref.where}.npm",
+                       expected=_("npm on the controller (Debian package npm)"))
     package, version = npm_spec(ref)
     proc = subprocess.run(
         [npm, "pack", f"{package}@{version}", "--pack-destination", str(workdir), "--json", "--ignore-scripts"],
@@ -78,14 +80,15 @@ def npm_pack(ref: Ref, workdir: Path) -> Path:
     )
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["npm pack failed"])[-1]
-        raise AnlError(f"npm pack {package}@{version} failed: {tail}", key=f"{ref.where}.npm",
-                       expected="a package npm can fetch from this machine", exit_code=ExitCode.FAILED)
+        raise AnlError(_("npm pack {package}@{version} failed: {tail}")
+                       .format(package=package, version=version, tail=tail), key=f"{ref.where}.npm",
+                       expected=_("a package npm can fetch from this machine"), exit_code=ExitCode.FAILED)
     try:
         filename = json.loads(proc.stdout)[0]["filename"]
     except (ValueError, LookupError, TypeError):
         filename = expected_filename(ref)
     path = workdir / Path(filename).name
     if not path.is_file():
-        raise AnlError(f"npm pack did not produce {path.name}", key=f"{ref.where}.npm", exit_code=ExitCode.FAILED)
+        raise AnlError(_("npm pack did not produce {path}").format(path=path.name), key=f"{ref.where}.npm", exit_code=ExitCode.FAILED)
     return path
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from anl_stack.adapters.gpg import GpgError, verify_detached
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 
 PINS_SETTING = "anl_artifact_pins"
 VERSIONS_SETTING = "anl_artifact_versions"
@@ -85,8 +86,8 @@ def plugin_key_file(ref: Ref) -> Path:
     root = ref.plugin_dir.resolve()
     key = (ref.plugin_dir / sig.key_file).resolve()
     if not key.is_relative_to(root) or not key.is_file():
-        raise AnlError(f"key file {sig.key_file} not found in the plugin", file=str(ref.plugin_dir),
-                       key=f"{ref.where}.signature.key_file", expected="a key file inside the plugin folder")
+        raise AnlError(_("key file {key_file} not found in the plugin").format(key_file=sig.key_file), file=str(ref.plugin_dir),
+                       key=f"{ref.where}.signature.key_file", expected=_("a key file inside the plugin folder"))
     return key
 
 
@@ -109,22 +110,22 @@ def parse_digest(value: str, *, key: str, file: str | None = None) -> Digest:
             return Digest(sri.group(1), base64.b64decode(sri.group(2), validate=True).hex())
         except binascii.Error:
             pass
-    algorithm, _, hexpart = text.rpartition(":")
+    algorithm, _sep, hexpart = text.rpartition(":")
     hexpart = hexpart.lower()
     if not algorithm:
         algorithm = {64: "sha256", 128: "sha512"}.get(len(hexpart), "")
     if algorithm in ("sha256", "sha512") and re.fullmatch(
             "[0-9a-f]{%d}" % (64 if algorithm == "sha256" else 128), hexpart):
         return Digest(algorithm, hexpart)
-    raise AnlError(f"{value!r} is not a checksum", file=file, key=key,
-                   expected="sha256:<64 hex digits>, sha512:<128 hex digits> or sha512-<base64>")
+    raise AnlError(_("{value!r} is not a checksum").format(value=value), file=file, key=key,
+                   expected=_("sha256:<64 hex digits>, sha512:<128 hex digits> or sha512-<base64>"))
 
 
 def commune_pin(ref: Ref, settings: dict[str, Any] | None) -> Digest | None:
     """The commune's pin for this artifact: ``name@version`` first, then ``name``."""
     pins = (settings or {}).get(PINS_SETTING) or {}
     if not isinstance(pins, dict):
-        raise AnlError("must be a mapping of artifact name to checksum", key=PINS_SETTING,
+        raise AnlError(_("must be a mapping of artifact name to checksum"), key=PINS_SETTING,
                        expected='{name: "sha256:..."}')
     for key in (f"{ref.name}@{ref.version}", ref.name):
         if key in pins:
@@ -146,7 +147,8 @@ def require_trust(ref: Ref, settings: dict[str, Any] | None) -> None:
     if manifest_pins(ref) or ref.spec.signature or commune_pin(ref, settings):
         return
     raise AnlError(
-        f"artifact {ref.label} has no pinned checksum nor signature: refusing to trust it",
+        _("artifact {artifact} has no pinned checksum nor signature: refusing to trust it")
+        .format(artifact=ref.label),
         key=ref.where,
         expected=f'a checksum pinned by the commune in group_vars/all/anl.yml: '
                  f'{PINS_SETTING}: {{{ref.name}: "sha256:<hex>"}}; `anl-stack artifacts` commands read it '
@@ -156,7 +158,8 @@ def require_trust(ref: Ref, settings: dict[str, Any] | None) -> None:
 
 def check_failure(ref: Ref, check: str, expected: str, actual: str, filename: str | None = None) -> AnlError:
     what = f" ({filename})" if filename else ""
-    return AnlError(ErrorRecord(f"artifact {ref.label}{what}: {check} check failed; actual: {actual}",
+    return AnlError(ErrorRecord(_("artifact {artifact}{what}: {check} check failed; actual: {actual}")
+                                .format(artifact=ref.label, what=what, check=check, actual=actual),
                                 key=ref.where, expected=expected))
 
 

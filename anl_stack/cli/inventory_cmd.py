@@ -12,6 +12,7 @@ import click
 from anl_stack.cli.i18n_click import Command, Group
 from anl_stack.cli.output import echo_json, fail
 from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.core.i18n import _
 
 INVENTORY_OPTION = click.option(
     "-i", "--inventory", "inventory", required=True, metavar="PATH",
@@ -60,24 +61,24 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
 
     # The name becomes a folder and a file name: checked before it is used in any path.
     if not valid_commune(commune):
-        raise AnlError(f"{commune[:80]!r} is not a commune name", file=str(directory or Path.cwd()), key="COMMUNE",
-                       expected=COMMUNE_EXPECTED)
+        raise AnlError(_("{commune!r} is not a commune name").format(commune=commune[:80]), file=str(directory or Path.cwd()), key="COMMUNE",
+                       expected=_(COMMUNE_EXPECTED))
     root = (directory or Path.cwd()) / "inventories" / commune
     if vault_password_file is not None:
         vault_password_file = vault_password_file.expanduser().resolve()
         if not vault_password_file.is_file():
-            raise AnlError("vault password file not found", file=str(vault_password_file),
-                           key="--vault-password-file", expected="an existing file or executable script")
+            raise AnlError(_("vault password file not found"), file=str(vault_password_file),
+                           key="--vault-password-file", expected=_("an existing file or executable script"))
     # Validate the values before writing anything.
     from anl_stack.inventory.check import _EMAIL, valid_domain
 
     if not valid_domain(domain):
-        raise AnlError(f"{domain!r} is not a domain name", key="--domain", expected="a DNS name such as mairie.fr")
+        raise AnlError(_("{domain!r} is not a domain name").format(domain=domain), key="--domain", expected=_("a DNS name such as mairie.fr"))
     if not _EMAIL.match(email) or not valid_domain(email.rpartition("@")[2]):
-        raise AnlError(f"{email!r} is not an e-mail address", key="--email", expected="an address such as dsi@mairie.fr")
+        raise AnlError(_("{email!r} is not an e-mail address").format(email=email), key="--email", expected=_("an address such as dsi@mairie.fr"))
     paths = create_inventory(root, commune=commune, domain=domain, email=email, tls_mode=tls_mode,
                              vault_password_file=vault_password_file)
-    _, records = check_inventory(paths, plugins=[])
+    _inv, records = check_inventory(paths, plugins=[])
     if as_json:
         echo_json({"inventory": str(paths.root), "hosts": str(paths.hosts), "settings": str(paths.settings),
                    "problems": [r.to_dict() for r in records]})

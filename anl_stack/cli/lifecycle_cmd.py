@@ -21,6 +21,7 @@ import click
 from anl_stack.cli.engine_option import ENGINE_OPTION
 from anl_stack.cli.i18n_click import Command
 from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.core.i18n import _
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -107,7 +108,7 @@ def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None
 
     bad = [label for label in labels if not LABEL.match(label)]
     if bad:
-        raise AnlError(f"{bad[0]!r} is not a label", key="--label", expected="lower-case letters, digits, '.' and '-'")
+        raise AnlError(_("{label!r} is not a label").format(label=bad[0]), key="--label", expected=_("lower-case letters, digits, '.' and '-'"))
     from anl_stack.cli.deploy_cmd import _print_report
     from anl_stack.deploy.lifecycle import require_step
     from anl_stack.deploy.prepare import resolve_plugins
@@ -325,6 +326,6 @@ def remove(plugin: str, inventory: str | None, lab_name: str | None, limit: str 
     """
     if purge and not yes and not click.confirm(
             f"Remove {plugin} and DELETE its data on its hosts ({_where(inventory, lab_name)})?"):
-        raise AnlError("not confirmed", key="--yes", expected="an answer yes, or --yes")
+        raise AnlError(_("not confirmed"), key="--yes", expected=_("an answer yes, or --yes"))
     _run("remove", plugin, inventory, lab_name, limit, vault_password_file, as_json, {"anl_remove_purge": purge})
     click.echo(f"\nremoved {plugin}" + (" and its data" if purge else " (its data and backups are kept)"))

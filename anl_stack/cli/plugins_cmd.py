@@ -15,7 +15,7 @@ import click
 from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import LANGS, Lang, current_language, label, translate
+from anl_stack.core.i18n import LANGS, Lang, _, current_language, label, translate
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -160,7 +160,7 @@ def compare_cmd(names: tuple[str, ...], lang: str | None, as_json: bool) -> None
     from anl_stack.plugins import discover_plugins, get_plugin
 
     if len(names) < 2:
-        raise AnlError("compare needs at least two plugins", key="names", expected="NAME NAME...")
+        raise AnlError(_("compare needs at least two plugins"), key="names", expected="NAME NAME...")
     found = discover_plugins()
     chosen = [get_plugin(n, found) for n in dict.fromkeys(names)]
     language = _lang(lang)

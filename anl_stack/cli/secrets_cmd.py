@@ -6,6 +6,7 @@ import click
 
 from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
+from anl_stack.core.i18n import _
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -57,6 +58,6 @@ def show(name: str, inventory: str, vault_password_file: str | None, reveal: boo
     paths = resolve_inventory_path(inventory)
     value = vault.reveal(paths, find_password(paths, vault_password_file), name)
     if not reveal:
-        raise AnlError("refusing to print a secret without --reveal", key=name,
+        raise AnlError(_("refusing to print a secret without --reveal"), key=name,
                        expected=f"anl-stack secrets show {name} -i {inventory} --reveal")
     click.echo(value)

@@ -28,14 +28,15 @@ from pathlib import Path
 from typing import IO
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _refuse_link(path: Path) -> AnlError:
-    return AnlError("is a symbolic link: anl-stack does not write through links", file=str(path),
-                    expected="a regular file or folder, or nothing at that path")
+    return AnlError(_("is a symbolic link: anl-stack does not write through links"), file=str(path),
+                    expected=_("a regular file or folder, or nothing at that path"))
 
 
 def _open_folder(folder: Path, root: Path | None, *, create: bool, mode: int) -> int:
@@ -44,8 +45,8 @@ def _open_folder(folder: Path, root: Path | None, *, create: bool, mode: int) ->
     try:
         rel = folder.relative_to(start)
     except ValueError:
-        raise AnlError("is outside the folder it must be written in", file=str(folder),
-                       expected=f"a path inside {start}") from None
+        raise AnlError(_("is outside the folder it must be written in"), file=str(folder),
+                       expected=_("a path inside {start}").format(start=start)) from None
     if create:
         start.mkdir(parents=True, exist_ok=True)
     fd = os.open(start, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -54,7 +55,7 @@ def _open_folder(folder: Path, root: Path | None, *, create: bool, mode: int) ->
         for part in rel.parts:
             current = current / part
             if part in ("..", "."):
-                raise AnlError("names a parent folder", file=str(folder), expected="a path without '..'")
+                raise AnlError(_("names a parent folder"), file=str(folder), expected=_("a path without '..'"))
             try:
                 child = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
@@ -66,8 +67,8 @@ def _open_folder(folder: Path, root: Path | None, *, create: bool, mode: int) ->
             except OSError as error:
                 if os.path.islink(current):
                     raise _refuse_link(current) from None
-                raise AnlError(f"cannot open the folder: {error.strerror}", file=str(current),
-                               expected="a folder anl-stack may write in") from None
+                raise AnlError(_("cannot open the folder: {strerror}").format(strerror=error.strerror), file=str(current),
+                               expected=_("a folder anl-stack may write in")) from None
             os.close(fd)
             fd = child
     except BaseException:
@@ -81,7 +82,7 @@ def _open_child_folder(part: str, fd: int, current: Path) -> int:
         return os.open(part, _DIR_FLAGS, dir_fd=fd)
     except OSError:
         raise _refuse_link(current) if os.path.islink(current) else AnlError(
-            "is not a folder", file=str(current), expected="a folder") from None
+            _("is not a folder"), file=str(current), expected=_("a folder")) from None
 
 
 def ensure_folder(folder: Path, *, root: Path | None = None, mode: int = 0o755) -> None:
@@ -104,8 +105,8 @@ def _replacing(path: Path, root: Path | None, mode: int, folder_mode: int, *,
         try:
             fd = os.open(tmp, _NEW_FLAGS, 0o600, dir_fd=dir_fd)
         except OSError as error:
-            raise AnlError(f"cannot write: {error.strerror}", file=str(path),
-                           expected="a folder anl-stack may write in") from None
+            raise AnlError(_("cannot write: {strerror}").format(strerror=error.strerror), file=str(path),
+                           expected=_("a folder anl-stack may write in")) from None
         try:
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as handle:
@@ -130,7 +131,7 @@ def _publish_new(tmp: str, path: Path, dir_fd: int) -> None:
         os.link(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
     except FileExistsError:
         raise (_refuse_link(path) if path.is_symlink() else AnlError(
-            "already exists", file=str(path), expected="a new file")) from None
+            _("already exists"), file=str(path), expected=_("a new file"))) from None
     os.unlink(tmp, dir_fd=dir_fd)
 
 
@@ -143,8 +144,8 @@ def write_file(path: Path, data: str | bytes, *, mode: int = 0o644, root: Path |
             handle.write(payload)
     except OSError as error:
         # A full disk, a file size limit, a folder that cannot be made: the old file stays, untouched.
-        raise AnlError(f"cannot write: {error.strerror or error}", file=str(path),
-                       expected="a folder anl-stack may write in, with free space") from None
+        raise AnlError(_("cannot write: {strerror}").format(strerror=error.strerror or error), file=str(path),
+                       expected=_("a folder anl-stack may write in, with free space")) from None
     return path
 
 
@@ -155,8 +156,8 @@ def write_new_file(path: Path, data: str | bytes, *, mode: int = 0o644, root: Pa
         with _replacing(path, root, mode, 0o755, exclusive=True) as handle:
             handle.write(payload)
     except OSError as error:
-        raise AnlError(f"cannot write: {error.strerror or error}", file=str(path),
-                       expected="a folder anl-stack may write in, with free space") from None
+        raise AnlError(_("cannot write: {strerror}").format(strerror=error.strerror or error), file=str(path),
+                       expected=_("a folder anl-stack may write in, with free space")) from None
     return path
 
 
@@ -169,7 +170,7 @@ def new_file(path: Path, *, mode: int = 0o644, root: Path | None = None) -> Iter
             fd = os.open(path.name, _NEW_FLAGS, mode, dir_fd=dir_fd)
         except FileExistsError:
             raise (_refuse_link(path) if path.is_symlink() else AnlError(
-                "already exists", file=str(path), expected="a new file")) from None
+                _("already exists"), file=str(path), expected=_("a new file"))) from None
         os.fchmod(fd, mode)
     finally:
         os.close(dir_fd)
@@ -194,17 +195,17 @@ def check_writable(path: Path, *, key: str | None = None) -> None:
     if path.is_symlink():
         raise AnlError([dataclasses.replace(r, key=key) for r in _refuse_link(path).records])
     if path.is_dir():
-        raise AnlError("is a folder", file=str(path), key=key, expected=expected)
+        raise AnlError(_("is a folder"), file=str(path), key=key, expected=expected)
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
-        raise AnlError("is not in a folder", file=str(path), key=key, expected=expected)
+        raise AnlError(_("is not in a folder"), file=str(path), key=key, expected=expected)
     probe = f".anl-probe.{secrets.token_hex(4)}"
     try:
         fd = os.open(folder / probe, _NEW_FLAGS, 0o600)
     except OSError as error:
-        raise AnlError(f"cannot write in {folder}: {error.strerror}", file=str(path), key=key,
+        raise AnlError(_("cannot write in {folder}: {strerror}").format(folder=folder, strerror=error.strerror), file=str(path), key=key,
                        expected=expected) from None
     os.close(fd)
     os.unlink(folder / probe)

@@ -17,10 +17,12 @@ from collections.abc import Collection
 from pathlib import Path
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 
 
 def _expected(what: str) -> str:
-    return f"no symbolic link, or a link to a file or folder inside the {what} (not one of the folders holding it)"
+    return (_("no symbolic link, or a link to a file or folder inside the {what} (not one of the folders "
+              "holding it)").format(what=what))
 
 
 def _problem(link: Path, root: Path, what: str) -> str | None:
@@ -28,13 +30,13 @@ def _problem(link: Path, root: Path, what: str) -> str | None:
     try:
         target = Path(os.path.realpath(link, strict=True))
     except FileNotFoundError:
-        return f"is a symbolic link to nothing ({os.readlink(link)})"
+        return _("is a symbolic link to nothing ({target})").format(target=os.readlink(link))
     except (OSError, RuntimeError):
-        return "is a symbolic link loop"
+        return _("is a symbolic link loop")
     if not target.is_relative_to(root):
-        return f"is a symbolic link to {target}, outside the {what}"
+        return _("is a symbolic link to {target}, outside the {what}").format(target=target, what=what)
     if target.is_dir() and Path(os.path.realpath(link.parent)).is_relative_to(target):
-        return f"is a symbolic link to {target}, a folder holding it (a loop)"
+        return _("is a symbolic link to {target}, a folder holding it (a loop)").format(target=target)
     return None
 
 
@@ -47,8 +49,8 @@ def link_problems(folder: Path, what: str = "plugin", skip: Collection[str] = ()
     try:
         root = Path(os.path.realpath(folder, strict=True))
     except (OSError, RuntimeError):
-        return [ErrorRecord(f"{what} folder cannot be resolved (a link loop?)", str(folder), None, what,
-                            f"a {what} folder")]
+        return [ErrorRecord(_("{what} folder cannot be resolved (a link loop?)").format(what=what), str(folder), None, what,
+                            _("a {what} folder").format(what=what))]
     records = []
     for current, dirs, files in os.walk(folder, followlinks=False):
         if Path(current) == Path(folder):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 from anl_stack.core.paths import config_dir
 from anl_stack.core.yamlfile import read_yaml
 
@@ -51,17 +52,17 @@ def _allowance(key: str) -> Allowance:
     doc = read_yaml(file)
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise AnlError("is not a mapping", file=str(file), expected="keys: " + ", ".join(KEYS))
+        raise AnlError(_("is not a mapping"), file=str(file), expected="keys: " + ", ".join(KEYS))
     for unknown in sorted(set(map(str, data)) - set(KEYS)):
-        raise AnlError("unknown key", file=str(file), line=doc.line(unknown), key=unknown,
-                       expected="one of: " + ", ".join(KEYS))
+        raise AnlError(_("unknown key"), file=str(file), line=doc.line(unknown), key=unknown,
+                       expected=_("one of: {keys}").format(keys=", ".join(KEYS)))
     value = data.get(key, False)
     if isinstance(value, bool):
         return Allowance(value, frozenset())
     if isinstance(value, list) and all(isinstance(item, str) and item for item in value):
         return Allowance(False, frozenset(Path(item).expanduser().resolve() for item in value))
-    raise AnlError(f"{value!r} is not usable", file=str(file), line=doc.line(key), key=key,
-                   expected="true, false or a list of inventory folders")
+    raise AnlError(_("{value!r} is not usable").format(value=value), file=str(file), line=doc.line(key), key=key,
+                   expected=_("true, false or a list of inventory folders"))
 
 
 def allows_lookups(inventory: Path) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 
 #: Placeholder for an inline-encrypted value: present, but not checkable.
 VAULTED = "<vaulted>"
@@ -65,10 +66,10 @@ def parse(text: str, file: str, *, loader: type = Loader, expected: str = "valid
         data = instance.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        raise AnlError(f"not valid YAML: {error.problem or error}", file=file,
+        raise AnlError(_("not valid YAML: {problem}").format(problem=error.problem or error), file=file,
                        line=mark.line + 1 if mark else None, expected=expected) from None
     except yaml.YAMLError as error:
-        raise AnlError(f"not valid YAML: {error}", file=file, expected=expected) from None
+        raise AnlError(_("not valid YAML: {error}").format(error=error), file=file, expected=expected) from None
     finally:
         instance.dispose()
     return data, node
@@ -102,8 +103,8 @@ def _loop(root: yaml.Node, node: yaml.Node, on_path: set[int], file: str) -> Anl
         return next(((p, c) for p, c in children if id(c) in on_path), None)
 
     path, line = _descend(root, along, len(on_path))
-    return AnlError("an alias refers to the node that holds it (a loop)", file=file, line=line, key=_dotted(path),
-                    expected="aliases (*name) of nodes outside themselves")
+    return AnlError(_("an alias refers to the node that holds it (a loop)"), file=file, line=line, key=_dotted(path),
+                    expected=_("aliases (*name) of nodes outside themselves"))
 
 
 def _kids(node: yaml.Node) -> list[yaml.Node]:
@@ -160,7 +161,7 @@ def _measure(root: yaml.Node, file: str) -> _Measure:
 def _descend(root: yaml.Node, pick: Any, steps: int) -> tuple[list[Any], int]:
     """Path and line reached by following ``pick(children)`` from the root, at most ``steps`` times."""
     node, path = root, []
-    for _ in range(steps):
+    for _step in range(steps):
         chosen = pick(_children(node))
         if chosen is None:
             break
@@ -189,17 +190,17 @@ def check_shape(root: yaml.Node, file: str) -> None:
         path, line = _descend(root, big, expanded)
         if not path:
             path, line = _descend(root, lambda ch: next(((p, c) for p, c in ch if m.size[id(c)] > budget), None), 1)
-        raise AnlError(f"aliases expand this document to {expanded:.3g} nodes", file=file, line=line,
+        raise AnlError(_("aliases expand this document to {expanded:.3g} nodes").format(expanded=expanded), file=file, line=line,
                        key=_dotted(path),
-                       expected=f"aliases (*name) that add at most {budget} nodes")
+                       expected=_("aliases (*name) that add at most {budget} nodes").format(budget=budget))
     if m.depth[id(root)] > MAX_DEPTH:
         def deepest(children: list[tuple[Any, yaml.Node]]) -> tuple[Any, yaml.Node] | None:
             return max(children, key=lambda pc: m.depth[id(pc[1])], default=None)
 
         path, line = _descend(root, deepest, MAX_DEPTH)
         key = f"{_dotted(path[:6])}..."  # the first levels say where; all 64 would say nothing more
-        raise AnlError(f"nested {m.depth[id(root)]} levels deep", file=file, line=line, key=key,
-                       expected=f"at most {MAX_DEPTH} levels of mappings and lists")
+        raise AnlError(_("nested {depth} levels deep").format(depth=m.depth[id(root)]), file=file, line=line, key=key,
+                       expected=_("at most {max_depth} levels of mappings and lists").format(max_depth=MAX_DEPTH))
 
 
 def duplicate_keys(root: yaml.Node | None) -> list[tuple[str, int]]:
@@ -246,7 +247,7 @@ def refuse_duplicate_keys(doc: "YamlDoc") -> None:
     """AnlError naming file, line and key of every key given twice."""
     duplicates = duplicate_keys(doc.node)
     if duplicates:
-        raise AnlError([ErrorRecord("key given twice", str(doc.file), line, key, "each key once")
+        raise AnlError([ErrorRecord(_("key given twice"), str(doc.file), line, key, _("each key once"))
                         for key, line in duplicates])
 
 
@@ -293,11 +294,11 @@ def read_yaml(file: Path, *, loader: type = Loader, expected: str = "valid YAML"
     try:
         size = file.stat().st_size
         if size > MAX_BYTES:
-            raise AnlError(f"is {size} bytes", file=str(file), key="size",
-                           expected=f"a YAML file of at most {MAX_BYTES} bytes")
+            raise AnlError(_("is {size} bytes").format(size=size), file=str(file), key="size",
+                           expected=_("a YAML file of at most {max_bytes} bytes").format(max_bytes=MAX_BYTES))
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise AnlError(f"cannot read: {error}", file=str(file), expected="a readable UTF-8 YAML file") from None
+        raise AnlError(_("cannot read: {error}").format(error=error), file=str(file), expected=_("a readable UTF-8 YAML file")) from None
     data, node = parse(text, str(file), loader=loader, expected=expected)
     return YamlDoc(file, data, node)
 

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 
 from anl_stack.core import yamlfile
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.costs.model import OPTIONAL, required_keys
 from anl_stack.plugins.manifest import (
     UNKNOWN,
@@ -99,10 +100,10 @@ def _load(path: Path, schema: type[Model]) -> tuple[Any, Any]:
     doc = yamlfile.read_yaml(path, loader=yamlfile.TextDatesLoader, expected="a YAML mapping")
     data = doc.data
     if not isinstance(data, dict):
-        raise AnlError("not a mapping", file=str(path), line=1, expected="a YAML mapping of keys")
+        raise AnlError(_("not a mapping"), file=str(path), line=1, expected=_("a YAML mapping of keys"))
     duplicates = yamlfile.duplicate_keys(doc.node)
     if duplicates:
-        raise AnlError([ErrorRecord("key given twice", str(path), line, key, "each key once")
+        raise AnlError([ErrorRecord(_("key given twice"), str(path), line, key, _("each key once"))
                         for key, line in duplicates])
     try:
         return schema.model_validate(data), doc
@@ -118,8 +119,9 @@ def load_inputs(plugin_dir: Path, common_path: Path = COMMON_FILE) -> CostInputs
     """The model and assumptions of the plugin in ``plugin_dir`` (exit 2 naming file and key if invalid)."""
     path = plugin_dir / COST_FILE
     if not path.is_file():
-        raise AnlError("the plugin has no cost parameters", file=str(path), key="cost",
-                       expected=f"a {COST_FILE} file (docs/contributing-a-recipe.md, \"Cost parameters\")")
+        raise AnlError(_("the plugin has no cost parameters"), file=str(path), key="cost",
+                       expected=_('a {cost_file} file (docs/contributing-a-recipe.md, "Cost parameters")')
+                                .format(cost_file=COST_FILE))
     common = load_common(common_path)
     cost, doc = _load(path, CostFile)
     assumptions = {k: Assumption(k, p, str(common_path)) for k, p in common.parameters.items()}
@@ -127,14 +129,17 @@ def load_inputs(plugin_dir: Path, common_path: Path = COMMON_FILE) -> CostInputs
     problems = []
     for key, parameter in cost.parameters.items():
         if key not in allowed:
-            problems.append(ErrorRecord(f"{key!r} is not an assumption of the {cost.model} model", str(path),
+            problems.append(ErrorRecord(_("{key!r} is not an assumption of the {model} model")
+                                        .format(key=key, model=cost.model), str(path),
                                         doc.line("parameters", key), f"parameters.{key}",
-                                        "one of: " + ", ".join(sorted(allowed))))
+                                        _("one of: {allowed}").format(allowed=", ".join(sorted(allowed)))))
         assumptions[key] = Assumption(key, parameter, str(path))
     for key in required_keys(cost.model):
         if key not in assumptions:
-            problems.append(ErrorRecord("required assumption is missing", str(path), doc.line("parameters"),
-                                        f"parameters.{key}", f"{key} in {COST_FILE} or in {common_path.name}"))
+            problems.append(ErrorRecord(_("required assumption is missing"), str(path), doc.line("parameters"),
+                                        f"parameters.{key}", _("{key} in {cost_file} or in {common_path}")
+                                                             .format(key=key, cost_file=COST_FILE,
+                                                                     common_path=common_path.name)))
     if problems:
         raise AnlError(problems)
     ordered = {k: assumptions[k] for k in (*required_keys(cost.model), *OPTIONAL) if k in assumptions}
@@ -145,20 +150,21 @@ def parse_override(text: str) -> tuple[str, str]:
     """``key=value`` from ``--set``."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
-        raise AnlError(f"{text!r} is not KEY=VALUE", key="--set", expected="KEY=VALUE, e.g. viewers=80")
+        raise AnlError(_("{text!r} is not KEY=VALUE").format(text=text), key="--set", expected=_("KEY=VALUE, e.g. viewers=80"))
     return key.strip(), value.strip()
 
 
 def _number(key: str, text: str | float, integer: bool) -> float | str:
     if isinstance(text, str) and text == UNKNOWN:
         return UNKNOWN
-    expected = "a whole number >= 0" if integer else "a number >= 0"
+    expected = _("a whole number >= 0") if integer else _("a number >= 0")
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise AnlError(f"{text!r} is not a number", key=key, expected=expected + " or 'unknown'") from None
+        raise AnlError(_("{text!r} is not a number").format(text=text), key=key, expected=_("{expected} or 'unknown'")
+                                                                      .format(expected=expected)) from None
     if value != value or value in (float("inf"), float("-inf")) or value < 0 or (integer and not value.is_integer()):
-        raise AnlError(f"{text!r} is not allowed", key=key, expected=expected)
+        raise AnlError(_("{text!r} is not allowed").format(text=text), key=key, expected=expected)
     return int(value) if value.is_integer() else value
 
 
@@ -168,8 +174,9 @@ def apply_overrides(inputs: CostInputs, overrides: dict[str, str | float], today
     problems: list[ErrorRecord] = []
     for key, raw in overrides.items():
         if key not in changed:
-            problems.append(ErrorRecord(f"{key!r} is not an assumption of the {inputs.model} model", None, None,
-                                        key, "one of: " + ", ".join(changed)))
+            problems.append(ErrorRecord(_("{key!r} is not an assumption of the {model} model")
+                                        .format(key=key, model=inputs.model), None, None,
+                                        key, _("one of: {changed}").format(changed=", ".join(changed))))
             continue
         try:
             value = _number(key, raw, changed[key].parameter.integer)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
+from anl_stack.core.i18n import _
 from anl_stack.core.paths import shared_roles_dir
 from anl_stack.deploy.engines import Engine
 
@@ -55,8 +56,8 @@ def socket_folder(base: Path | None = None) -> Path:
         os.mkdir(folder, 0o700)
     st = os.lstat(folder)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
-        raise AnlError("is not a private folder of this user", file=str(folder),
-                       expected="a folder owned by you with mode 0700 (remove it and run again)")
+        raise AnlError(_("is not a private folder of this user"), file=str(folder),
+                       expected=_("a folder owned by you with mode 0700 (remove it and run again)"))
     return folder
 
 

@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 from anl_stack.plugin_api import ENGINES
 
 ANSIBLE, MITOGEN = ENGINES
@@ -51,13 +52,13 @@ def chosen(settings: dict[str, object], settings_file: Path | None = None) -> st
     from_cli = os.environ.get(ENGINE_ENV)
     if from_cli:
         if from_cli not in ENGINES:
-            raise AnlError(f"{from_cli!r} is not an engine", key=f"--engine ({ENGINE_ENV})",
-                           expected="one of: " + ", ".join(ENGINES))
+            raise AnlError(_("{from_cli!r} is not an engine").format(from_cli=from_cli), key=f"--engine ({ENGINE_ENV})",
+                           expected=_("one of: {engines}").format(engines=", ".join(ENGINES)))
         return from_cli
     value = settings.get(SETTING, DEFAULT)
     if value not in ENGINES:
-        raise AnlError(f"{value!r} is not an engine", file=str(settings_file) if settings_file else None,
-                       key=SETTING, expected="one of: " + ", ".join(ENGINES))
+        raise AnlError(_("{value!r} is not an engine").format(value=value), file=str(settings_file) if settings_file else None,
+                       key=SETTING, expected=_("one of: {engines}").format(engines=", ".join(ENGINES)))
     return str(value)
 
 
@@ -70,14 +71,17 @@ def _version(distribution: str) -> str | None:
 
 def check_pair(mitogen_version: str | None, core_version: str | None) -> None:
     """Refuse a Mitogen and ansible-core pair that is not known to work together."""
-    expected = "; ".join(f"mitogen {m} with ansible-core {', '.join(c)}" for m, c in SUPPORTED.items())
+    expected = "; ".join(_("mitogen {mitogen} with ansible-core {core}").format(mitogen=m, core=", ".join(c))
+                         for m, c in SUPPORTED.items())
     if mitogen_version is None:
-        raise AnlError("the mitogen engine is chosen but Mitogen is not installed", key=SETTING,
-                       expected=f"{expected} (`bash scripts/bootstrap.sh` installs it), or --engine ansible")
+        raise AnlError(_("the mitogen engine is chosen but Mitogen is not installed"), key=SETTING,
+                       expected=_("{expected} (`bash scripts/bootstrap.sh` installs it), or --engine ansible")
+                                .format(expected=expected))
     series = ".".join((core_version or "").split(".")[:2])
     if series not in SUPPORTED.get(mitogen_version, ()):
-        raise AnlError(f"mitogen {mitogen_version} is not known to work with ansible-core {core_version}",
-                       key=SETTING, expected=f"{expected}, or --engine ansible")
+        raise AnlError(_("mitogen {mitogen_version} is not known to work with ansible-core {core_version}")
+                       .format(mitogen_version=mitogen_version, core_version=core_version),
+                       key=SETTING, expected=_("{expected}, or --engine ansible").format(expected=expected))
 
 
 def resolve(name: str) -> Engine:
@@ -87,7 +91,8 @@ def resolve(name: str) -> Engine:
     check_pair(_version("mitogen"), _version("ansible-core"))
     spec = importlib.util.find_spec("ansible_mitogen")  # found, not imported: it hooks Ansible's loaders
     if spec is None or spec.origin is None:
-        raise AnlError("the mitogen engine is chosen but ansible_mitogen cannot be found", key=SETTING,
-                       expected="a complete Mitogen installation (`bash scripts/bootstrap.sh`), or --engine ansible")
+        raise AnlError(_("the mitogen engine is chosen but ansible_mitogen cannot be found"), key=SETTING,
+                       expected=_("a complete Mitogen installation (`bash scripts/bootstrap.sh`), or --engine "
+                                  "ansible"))
     plugins = Path(spec.origin).parent / "plugins" / "strategy"
     return Engine(MITOGEN, strategy="mitogen_linear", strategy_plugins=plugins)

@@ -13,6 +13,7 @@ from typing import Any
 
 from anl_stack import lab
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 from anl_stack.deploy.engine import Options, Result, execute
 from anl_stack.deploy.events import DisplayFactory, quiet_display
 from anl_stack.deploy.prepare import Prepared, prepare, resolve_plugins
@@ -27,8 +28,11 @@ def require_step(plugin: Any, step: str) -> Path:
     if file.is_file():
         return file
     having = sorted(p.name for p in discover_plugins() if step in provided_steps(Path(p.path)))
-    raise AnlError(f"plugin {plugin.name!r} has no {step} step ({playbook} is missing)", file=str(file.parent),
-                   key=step, expected=f"a plugin that provides {playbook}" + (": " + ", ".join(having) if having else ""))
+    raise AnlError(_("plugin {plugin!r} has no {step} step ({playbook} is missing)")
+                   .format(plugin=plugin.name, step=step, playbook=playbook), file=str(file.parent),
+                   key=step, expected=_("a plugin that provides {playbook}{plugins}")
+                                      .format(playbook=playbook,
+                                              plugins=": " + ", ".join(having) if having else ""))
 
 
 def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = None, lab_name: str | None = None,
@@ -45,7 +49,7 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
     never boots a fresh host), or when ``validate`` refuses the prepared run.
     """
     if step_named(step) is DEPLOY:
-        raise AnlError("deploy is not a lifecycle step of its own here", key="step",
+        raise AnlError(_("deploy is not a lifecycle step of its own here"), key="step",
                        expected=", ".join(s.name for s in LIFECYCLE if s is not DEPLOY))
     (plugin,) = resolve_plugins([plugin_name], recipe_dirs)
     require_step(plugin, step)
@@ -53,8 +57,9 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
     if lab_name is not None:
         host = lab.get(lab_name)
         if host is None:
-            raise AnlError(f"no lab host named {lab_name!r}", key="--lab",
-                           expected=f"an existing lab host (deploy first: anl-stack deploy {plugin.name} --lab {lab_name})")
+            raise AnlError(_("no lab host named {lab_name!r}").format(lab_name=lab_name), key="--lab",
+                           expected=_("an existing lab host (deploy first: anl-stack deploy {plugin} --lab "
+                                      "{lab_name})").format(plugin=plugin.name, lab_name=lab_name))
         debian = str(host.release)
     prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian,
                    vault_password=vault_password, limit=limit, step=step, extra_vars=extra_vars,

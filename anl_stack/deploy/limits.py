@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 
 
 def parts(limit: str) -> list[str]:
@@ -26,8 +27,8 @@ def _matcher(pattern: str, file: str | None) -> Any:
         try:
             return re.compile(pattern[1:]).match
         except re.error as error:
-            raise AnlError(f"{pattern!r} is not a regular expression: {error}", file=file, key="--limit",
-                           expected="~REGEX, a Python regular expression") from None
+            raise AnlError(_("{pattern!r} is not a regular expression: {error}").format(pattern=pattern, error=error), file=file, key="--limit",
+                           expected=_("~REGEX, a Python regular expression")) from None
     if any(c in pattern for c in "*?["):
         return re.compile(fnmatch.translate(pattern)).match
     return pattern.__eq__
@@ -53,8 +54,8 @@ def select(limit: str, hosts: list[str], groups: dict[str, list[str]], *, file: 
         pattern = part.lstrip("!&")
         found = _hosts_of(pattern, hosts, groups, file)
         if not found and not (pattern in groups or pattern == "all"):
-            raise AnlError(f"{part!r} matches no host nor group of the inventory", file=file, key="--limit",
-                           expected="hosts: " + (", ".join(sorted(hosts)[:20]) or "(none)")
+            raise AnlError(_("{part!r} matches no host nor group of the inventory").format(part=part), file=file, key="--limit",
+                           expected="hosts: " + (", ".join(sorted(hosts)[:20]) or _("(none)"))
                            + ("..." if len(hosts) > 20 else ""))
         if part.startswith("!"):
             without |= found

@@ -17,6 +17,7 @@ from typing import Any
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
+from anl_stack.core.i18n import _
 from anl_stack.inventory.model import InventoryPaths
 from anl_stack.plugins.digest import content_digest, plugin_files
 
@@ -58,8 +59,8 @@ def read_record(paths: InventoryPaths, plugin: str) -> dict[str, dict[str, str]]
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as error:
-        raise AnlError(f"cannot read the record of deployed recipes: {error}", file=str(file),
-                       expected="the JSON anl-stack writes after a deploy") from None
+        raise AnlError(_("cannot read the record of deployed recipes: {error}").format(error=error), file=str(file),
+                       expected=_("the JSON anl-stack writes after a deploy")) from None
     return data if isinstance(data, dict) else {}
 
 
@@ -68,11 +69,13 @@ def deployed(paths: InventoryPaths, plugin: str, hosts: list[str]) -> dict[str, 
     record = read_record(paths, plugin)
     missing = [h for h in hosts if h not in record or not Path(record[h]["folder"]).is_dir()]
     if missing:
-        raise AnlError(f"no deploy of {plugin} on {', '.join(missing)} recorded in this inventory",
+        raise AnlError(_("no deploy of {plugin} on {missing} recorded in this inventory")
+                       .format(plugin=plugin, missing=', '.join(missing)),
                        file=str(store(paths, plugin) / RECORD), key=plugin,
-                       expected=f"a deploy first (anl-stack deploy {plugin}), so that an upgrade can go back to it")
+                       expected=_("a deploy first (anl-stack deploy {plugin}), so that an upgrade can go back to it")
+                                .format(plugin=plugin))
     digests = {record[h]["digest"] for h in hosts}
     if len(digests) > 1:
-        raise AnlError(f"the hosts of {plugin} run different recipes", file=str(store(paths, plugin) / RECORD),
-                       key=plugin, expected="the same recipe on every host first (deploy), or --limit one host")
+        raise AnlError(_("the hosts of {plugin} run different recipes").format(plugin=plugin), file=str(store(paths, plugin) / RECORD),
+                       key=plugin, expected=_("the same recipe on every host first (deploy), or --limit one host"))
     return record[hosts[0]]

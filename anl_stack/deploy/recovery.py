@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.core.i18n import _
 from anl_stack.deploy.engine import Options, Result, execute
 from anl_stack.deploy.events import DisplayFactory, quiet_display, task_reports
 from anl_stack.deploy.lifecycle import require_step, run_lifecycle_step
@@ -83,13 +84,13 @@ def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_
     require_step(plugin, "restore")
     check_snapshot_name(wanted)  # before a new server is deployed for it
     if tags is not None and to_host is None:
-        raise AnlError("--tags applies to the deploy of a new server", key="--tags",
-                       expected="--to-host HOST with it, or no --tags")
+        raise AnlError(_("--tags applies to the deploy of a new server"), key="--tags",
+                       expected=_("--to-host HOST with it, or no --tags"))
     deployed: Result | None = None
     if to_host is not None:
         if inventory is None:
-            raise AnlError("--to-host needs a commune inventory", key="--to-host",
-                           expected="-i inventories/COMMUNE with the new server in the plugin's group")
+            raise AnlError(_("--to-host needs a commune inventory"), key="--to-host",
+                           expected=_("-i inventories/COMMUNE with the new server in the plugin's group"))
         deployed = _deploy_new_server(plugin_name, inventory, vault_password, to_host, tags, display)
         if deployed.exit_code != ExitCode.OK:
             prep = prepare([plugin_name], inventory=inventory, vault_password=vault_password, limit=to_host,
@@ -102,8 +103,9 @@ def restore(plugin_name: str, wanted: str, *, inventory: str | None = None, lab_
         return Outcome(listing.prep, listing.result, deploy=deployed)
     hosts = listing.prep.hosts
     if len(hosts) != 1:
-        raise AnlError(f"{plugin_name} runs on {len(hosts)} hosts ({', '.join(hosts)}); a restore goes to one",
-                       key="--limit", expected="--limit HOST (or --to-host HOST for a new server)")
+        raise AnlError(_("{plugin_name} runs on {count} hosts ({hosts}); a restore goes to one")
+                       .format(plugin_name=plugin_name, count=len(hosts), hosts=', '.join(hosts)),
+                       key="--limit", expected=_("--limit HOST (or --to-host HOST for a new server)"))
     order = repository_order(listing.prep.inventory.settings(), offsite_first=to_host is not None)
     snapshot = choose(listing.snapshots, wanted, [r for r in order if not repos or r in repos])
     refuse_newer(snapshot, plugin, app_version(listing.prep.inventory, plugin, hosts[0]))
@@ -120,8 +122,10 @@ def _deploy_new_server(plugin_name: str, inventory: str, vault_password: str | N
     """Deploy the plugin on the new server only; refused (exit 2) when it is not in the plugin's group."""
     prep = prepare([plugin_name], inventory=inventory, vault_password=vault_password, limit=host, tags=tags)
     if host not in prep.hosts:
-        raise AnlError(f"host {host!r} is not in the {plugin_name} group", file=str(prep.inventory.paths.hosts),
-                       key=f"all.children.{plugin_name}.hosts", expected=f"{host} listed there (in place of the lost server)")
+        raise AnlError(_("host {host!r} is not in the {plugin_name} group")
+                       .format(host=host, plugin_name=plugin_name), file=str(prep.inventory.paths.hosts),
+                       key=f"all.children.{plugin_name}.hosts", expected=_("{host} listed there (in place of the "
+                                                                           "lost server)").format(host=host))
     # The partner servers take part: the new server learns their host keys from them.
     partners = backup_settings.partner_hosts(prep.inventory.settings())
     return execute(prep, Options(limit=",".join([host, *partners]), tags=tags, display=display))

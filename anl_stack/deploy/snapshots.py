@@ -17,6 +17,7 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.deploy.engine import Options, Result, execute
 from anl_stack.deploy.events import DisplayFactory, quiet_display, task_reports
 from anl_stack.deploy.lifecycle import require_step
@@ -86,7 +87,7 @@ def list_snapshots(plugin_name: str, *, inventory: str | None = None, lab_name: 
 
         host = lab.get(lab_name)
         if host is None:
-            raise AnlError(f"no lab host named {lab_name!r}", key="--lab", expected="an existing lab host")
+            raise AnlError(_("no lab host named {lab_name!r}").format(lab_name=lab_name), key="--lab", expected=_("an existing lab host"))
         debian = str(host.release)
     prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian, vault_password=vault_password,
                    limit=limit, step="backup", extra_vars={"anl_backup_repo": repos} if repos else None,
@@ -111,8 +112,8 @@ def require_known_repos(prep: Prepared, repos: list[str] | None) -> None:
     declared = [r.name for r in backup_settings.repositories(prep.inventory.settings())]
     unknown = [r for r in repos or [] if r not in declared]
     if unknown:
-        raise AnlError(f"no repository named {', '.join(unknown)}", file=str(prep.inventory.paths.settings),
-                       key="--repo", expected="one of: " + ", ".join(declared))
+        raise AnlError(_("no repository named {unknown}").format(unknown=', '.join(unknown)), file=str(prep.inventory.paths.settings),
+                       key="--repo", expected=_("one of: {declared}").format(declared=", ".join(declared)))
 
 
 def repository_order(settings: dict[str, Any], *, offsite_first: bool) -> list[str]:
@@ -124,8 +125,8 @@ def repository_order(settings: dict[str, Any], *, offsite_first: bool) -> list[s
 def check_snapshot_name(wanted: str) -> None:
     """Exit 2 unless ``wanted`` can name a snapshot (checked before anything is deployed or listed)."""
     if wanted != "latest" and not SNAPSHOT_ID.match(wanted):
-        raise AnlError(f"{wanted!r} is not a snapshot id", key="--from",
-                       expected="an id of 8 to 64 hex digits as listed by `anl-stack backups`, or latest")
+        raise AnlError(_("{wanted!r} is not a snapshot id").format(wanted=wanted), key="--from",
+                       expected=_("an id of 8 to 64 hex digits as listed by `anl-stack backups`, or latest"))
 
 
 def choose(snapshots: list[Snapshot], wanted: str, order: list[str]) -> Snapshot:
@@ -134,16 +135,17 @@ def choose(snapshots: list[Snapshot], wanted: str, order: list[str]) -> Snapshot
     candidates = sorted(snapshots, key=lambda s: rank.get(s.repo, len(rank)))
     if wanted == "latest":
         if not candidates:
-            raise AnlError("no snapshot to restore", key="--from", expected="a backup made first (anl-stack backup)")
+            raise AnlError(_("no snapshot to restore"), key="--from", expected=_("a backup made first (anl-stack backup)"))
         newest = max(s.time for s in candidates)
         return next(s for s in candidates if s.time == newest)
     check_snapshot_name(wanted)
     matches = [s for s in candidates if s.id.startswith(wanted)]
     if not matches:
-        raise AnlError(f"no snapshot {wanted}", key="--from",
-                       expected="one of: " + (", ".join(s.short_id for s in candidates[:10]) or "(no snapshot yet)"))
+        raise AnlError(_("no snapshot {wanted}").format(wanted=wanted), key="--from",
+                       expected=_("one of: {names}")
+                                .format(names=", ".join(s.short_id for s in candidates[:10]) or _("(no snapshot yet)")))
     if len({s.id for s in matches}) > 1:
-        raise AnlError(f"{wanted} names several snapshots", key="--from", expected="more hex digits of the id")
+        raise AnlError(_("{wanted} names several snapshots").format(wanted=wanted), key="--from", expected=_("more hex digits of the id"))
     return matches[0]
 
 
@@ -157,7 +159,9 @@ def refuse_newer(snapshot: Snapshot, plugin: Any, installed: str) -> None:
     except InvalidVersion:
         newer = False
     if newer:
-        raise AnlError(f"snapshot {snapshot.short_id} was made by {plugin.manifest.app.name} {snapshot.app_version}, "
-                       f"newer than the {installed} the server runs; nothing was changed", key="--from",
-                       expected=f"a snapshot made by {installed} or older, or a server that runs "
-                                f"{snapshot.app_version} or newer")
+        raise AnlError(_("snapshot {short_id} was made by {app} {app_version}, newer than the {installed} the "
+                         "server runs; nothing was changed")
+                       .format(short_id=snapshot.short_id, app=plugin.manifest.app.name,
+                               app_version=snapshot.app_version, installed=installed), key="--from",
+                       expected=_("a snapshot made by {installed} or older, or a server that runs {app_version} or "
+                                  "newer").format(installed=installed, app_version=snapshot.app_version))

@@ -15,6 +15,7 @@ from typing import Any
 
 from anl_stack import lab
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 from anl_stack.core.operator import allows_no_host_key_checking, operator_file
 from anl_stack.core.yamlfile import read_yaml
 from anl_stack.inventory.model import (
@@ -66,8 +67,8 @@ def host_key_checking(paths: InventoryPaths, *, log: Callable[[str], None] | Non
     data = doc.data if isinstance(doc.data, dict) else {}
     value = data.get("host_key_checking", True)
     if not isinstance(value, bool):
-        raise AnlError(f"{value!r} is not true or false", file=str(paths.private_settings),
-                       line=doc.line("host_key_checking"), key="host_key_checking", expected="true or false")
+        raise AnlError(_("{value!r} is not true or false").format(value=value), file=str(paths.private_settings),
+                       line=doc.line("host_key_checking"), key="host_key_checking", expected=_("true or false"))
     if value:
         return True
     where = f"{paths.private_settings}: host_key_checking: false"

@@ -28,6 +28,7 @@ from packaging.version import InvalidVersion, Version
 from anl_stack import lab
 from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.core.files import write_file
+from anl_stack.core.i18n import _, current_language
 from anl_stack.deploy import recipes
 from anl_stack.deploy.engine import Options, execute, new_run_folder
 from anl_stack.deploy.events import DisplayFactory, quiet_display
@@ -85,9 +86,11 @@ def refuse_unsupported(plugin: Any, previous_version: str) -> None:
         accepted = False
     if not accepted:
         notes = plugin.manifest.deployment.upgrade_notes
-        raise AnlError(f"recipe {plugin.name} {plugin.manifest.version} does not upgrade from {previous_version}"
-                       + (f": {notes.en}" if notes else ""), file=str(Path(plugin.path) / "plugin.yml"),
-                       key="deployment.upgrades_from", expected=f"hosts on a recipe version matching {allowed}")
+        raise AnlError(_("recipe {plugin} {manifest_version} does not upgrade from {previous_version}{notes}")
+                       .format(plugin=plugin.name, manifest_version=plugin.manifest.version,
+                               previous_version=previous_version, notes=f": {notes.get(current_language())}" if notes else ""), file=str(Path(plugin.path) / "plugin.yml"),
+                       key="deployment.upgrades_from", expected=_("hosts on a recipe version matching {allowed}")
+                                                                .format(allowed=allowed))
 
 
 def refuse_other_target(plugin: Any, to_version: str | None) -> None:
@@ -98,11 +101,14 @@ def refuse_other_target(plugin: Any, to_version: str | None) -> None:
     try:
         same = Version(to_version) == Version(carried)
     except InvalidVersion:
-        raise AnlError(f"{to_version!r} is not a version", key="--to", expected=f"a recipe version such as {carried}") from None
+        raise AnlError(_("{to_version!r} is not a version").format(to_version=to_version), key="--to", expected=_("a recipe version such as {carried}")
+                                                                                .format(carried=carried)) from None
     if not same:
-        raise AnlError(f"this anl-stack carries recipe {plugin.name} {carried}, not {to_version}; nothing was changed",
+        raise AnlError(_("this anl-stack carries recipe {plugin} {carried}, not {to_version}; nothing was changed")
+                       .format(plugin=plugin.name, carried=carried, to_version=to_version),
                        file=str(Path(plugin.path) / "plugin.yml"), key="--to",
-                       expected=f"--to {carried}, or the anl-stack release that carries {plugin.name} {to_version}")
+                       expected=_("--to {carried}, or the anl-stack release that carries {plugin} {to_version}")
+                                .format(carried=carried, plugin=plugin.name, to_version=to_version))
 
 
 def _first_failure(result: Any) -> str:
@@ -117,7 +123,7 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
     require_step(plugin, "backup")
     refuse_other_target(plugin, to_version)
     if lab_name is not None and lab.get(lab_name) is None:
-        raise AnlError(f"no lab host named {lab_name!r}", key="--lab", expected="an existing lab host")
+        raise AnlError(_("no lab host named {lab_name!r}").format(lab_name=lab_name), key="--lab", expected=_("an existing lab host"))
     where = {"inventory": inventory, "lab_name": lab_name, "vault_password": vault_password, "limit": limit}
     debian = str(lab.get(lab_name).release) if lab_name else "13"  # type: ignore[union-attr]
     probe = prepare([plugin_name], **where, debian=debian, step="backup")
@@ -132,9 +138,9 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
     refuse_unsupported(plugin, previous["version"])
     local = next((r.name for r in backup_settings.repositories(probe.inventory.settings()) if r.kind == "local"), None)
     if local is None:
-        raise AnlError("an upgrade needs an on-host repository for its pre-upgrade backup",
+        raise AnlError(_("an upgrade needs an on-host repository for its pre-upgrade backup"),
                        file=str(probe.inventory.paths.settings), key="anl_backup_repositories",
-                       expected="a repository with a path (on the host)")
+                       expected=_("a repository with a path (on the host)"))
     folder = new_run_folder(probe.target.paths, "upgrade")
     kept = folder / "previous-recipe"
     shutil.copytree(previous["folder"], kept)
@@ -157,7 +163,7 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
                saved.result.reports[0].folder)
 
     # 3. and 4. The upgrade step, then the checks.
-    _, stepped = run_lifecycle_step(plugin_name, "upgrade", **where, display=display)
+    _result, stepped = run_lifecycle_step(plugin_name, "upgrade", **where, display=display)
     upgraded = report.add("upgrade step", stepped.exit_code == ExitCode.OK,
                           "done" if stepped.exit_code == ExitCode.OK else _first_failure(stepped),
                           stepped.reports[0].folder if stepped.reports else None)
@@ -183,7 +189,7 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
                     f"recipe {previous['version']} ({previous['digest'][:19]})" if redeployed.exit_code == ExitCode.OK
                     else _first_failure(redeployed), redeployed.reports[0].folder if redeployed.reports else None)
     for host in hosts if ok else []:
-        _, restored = run_lifecycle_step(plugin_name, "restore", **{**where, "limit": host}, display=display,
+        _result, restored = run_lifecycle_step(plugin_name, "restore", **{**where, "limit": host}, display=display,
                                          extra_vars={"anl_restore_from": snapshots[host], "anl_backup_repo": [local]},
                                          recipe_dirs=dirs)
         ok = report.add(f"rollback: restore {host}", restored.exit_code == ExitCode.OK,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from anl_stack.core.errors import ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.inventory.model import Inventory
 
 #: name -> its addresses (empty when it does not resolve)
@@ -58,12 +59,15 @@ def acme_name_warnings(inv: Inventory, plugins: list[Any], resolver: Resolver = 
             key = f"{group}_domain"
             if not found:
                 warnings.append(ErrorRecord(
-                    f"{domain} does not resolve: certbot (web_tls_mode acme) would fail on {host}",
+                    _("{domain} does not resolve: certbot (web_tls_mode acme) would fail on {host}")
+                    .format(domain=domain, host=host),
                     str(inv.paths.settings), None, key,
-                    "a DNS record of the name to the server, or web_tls_mode selfsigned for a trial"))
+                    _("a DNS record of the name to the server, or web_tls_mode selfsigned for a trial")))
             elif host_addresses and not found & host_addresses:
                 warnings.append(ErrorRecord(
-                    f"{domain} resolves to {', '.join(sorted(found))}, not to {host} "
-                    f"({', '.join(sorted(host_addresses))}): right only if that address leads to it (NAT)",
-                    str(inv.paths.settings), None, key, "the name pointing at the server the ACME server reaches"))
+                    _("{domain} resolves to {found}, not to {host} ({host_addresses}): right only if that address "
+                      "leads to it (NAT)")
+                    .format(domain=domain, found=', '.join(sorted(found)), host=host,
+                            host_addresses=', '.join(sorted(host_addresses))),
+                    str(inv.paths.settings), None, key, _("the name pointing at the server the ACME server reaches")))
     return warnings

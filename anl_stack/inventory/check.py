@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import N_, _
 from anl_stack.core.operator import ALLOW_LOOKUPS_ENV, allows_lookups, operator_file
 from anl_stack.core.paths import shared_roles, shared_roles_dir
 from anl_stack.core.yamlfile import VAULTED
@@ -66,14 +67,14 @@ def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value or value == VAULTED)
 
 
-_TYPE_CHECKS: dict[str, tuple[Any, str]] = {
-    "str": (lambda v: isinstance(v, str), "text"),
-    "path": (lambda v: isinstance(v, str), "a path"),
-    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    "bool": (lambda v: isinstance(v, bool), "true or false"),
-    "list": (lambda v: isinstance(v, list), "a list"),
-    "dict": (lambda v: isinstance(v, dict), "a mapping"),
+_TYPE_CHECKS: dict[str, tuple[Any, str]] = {  # the label is translated where it is shown
+    "str": (lambda v: isinstance(v, str), N_("text")),
+    "path": (lambda v: isinstance(v, str), N_("a path")),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), N_("an integer")),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), N_("a number")),
+    "bool": (lambda v: isinstance(v, bool), N_("true or false")),
+    "list": (lambda v: isinstance(v, list), N_("a list")),
+    "dict": (lambda v: isinstance(v, dict), N_("a mapping")),
 }
 
 
@@ -84,34 +85,39 @@ def check_value(key: str, value: Any, option: dict[str, Any]) -> tuple[str, str]
     kind = str(option.get("type", "str"))
     check = _TYPE_CHECKS.get(kind)
     if check and not check[0](value):
-        return f"{value!r} is not {check[1]}", f"{check[1]} ({kind})"
+        return (_("{value!r} is not {kind}").format(value=value, kind=_(check[1])),
+                _("{kind} ({type})").format(kind=_(check[1]), type=kind))
     choices = option.get("choices")
     if choices is not None:
         values = value if kind == "list" and isinstance(value, list) else [value]
         for item in values:
             if item not in choices:
-                return f"{item!r} is not an allowed value", "one of: " + ", ".join(map(str, choices))
+                return (_("{item!r} is not an allowed value").format(item=item),
+                        _("one of: {choices}").format(choices=", ".join(map(str, choices))))
     if kind == "list" and isinstance(value, list) and option.get("elements") in _TYPE_CHECKS:
         element_check, label = _TYPE_CHECKS[str(option["elements"])]
+        label = _(label)
         for index, item in enumerate(value):
             if not _is_template(item) and not element_check(item):
-                return f"item {index} ({item!r}) is not {label}", f"a list of {label}"
+                return (_("item {index} ({item!r}) is not {kind}").format(index=index, item=item, kind=label),
+                        _("a list of {kind}").format(kind=label))
     if kind == "dict" and isinstance(value, dict) and option.get("options"):
         sub = option["options"]
         for sub_key, sub_value in value.items():
             if sub_key not in sub:
-                return f"unknown key {sub_key!r}", "one of: " + ", ".join(sub)
+                return _("unknown key {key!r}").format(key=sub_key), _("one of: {keys}").format(keys=", ".join(sub))
             problem = check_value(f"{key}.{sub_key}", sub_value, sub[sub_key])
             if problem:
                 return f"{sub_key}: {problem[0]}", problem[1]
         for sub_key, sub_option in sub.items():
             if sub_option.get("required") and sub_key not in value:
-                return f"required key {sub_key!r} is missing", f"{sub_key} in {key}"
+                return (_("required key {key!r} is missing").format(key=sub_key),
+                        _("{key} in {mapping}").format(key=sub_key, mapping=key))
     if kind == "list" and isinstance(value, list) and option.get("elements") == "dict" and option.get("options"):
         for index, item in enumerate(value):
             problem = check_value(f"{key}[{index}]", item, {"type": "dict", "options": option["options"]})
             if problem:
-                return f"item {index}: {problem[0]}", problem[1]
+                return _("item {index}: {problem}").format(index=index, problem=problem[0]), problem[1]
     return None
 
 
@@ -123,7 +129,7 @@ def valid_domain(value: Any) -> bool:
 
 def _did_you_mean(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    return _("; did you mean {name}?").format(name=close[0]) if close else ""
 
 
 class Checker:
@@ -162,8 +168,10 @@ class Checker:
             if group in ("all", "ungrouped") or group in self.plugins:
                 continue
             where = self._group_path(group)
-            self.add(f"group {group!r} names no known plugin{_did_you_mean(group, known)}", None,
-                     ".".join(where), "a plugin name: " + (", ".join(known) or "(no plugin found)"),
+            self.add(_("group {group!r} names no known plugin{did_you_mean}")
+                     .format(group=group, did_you_mean=_did_you_mean(group, known)), None,
+                     ".".join(where), _("a plugin name: {known}")
+                                      .format(known=", ".join(known) or _("(no plugin found)")),
                      file=hosts_file, line=self.inv.hosts_doc.line(*where))
         for name, plugin in self.plugins.items():
             if name in self.inv.groups and not plugin.loaded and plugin.error:
@@ -189,11 +197,13 @@ class Checker:
         anl_file = self.inv.paths.settings
         source = next((s for s in self.inv.var_sources if s.doc.file == anl_file), None)
         if source is None:
-            self.add("commune settings file is missing", None, None, "group_vars/all/anl.yml from `anl-stack init`",
+            self.add(_("commune settings file is missing"), None, None, _("group_vars/all/anl.yml from `anl-stack "
+                                                                       "init`"),
                      file=anl_file)
         for key in REQUIRED_SETTINGS:
             if key not in settings:
-                self.add("required setting is missing", None, key, f"{key} in group_vars/all/anl.yml",
+                self.add(_("required setting is missing"), None, key, _("{key} in group_vars/all/anl.yml")
+                                                                   .format(key=key),
                          file=anl_file, line=1)
 
     def _source_of(self, key: str) -> VarSource | None:
@@ -208,7 +218,7 @@ class Checker:
             return
         for host, values in self.inv.host_vars.items():
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", host):
-                self.add("not a usable host name", None, host, "letters, digits, '.', '-' or '_'",
+                self.add(_("not a usable host name"), None, host, _("letters, digits, '.', '-' or '_'"),
                          file=self.inv.paths.hosts, line=self.inv.hosts_doc.line("all"))
 
     def check_source(self, source: VarSource) -> None:
@@ -223,23 +233,23 @@ class Checker:
             return
         for where, text in walk_strings(value):
             for effect in controller_effects(text):
-                self.add(f"{where + ': ' if where else ''}{effect}", source, key,
-                         "a plain value; templates that run lookups are allowed only by the operator "
-                         f"(anl-stack --allow-lookups, or allow_lookups in {operator_file()}; "
-                         f"{ALLOW_LOOKUPS_ENV}=1)")
+                self.add(_("{where}: {effect}").format(where=where, effect=effect) if where else effect, source, key,
+                         _("a plain value; templates that run lookups are allowed only by the operator (anl-stack "
+                           "--allow-lookups, or allow_lookups in {operator_file}; {allow_lookups_env}=1)")
+                         .format(operator_file=operator_file(), allow_lookups_env=ALLOW_LOOKUPS_ENV))
 
     def check_known_var(self, source: VarSource, key: str, value: Any) -> None:
         if _is_template(value):
             return
         if key in ("ansible_port", "ansible_ssh_port"):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-                self.add(f"{value!r} is not an SSH port", source, key, "an integer from 1 to 65535")
+                self.add(_("{value!r} is not an SSH port").format(value=value), source, key, _("an integer from 1 to 65535"))
             return
         if key in ("ansible_host", "ansible_user") and (not isinstance(value, str) or not value.strip()):
-            self.add(f"{value!r} is not usable", source, key, "non-empty text")
+            self.add(_("{value!r} is not usable").format(value=value), source, key, _("non-empty text"))
             return
         if key == "ansible_host" and " " in value:
-            self.add(f"{value!r} is not a host address", source, key, "an IP address or a DNS name")
+            self.add(_("{value!r} is not a host address").format(value=value), source, key, _("an IP address or a DNS name"))
             return
         if key.startswith("anl_"):
             self.check_anl(source, key, value)
@@ -248,15 +258,16 @@ class Checker:
         if spec is None:
             return
         if key.endswith("_domain") and key[: -len("_domain")] in self.plugins and not valid_domain(value):
-            self.add(f"{value!r} is not a domain name", source, key, "a DNS name such as cloud.example.fr")
+            self.add(_("{value!r} is not a domain name").format(value=value), source, key, _("a DNS name such as cloud.example.fr"))
             return
         option = spec.options.get(key)
         if option is None:
             if spec.options or spec.role in self.plugins:
                 hint = _did_you_mean(key, list(spec.options))
-                self.add(f"unknown setting for {spec.role}{hint}", source, key,
-                         "one of: " + (", ".join(spec.options) or "(this role takes no settings)")
-                         + f" (from {spec.file})")
+                self.add(_("unknown setting for {role}{hint}").format(role=spec.role, hint=hint), source, key,
+                         _("one of: {options} (from {file})")
+                         .format(options=", ".join(spec.options) or _("(this role takes no settings)"),
+                                 file=spec.file))
             return
         problem = check_value(key, value, option)
         if problem:
@@ -269,32 +280,35 @@ class Checker:
             try:
                 ipaddress.ip_network(str(item), strict=False)
             except ValueError:
-                self.add(f"{item!r} is not an address or network", source, key, "addresses such as 192.0.2.0/24")
+                self.add(_("{item!r} is not an address or network").format(item=item), source, key, _("addresses such as 192.0.2.0/24"))
 
     def check_anl(self, source: VarSource, key: str, value: Any) -> None:
         if key == "anl_domain" and not valid_domain(value):
-            self.add(f"{value!r} is not a domain name", source, key, "a DNS name such as mairie-exemple.fr")
+            self.add(_("{value!r} is not a domain name").format(value=value), source, key, _("a DNS name such as mairie-exemple.fr"))
         elif key == "anl_admin_email" and (not isinstance(value, str) or not _EMAIL.match(value)
                                            or not valid_domain(value.rpartition("@")[2])):
-            self.add(f"{value!r} is not an e-mail address", source, key, "an address such as dsi@mairie-exemple.fr")
+            self.add(_("{value!r} is not an e-mail address").format(value=value), source, key, _("an address such as dsi@mairie-exemple.fr"))
         elif key == "anl_tls_mode" and value not in TLS_MODES:
-            self.add(f"{value!r} is not a TLS mode", source, key, "one of: " + ", ".join(TLS_MODES))
+            self.add(_("{value!r} is not a TLS mode").format(value=value), source, key, _("one of: {tls_modes}")
+                                                                  .format(tls_modes=", ".join(TLS_MODES)))
         elif key == "anl_commune" and (not isinstance(value, str) or not _COMMUNE.fullmatch(value)):
-            self.add(f"{str(value)[:80]!r} is not a commune name", source, key, COMMUNE_EXPECTED)
+            self.add(_("{value!r} is not a commune name").format(value=str(value)[:80]), source, key, _(COMMUNE_EXPECTED))
         elif key == "anl_require_reviews" and (not isinstance(value, (bool, int)) or value < 0):
-            self.add(f"{value!r} is not a number of reviews", source, key,
-                     "false, true (one review) or a number of communes such as 2")
+            self.add(_("{value!r} is not a number of reviews").format(value=value), source, key,
+                     _("false, true (one review) or a number of communes such as 2"))
         elif key == "anl_engine" and value not in ENGINES:
-            self.add(f"{str(value)[:80]!r} is not an engine", source, key, "one of: " + ", ".join(ENGINES))
+            self.add(_("{value!r} is not an engine").format(value=str(value)[:80]), source, key, _("one of: {engines}")
+                                                                           .format(engines=", ".join(ENGINES)))
         elif key == "anl_lab" and not isinstance(value, bool):
-            self.add(f"{value!r} is not true or false", source, key, "true on lab hosts only")
+            self.add(_("{value!r} is not true or false").format(value=value), source, key, _("true on lab hosts only"))
         elif key.startswith("anl_backup_"):
             for message, expected in backup_settings.problems(key, value, set(self.inv.hosts)):
                 self.add(message, source, key, expected)
         elif key not in ANL_KEYS:
             hint = _did_you_mean(key, list(ANL_KEYS))
             if hint:
-                self.add(f"unknown commune setting{hint}", source, key, "one of: " + ", ".join(ANL_KEYS))
+                self.add(_("unknown commune setting{hint}").format(hint=hint), source, key, _("one of: {anl_keys}")
+                                                                        .format(anl_keys=", ".join(ANL_KEYS)))
 
     def check_required(self) -> None:
         """Required role options, for plugins that have hosts; secrets are provided by the vault."""
@@ -305,8 +319,8 @@ class Checker:
         if tls == "provided":
             for key in ("anl_tls_certificate", "anl_tls_key"):
                 if key not in settings_keys:
-                    self.add("required when anl_tls_mode is provided", None, key,
-                             f"{key}: path of the PEM file on the controller",
+                    self.add(_("required when anl_tls_mode is provided"), None, key,
+                             _("{key}: path of the PEM file on the controller").format(key=key),
                              file=self.inv.paths.settings, line=1)
         for name, plugin in self.plugins.items():
             if not self.inv.groups.get(name) or not plugin.loaded:
@@ -315,7 +329,8 @@ class Checker:
             secrets = {s.name for s in plugin.manifest.deployment.secrets}
             for key, option in (spec.options if spec else {}).items():
                 if option.get("required") and key not in settings_keys and key not in secrets:
-                    self.add(f"required by plugin {name}", None, key, f"{key} in group_vars/all/anl.yml",
+                    self.add(_("required by plugin {name}").format(name=name), None, key, _("{key} in group_vars/all/anl.yml")
+                                                                      .format(key=key),
                              file=self.inv.paths.settings, line=1)
 
 

@@ -29,6 +29,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.files import check_writable, ensure_folder, new_file, write_file
+from anl_stack.core.i18n import N_, _
 from anl_stack.core.links import require_contained
 from anl_stack.core.paths import config_dir
 from anl_stack.core.yamlfile import YamlDoc, duplicate_keys, is_vault_file, read_yaml, refuse_duplicate_keys
@@ -96,19 +97,19 @@ def resolve_inventory_path(path: str | os.PathLike[str]) -> InventoryPaths:
         p = p.parent
     if not p.is_dir():
         raise AnlError(
-            "inventory not found",
+            _("inventory not found"),
             file=str(p),
-            expected="a commune inventory folder (from `anl-stack init`) or its hosts.yml",
+            expected=_("a commune inventory folder (from `anl-stack init`) or its hosts.yml"),
         )
     if not (p / "hosts.yml").is_file():
-        raise AnlError("no hosts.yml in this folder", file=str(p), expected="hosts.yml")
+        raise AnlError(_("no hosts.yml in this folder"), file=str(p), expected="hosts.yml")
     return InventoryPaths(p)
 
 
 #: A commune name: lower-case letters, digits, '-' and '_', at most 63 characters. It names a file
 #: under the config folder (the default vault password), so it can hold neither '/' nor '..'.
 COMMUNE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-COMMUNE_EXPECTED = "lower-case letters, digits, '-' or '_' (at most 63, starting with a letter or digit)"
+COMMUNE_EXPECTED = N_("lower-case letters, digits, '-' or '_' (at most 63, starting with a letter or digit)")  # translated where shown
 
 
 def valid_commune(name: Any) -> bool:
@@ -118,7 +119,7 @@ def valid_commune(name: Any) -> bool:
 def default_vault_password_file(commune: str) -> Path:
     """The commune's vault password under the config folder; a name that could leave it is refused."""
     if not valid_commune(commune):
-        raise AnlError(f"{str(commune)[:80]!r} is not a commune name", key="anl_commune", expected=COMMUNE_EXPECTED)
+        raise AnlError(_("{commune!r} is not a commune name").format(commune=str(commune)[:80]), key="anl_commune", expected=_(COMMUNE_EXPECTED))
     return config_dir() / "vault-passwords" / f"{commune}.txt"
 
 
@@ -161,14 +162,14 @@ def create_inventory(
     call wrote: no orphan password file, no half inventory.
     """
     if root.is_symlink():
-        raise AnlError("is a symbolic link: anl-stack does not write through links", file=str(root), key="--dir",
-                       expected="a new or empty folder")
+        raise AnlError(_("is a symbolic link: anl-stack does not write through links"), file=str(root), key="--dir",
+                       expected=_("a new or empty folder"))
     paths = InventoryPaths(root.resolve())
     if paths.root.exists() and not paths.root.is_dir():
-        raise AnlError("is not a folder", file=str(paths.root), key="--dir", expected="a new or empty folder")
+        raise AnlError(_("is not a folder"), file=str(paths.root), key="--dir", expected=_("a new or empty folder"))
     if paths.root.exists() and any(paths.root.iterdir()):
-        raise AnlError("refusing to overwrite an existing inventory", file=str(paths.root), key="--dir",
-                       expected="a new or empty folder")
+        raise AnlError(_("refusing to overwrite an existing inventory"), file=str(paths.root), key="--dir",
+                       expected=_("a new or empty folder"))
     new_password = None
     if vault_password_file is None:
         vault_password_file = default_vault_password_file(commune)
@@ -185,8 +186,8 @@ def create_inventory(
     except BaseException as error:
         _undo(paths.root, created)
         if isinstance(error, OSError):
-            raise AnlError(f"cannot write: {error.strerror or error}", file=str(error.filename or paths.root),
-                           expected="a folder anl-stack may write in") from None
+            raise AnlError(_("cannot write: {strerror}").format(strerror=error.strerror or error), file=str(error.filename or paths.root),
+                           expected=_("a folder anl-stack may write in")) from None
         raise
     return paths
 
@@ -299,7 +300,7 @@ class Inventory:
     def settings(self) -> dict[str, Any]:
         """Variables of the ``all`` scope (anl.yml and all.vars), merged."""
         merged: dict[str, Any] = {}
-        for _, source in self._sources("all"):
+        for _rank, source in self._sources("all"):
             merged.update(source.values)
         return merged
 
@@ -307,10 +308,10 @@ class Inventory:
         """Variables one host sees (all < groups < host), without secrets."""
         merged = self.settings()
         # Group sources in their precedence order (var_sources is sorted by rank), whatever the group.
-        for _, source in sorted((item for g in self.groups_of(host) for item in self._sources(f"group:{g}")),
+        for _rank, source in sorted((item for g in self.groups_of(host) for item in self._sources(f"group:{g}")),
                                 key=lambda item: item[0]):
             merged.update(source.values)
-        for _, source in self._sources(f"host:{host}"):
+        for _rank, source in self._sources(f"host:{host}"):
             merged.update(source.values)
         return merged
 
@@ -320,7 +321,7 @@ class Inventory:
         ranked = sorted([*self._sources("all"),
                          *(item for g in self.groups_of(host) for item in self._sources(f"group:{g}")),
                          *self._sources(f"host:{host}")], key=lambda item: item[0])
-        return next((source for _, source in reversed(ranked) if key in source.values), None)
+        return next((source for _rank, source in reversed(ranked) if key in source.values), None)
 
     def commune(self) -> str:
         return str(self.settings().get("anl_commune") or self.paths.root.name)
@@ -340,13 +341,13 @@ def load_inventory(path: str | os.PathLike[str] | InventoryPaths) -> Inventory:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        inv.problems.append(ErrorRecord("hosts.yml is not a mapping", file, 1, None, "a mapping with the group `all`"))
+        inv.problems.append(ErrorRecord(_("hosts.yml is not a mapping"), file, 1, None, _("a mapping with the group `all`")))
         data = {}
     elif "all" not in data and data:
         # Top-level groups other than `all` are legal Ansible, but ours start at `all`.
         for name in data:
-            inv.problems.append(ErrorRecord("top-level group outside `all`", file, doc.line(name), str(name),
-                                            "every group under all.children"))
+            inv.problems.append(ErrorRecord(_("top-level group outside `all`"), file, doc.line(name), str(name),
+                                            _("every group under all.children")))
     _walk_group(inv, "all", data.get("all") if isinstance(data, dict) else None, ("all",))
 
     # group_vars/ and host_vars/ next to hosts.yml (vault.yml read by Ansible only)
@@ -364,17 +365,17 @@ def load_inventory(path: str | os.PathLike[str] | InventoryPaths) -> Inventory:
                 if vars_doc.data is None:
                     continue
                 if not isinstance(vars_doc.data, dict):
-                    inv.problems.append(ErrorRecord("a vars file must be a mapping", str(vars_file), 1, None,
-                                                    "key: value lines"))
+                    inv.problems.append(ErrorRecord(_("a vars file must be a mapping"), str(vars_file), 1, None,
+                                                    _("key: value lines")))
                     continue
                 scope = "all" if (kind == "group" and name == "all") else f"{kind}:{name}"
                 inv.var_sources.append(VarSource(vars_doc, (), vars_doc.data, scope))
                 if kind == "host" and name not in inv.host_vars:
-                    inv.problems.append(ErrorRecord("host_vars for a host that is not in hosts.yml",
-                                                    str(vars_file), 1, name, "a host listed in hosts.yml"))
+                    inv.problems.append(ErrorRecord(_("host_vars for a host that is not in hosts.yml"),
+                                                    str(vars_file), 1, name, _("a host listed in hosts.yml")))
                 if kind == "group" and name != "all" and name not in inv.groups:
-                    inv.problems.append(ErrorRecord("group_vars for a group that is not in hosts.yml",
-                                                    str(vars_file), 1, name, "a group listed in hosts.yml"))
+                    inv.problems.append(ErrorRecord(_("group_vars for a group that is not in hosts.yml"),
+                                                    str(vars_file), 1, name, _("a group listed in hosts.yml")))
     if duplicates:
         # Ansible keeps the last of two equal keys without a word: which one the commune meant is unknown.
         raise AnlError(duplicates)
@@ -386,7 +387,7 @@ def load_inventory(path: str | os.PathLike[str] | InventoryPaths) -> Inventory:
 
 def duplicate_records(doc: YamlDoc) -> list[ErrorRecord]:
     """One record (file, line, key) per key given twice in one mapping of ``doc``."""
-    return [ErrorRecord("key given twice", str(doc.file), line, key, "each key once (Ansible would keep the last)")
+    return [ErrorRecord(_("key given twice"), str(doc.file), line, key, _("each key once (Ansible would keep the last)"))
             for key, line in duplicate_keys(doc.node)]
 
 
@@ -399,23 +400,23 @@ def _walk_group(inv: Inventory, name: str, body: Any, where: tuple[Any, ...]) ->
         inv.groups.setdefault(name, [])
         return members
     if not isinstance(body, dict):
-        inv.problems.append(ErrorRecord("a group must be a mapping", file, doc.line(*where), _dotted(where),
-                                        "hosts:, children: and vars: keys"))
+        inv.problems.append(ErrorRecord(_("a group must be a mapping"), file, doc.line(*where), _dotted(where),
+                                        _("hosts:, children: and vars: keys")))
         return members
     for key in body:
         if key not in ("hosts", "children", "vars"):
-            inv.problems.append(ErrorRecord("unknown key in a group", file, doc.line(*where, key),
-                                            _dotted(where + (key,)), "hosts, children or vars"))
+            inv.problems.append(ErrorRecord(_("unknown key in a group"), file, doc.line(*where, key),
+                                            _dotted(where + (key,)), _("hosts, children or vars")))
     hosts = body.get("hosts") or {}
     if not isinstance(hosts, dict):
-        inv.problems.append(ErrorRecord("hosts must be a mapping of host names", file,
+        inv.problems.append(ErrorRecord(_("hosts must be a mapping of host names"), file,
                                         doc.line(*where, "hosts"), _dotted(where + ("hosts",)),
                                         "hosts: {NAME: {ansible_host: ...}}"))
         hosts = {}
     for host, host_body in hosts.items():
         host = str(host)
         if host_body is not None and not isinstance(host_body, dict):
-            inv.problems.append(ErrorRecord("host variables must be a mapping", file,
+            inv.problems.append(ErrorRecord(_("host variables must be a mapping"), file,
                                             doc.line(*where, "hosts", host), _dotted(where + ("hosts", host)),
                                             "NAME: {ansible_host: ..., ansible_user: ...} or NAME: {}"))
             host_body = {}
@@ -429,11 +430,11 @@ def _walk_group(inv: Inventory, name: str, body: Any, where: tuple[Any, ...]) ->
             scope = "all" if name == "all" else f"group:{name}"
             inv.var_sources.append(VarSource(doc, where + ("vars",), group_vars, scope))
         else:
-            inv.problems.append(ErrorRecord("vars must be a mapping", file, doc.line(*where, "vars"),
-                                            _dotted(where + ("vars",)), "key: value lines"))
+            inv.problems.append(ErrorRecord(_("vars must be a mapping"), file, doc.line(*where, "vars"),
+                                            _dotted(where + ("vars",)), _("key: value lines")))
     children = body.get("children") or {}
     if not isinstance(children, dict):
-        inv.problems.append(ErrorRecord("children must be a mapping of groups", file,
+        inv.problems.append(ErrorRecord(_("children must be a mapping of groups"), file,
                                         doc.line(*where, "children"), _dotted(where + ("children",)),
                                         "children: {PLUGIN: {hosts: {...}}}"))
         children = {}
@@ -461,7 +462,7 @@ def add_host_to_group(paths: InventoryPaths, host: str, group: str) -> bool:
     """
     data = read_yaml(paths.hosts).data or {}
     if not isinstance(data, dict):
-        raise AnlError("hosts.yml is not a mapping", file=str(paths.hosts), line=1, expected="a mapping with `all`")
+        raise AnlError(_("hosts.yml is not a mapping"), file=str(paths.hosts), line=1, expected=_("a mapping with `all`"))
     body = data.setdefault("all", {}) or {}
     data["all"] = body
     children = body.setdefault("children", {}) or {}
@@ -475,7 +476,7 @@ def add_host_to_group(paths: InventoryPaths, host: str, group: str) -> bool:
     if host not in (body.get("hosts") or {}) and not any(
         host in ((c or {}).get("hosts") or {}) for c in children.values() if isinstance(c, dict)
     ):
-        raise AnlError("unknown host", file=str(paths.hosts), key=host, expected="a host listed in hosts.yml")
+        raise AnlError(_("unknown host"), file=str(paths.hosts), key=host, expected=_("a host listed in hosts.yml"))
     group_hosts[host] = {}
     write_file(paths.hosts, yaml.safe_dump(data, sort_keys=False), root=paths.root)
     return True
@@ -544,8 +545,8 @@ def vault_password_file(paths: InventoryPaths, override: str | os.PathLike[str] 
                 commune = doc.data["anl_commune"]
                 if not valid_commune(commune):
                     # A shared inventory must not pick which file of this controller is the vault password.
-                    raise AnlError(f"{str(commune)[:80]!r} is not a commune name", file=str(settings_file),
-                                   line=doc.line("anl_commune"), key="anl_commune", expected=COMMUNE_EXPECTED)
+                    raise AnlError(_("{commune!r} is not a commune name").format(commune=str(commune)[:80]), file=str(settings_file),
+                                   line=doc.line("anl_commune"), key="anl_commune", expected=_(COMMUNE_EXPECTED))
         chosen = default_vault_password_file(commune) if valid_commune(commune) else (
             config_dir() / "vault-passwords" / f"{commune}.txt")
         origin = "default"
@@ -553,11 +554,12 @@ def vault_password_file(paths: InventoryPaths, override: str | os.PathLike[str] 
     if not result.is_absolute():
         result = (paths.root / result).resolve() if origin == str(paths.private_settings) else result.resolve()
     if not result.is_file():
-        raise AnlError("vault password file not found", file=str(result), key="vault_password_file",
-                       expected=f"the file or script named by {origin}")
+        raise AnlError(_("vault password file not found"), file=str(result), key="vault_password_file",
+                       expected=_("the file or script named by {origin}").format(origin=origin))
     if os.access(result, os.X_OK) and result.resolve().is_relative_to(paths.root.resolve()):
         # Ansible runs an executable password file: one inside a shared inventory is its code.
-        raise AnlError("is an executable inside the inventory: Ansible would run it on this controller",
+        raise AnlError(_("is an executable inside the inventory: Ansible would run it on this controller"),
                        file=str(result), key="vault_password_file",
-                       expected=f"a password file, or a password script outside {paths.root} (named by {origin})")
+                       expected=_("a password file, or a password script outside {root} (named by {origin})")
+                                .format(root=paths.root, origin=origin))
     return result

@@ -16,6 +16,8 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 
+from anl_stack.core.i18n import _
+
 #: Calls that run an Ansible lookup plugin on the controller.
 LOOKUP_CALLS = frozenset({"lookup", "query", "q"})
 
@@ -46,15 +48,16 @@ def controller_effects(text: str) -> list[str]:
 def _effect(node: nodes.Node) -> str | None:
     if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name in LOOKUP_CALLS:
         plugin = _first_constant(node)
-        return f"runs the lookup {plugin!r} on the controller" if plugin else "runs a lookup on the controller"
+        return (_("runs the lookup {plugin!r} on the controller").format(plugin=plugin) if plugin
+                else _("runs a lookup on the controller"))
     if isinstance(node, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        return "reads a template file on the controller"
+        return _("reads a template file on the controller")
     if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-        return f"reaches the Python internal {node.attr!r}"
+        return _("reaches the Python internal {name!r}").format(name=node.attr)
     if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and str(node.arg.value).startswith("_"):
-        return f"reaches the Python internal {node.arg.value!r}"
+        return _("reaches the Python internal {name!r}").format(name=node.arg.value)
     if isinstance(node, nodes.Filter) and node.name.rsplit(".", 1)[-1] in ("lookup", "query"):
-        return "runs a lookup on the controller"
+        return _("runs a lookup on the controller")
     return None
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
+from anl_stack.core.i18n import _
 from anl_stack.core.yamlfile import parse
 from anl_stack.inventory.model import InventoryPaths
 
@@ -47,8 +48,8 @@ def _vault_lib(password_file: Path) -> Any:
         secret = get_file_vault_secret(filename=str(password_file), vault_id="default", loader=DataLoader())
         secret.load()
     except (AnsibleError, OSError) as error:
-        raise AnlError(f"cannot read the vault password: {error}", file=str(password_file),
-                       key="vault_password_file", expected="a readable file, or an executable printing it") from None
+        raise AnlError(_("cannot read the vault password: {error}").format(error=error), file=str(password_file),
+                       key="vault_password_file", expected=_("a readable file, or an executable printing it")) from None
     return VaultLib([("default", secret)])
 
 
@@ -62,11 +63,11 @@ def read_secrets(paths: InventoryPaths, password_file: Path) -> dict[str, Any]:
     try:
         clear = vault.decrypt(paths.vault.read_bytes())
     except AnsibleError as error:
-        raise AnlError(f"cannot decrypt: {error}", file=str(paths.vault),
-                       expected="the vault password this inventory was created with") from None
+        raise AnlError(_("cannot decrypt: {error}").format(error=error), file=str(paths.vault),
+                       expected=_("the vault password this inventory was created with")) from None
     data = parse(clear.decode("utf-8", errors="replace"), str(paths.vault))[0] or {}
     if not isinstance(data, dict):
-        raise AnlError("the decrypted vault is not a mapping", file=str(paths.vault), expected="name: value lines")
+        raise AnlError(_("the decrypted vault is not a mapping"), file=str(paths.vault), expected=_("name: value lines"))
     return data
 
 
@@ -121,7 +122,7 @@ def reveal(paths: InventoryPaths, password_file: Path, name: str) -> str:
     values = read_secrets(paths, password_file)
     if name not in values:
         close = difflib.get_close_matches(name, list(values), n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        raise AnlError(f"no secret named {name!r}{hint}", file=str(paths.vault), key=name,
-                       expected="one of: " + (", ".join(sorted(values)) or "(no secret yet)"))
+        hint = _("; did you mean {name}?").format(name=close[0]) if close else ""
+        raise AnlError(_("no secret named {name!r}{hint}").format(name=name, hint=hint), file=str(paths.vault), key=name,
+                       expected=_("one of: {values}").format(values=", ".join(sorted(values)) or _("(no secret yet)")))
     return str(values[name])

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 
 APT_DIR = Path("/etc/apt")
 #: Archive suites that mark a source as Debian's own.
@@ -142,8 +143,8 @@ def debian_mirrors(apt_dir: Path = APT_DIR) -> DebianMirrors:
     security = next((s.uri for s in debian if s.is_security), None)
     if archive is None:
         raise AnlError(
-            "no Debian mirror found in the controller's apt sources",
+            _("no Debian mirror found in the controller's apt sources"),
             file=str(apt_dir / "sources.list.d"),
-            expected="a Debian source (deb822 .sources or sources.list) whose URI ends in /debian",
+            expected=_("a Debian source (deb822 .sources or sources.list) whose URI ends in /debian"),
         )
     return DebianMirrors(archive=archive.rstrip("/"), security=security.rstrip("/") if security else None)

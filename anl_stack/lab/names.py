@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 
 #: "ve-" + 12 characters = 15, the kernel's interface name limit.
 MAX_NAME = 12
@@ -25,12 +26,12 @@ def validate_name(name: str) -> str:
     """Return the name if usable for a lab host, else raise AnlError (exit 2)."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise AnlError(
-            f"invalid lab host name {name!r}",
+            _("invalid lab host name {name!r}").format(name=name),
             key="name",
             expected=(
-                f"1 to {MAX_NAME} characters: a lowercase letter first, then lowercase "
-                "letters, digits or '-', not ending with '-' (it names the ve-NAME "
-                "interface, cut at 15 characters)"
+                _("1 to {max_name} characters: a lowercase letter first, then lowercase letters, digits or '-', "
+                  "not ending with '-' (it names the ve-NAME interface, cut at 15 characters)")
+                .format(max_name=MAX_NAME)
             ),
         )
     return name
@@ -43,7 +44,7 @@ def validate_release(release: str | int) -> str:
         if value in (number, codename):
             return number
     raise AnlError(
-        f"unsupported Debian release {release!r}",
+        _("unsupported Debian release {release!r}").format(release=release),
         key="release",
         expected=" or ".join(f"{n} ({c})" for n, c in RELEASES.items()),
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 
 LAB_RANGE = ipaddress.ip_network("10.77.0.0/16")
 PREFIX = 30
@@ -53,7 +54,7 @@ def allocate(used_indexes: set[int], addresses_in_use: set[str] = frozenset()) -
         if hosts & set(addresses_in_use):
             continue
         return subnet
-    raise AnlError(f"no free lab subnet left in {LAB_RANGE}", expected="fewer lab hosts (`anl-stack lab list`)")
+    raise AnlError(_("no free lab subnet left in {lab_range}").format(lab_range=LAB_RANGE), expected=_("fewer lab hosts (`anl-stack lab list`)"))
 
 
 def parse_resolvers(text: str) -> list[str]:
@@ -81,9 +82,9 @@ def controller_resolvers() -> list[str]:
         if found:
             return found
     raise AnlError(
-        "no resolver reachable from lab hosts in the controller's resolv.conf",
+        _("no resolver reachable from lab hosts in the controller's resolv.conf"),
         file="/etc/resolv.conf",
-        expected="a non-loopback IPv4 nameserver",
+        expected=_("a non-loopback IPv4 nameserver"),
     )
 
 
@@ -94,7 +95,7 @@ def resolve_ipv4(hosts: list[str]) -> list[str]:
         try:
             infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise AnlError(f"cannot resolve the Debian mirror {host}: {exc}",
+            raise AnlError(_("cannot resolve the Debian mirror {host}: {error}").format(host=host, error=exc),
                            file="/etc/apt/sources.list.d", key="URIs") from exc
         for info in infos:
             addr = info[4][0]

@@ -21,6 +21,7 @@ from typing import Any
 from anl_stack.adapters import netfilter, nspawn, ssh
 from anl_stack.core.errors import AnlError, WorkFailedError
 from anl_stack.core.files import ensure_folder, write_file
+from anl_stack.core.i18n import _
 from anl_stack.core.paths import cache_dir
 from anl_stack.inventory.model import create_inventory, write_password_file
 from anl_stack.lab import hostsfile, image, network, owner, reservations, state
@@ -88,16 +89,16 @@ def preflight(tools: tuple[str, ...] | None = None) -> None:
     """
     if os.geteuid() != 0:
         raise AnlError(
-            "lab hosts need root (systemd-nspawn, overlay mounts, veth links, nftables)",
-            expected=f"run it as root, e.g. `sudo {shlex.quote(_program())} lab ...`",
+            _("lab hosts need root (systemd-nspawn, overlay mounts, veth links, nftables)"),
+            expected=_("run it as root, e.g. `sudo {program} lab ...`").format(program=shlex.quote(_program())),
         )
     wanted = tools if tools is not None else tuple(nspawn.TOOLS)
     missing = {cmd: nspawn.TOOLS[cmd] for cmd in wanted if shutil.which(cmd) is None}
     if missing:
         packages = " ".join(sorted(set(missing.values())))
         raise AnlError(
-            f"missing command(s) {', '.join(sorted(missing))}",
-            expected=f"the Debian packages: apt-get install {packages}",
+            _("missing command(s) {missing}").format(missing=', '.join(sorted(missing))),
+            expected=_("the Debian packages: apt-get install {packages}").format(packages=packages),
         )
 
 
@@ -176,9 +177,10 @@ def up(name: str, release: str = "13", *, log: Log | None = None) -> LabHost:
             if status in ("running", "starting"):
                 if existing["release"] != release:
                     raise AnlError(
-                        f"lab host {name} already exists with Debian {existing['release']}",
+                        _("lab host {name} already exists with Debian {release}")
+                        .format(name=name, release=existing['release']),
                         key="name",
-                        expected=f"another name, or `anl-stack lab down {name}` first",
+                        expected=_("another name, or `anl-stack lab down {name}` first").format(name=name),
                     )
                 host = _host(existing)
                 say(f"{name} is already up ({host.address}, Debian {release}); nothing changed.")
@@ -308,7 +310,7 @@ def _configure_network(data: dict[str, Any], leader: int) -> None:
     nspawn.wait_link(veth)
     nspawn.run(["ip", "addr", "add", f"{data['gateway']}/{network.PREFIX}", "dev", veth])
     nspawn.run(["ip", "link", "set", veth, "up"])
-    for _ in range(50):
+    for _attempt in range(50):
         if nspawn.run(["nsenter", "-t", str(leader), "-n", "ip", "link", "show", "host0"],
                       check=False).returncode == 0:
             break
@@ -348,7 +350,8 @@ def _wait_ready(host: LabHost, console: Path) -> tuple[str, list[str]]:
             failed = host.ssh("systemctl --failed --plain --no-legend", timeout=30).stdout
             return result.stdout.strip(), [line.split()[0] for line in failed.splitlines() if line.split()]
         time.sleep(0.3)
-    raise WorkFailedError(f"{host.name} not ready after {READY_TIMEOUT:.0f}s (last answer: {last!r})",
+    raise WorkFailedError(_("{host} not ready after {ready_timeout:.0f}s (last answer: {last!r})")
+                          .format(host=host.name, ready_timeout=READY_TIMEOUT, last=last),
                           file=str(console))
 
 
@@ -359,12 +362,12 @@ def add_names(name: str, names: list[str]) -> LabHost:
     validate_name(name)
     for extra in names:
         if not _valid_dns(extra):
-            raise AnlError(f"invalid host name {extra!r}", key="names",
-                           expected="a DNS name such as live.NAME.anl.test")
+            raise AnlError(_("invalid host name {extra!r}").format(extra=extra), key="names",
+                           expected=_("a DNS name such as live.NAME.anl.test"))
     with file_lock(state.host_lock(name)):
         data = state.read(name)
         if not data:
-            raise AnlError(f"no lab host named {name}", expected="`anl-stack lab list`")
+            raise AnlError(_("no lab host named {name}").format(name=name), expected="`anl-stack lab list`")
         data["names"] = list(dict.fromkeys([*data.get("names", []), *names]))
         state.write(name, data)
         with file_lock(hostsfile.lock_path()):
@@ -385,12 +388,12 @@ def link(source: str, target: str, port: int = 22) -> None:
     for name in (source, target):
         data = state.read(validate_name(name))
         if not data or _status(data) != "running":
-            raise AnlError(f"no running lab host named {name}", key="host", expected="`anl-stack lab list`")
+            raise AnlError(_("no running lab host named {name}").format(name=name), key="host", expected="`anl-stack lab list`")
         hosts[name] = data
     if source == target:
-        raise AnlError("a host cannot be linked to itself", key="host", expected="two different lab hosts")
+        raise AnlError(_("a host cannot be linked to itself"), key="host", expected=_("two different lab hosts"))
     if not 1 <= port <= 65535:
-        raise AnlError(f"{port} is not a port", key="--port", expected="an integer from 1 to 65535")
+        raise AnlError(_("{port} is not a port").format(port=port), key="--port", expected=_("an integer from 1 to 65535"))
     with file_lock(state.host_lock(source)):
         data = hosts[source]
         links = data.setdefault("links", [])
@@ -412,11 +415,11 @@ def open_controller_port(name: str, port: int) -> None:
     """
     validate_name(name)
     if not 1 <= port <= 65535:
-        raise AnlError(f"{port} is not a port", key="port", expected="an integer from 1 to 65535")
+        raise AnlError(_("{port} is not a port").format(port=port), key="port", expected=_("an integer from 1 to 65535"))
     with file_lock(state.host_lock(name)):
         data = state.read(name)
         if not data or _status(data) != "running":
-            raise AnlError(f"no running lab host named {name}", key="host", expected="`anl-stack lab list`")
+            raise AnlError(_("no running lab host named {name}").format(name=name), key="host", expected="`anl-stack lab list`")
         ports = data.setdefault("controller_ports", [])
         if port in ports and netfilter.controller_port_present(netfilter.list_table(name), name,
                                                                data["subnet"], port):
@@ -505,7 +508,7 @@ def _teardown(name: str, data: dict[str, Any]) -> None:
             step("subnet reservation",
                  lambda: reservations.release(data["subnet_index"], state.state_file(name).resolve()))
     if errors:
-        raise WorkFailedError(f"{name}: cleanup incomplete: " + "; ".join(errors))
+        raise WorkFailedError(_("{name}: cleanup incomplete: {errors}").format(name=name, errors="; ".join(errors)))
 
 
 def _publish_packages(upper: Path) -> None:

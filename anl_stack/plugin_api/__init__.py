@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.core.errors import AnlError, WorkFailedError
-from anl_stack.core.i18n import N_
+from anl_stack.core.i18n import N_, _
 
 # --- files anl-stack looks for in a plugin folder ----------------------------------------
 
@@ -88,7 +88,7 @@ def step_named(name: str) -> Step:
     for step in LIFECYCLE:
         if step.name == name:
             return step
-    raise AnlError(f"unknown lifecycle step {name!r}", key="step", expected=", ".join(STEP_NAMES))
+    raise AnlError(_("unknown lifecycle step {name!r}").format(name=name), key="step", expected=", ".join(STEP_NAMES))
 
 
 def provided_steps(plugin_dir: Path) -> dict[str, Path]:
@@ -218,16 +218,17 @@ def read_context(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise WorkFailedError(f"cannot read the verify context: {error}", file=str(path)) from None
+        raise WorkFailedError(_("cannot read the verify context: {error}").format(error=error), file=str(path)) from None
     if not isinstance(data, dict):
-        raise WorkFailedError("the verify context is not an object", file=str(path),
-                              expected=f"a JSON object with {', '.join(CONTEXT_KEYS)}")
+        raise WorkFailedError(_("the verify context is not an object"), file=str(path),
+                              expected=_("a JSON object with {context_keys}")
+                                       .format(context_keys=', '.join(CONTEXT_KEYS)))
     version = data.get("version")
     if version != CONTEXT_VERSION:
-        raise WorkFailedError(f"verify context version {version!r} is not supported", file=str(path),
+        raise WorkFailedError(_("verify context version {version!r} is not supported").format(version=version), file=str(path),
                               key="version", expected=str(CONTEXT_VERSION))
     missing = [k for k in CONTEXT_KEYS if k not in data]
     if missing:
-        raise WorkFailedError("the verify context lacks " + ", ".join(missing), file=str(path),
+        raise WorkFailedError(_("the verify context lacks {missing}").format(missing=", ".join(missing)), file=str(path),
                               key=missing[0], expected=", ".join(CONTEXT_KEYS))
     return data

@@ -19,6 +19,7 @@ from typing import Any
 
 from anl_stack.adapters import ansible_tools
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.core.links import require_contained
 from anl_stack.core.paths import project_root, shared_roles_dir
 from anl_stack.core.yamlfile import TextDatesLoader, YamlDoc, read_yaml
@@ -94,13 +95,15 @@ def check_fiches(plugin: Path) -> list[ErrorRecord]:
         path = fiche_file(plugin, lang)
         rel = path.relative_to(plugin)
         if not path.is_file():
-            found.append(ErrorRecord("fiche missing", str(path), None, f"fiche.{lang}",
-                                     f"{rel} with sections: {', '.join(FICHE_SECTIONS[lang])}"))
+            found.append(ErrorRecord(_("fiche missing"), str(path), None, f"fiche.{lang}",
+                                     _("{rel} with sections: {fiche_sections}")
+                                     .format(rel=rel, fiche_sections=', '.join(FICHE_SECTIONS[lang]))))
             continue
         text = path.read_text(encoding="utf-8")
         for section in missing_sections(text, lang):  # type: ignore[arg-type]
-            found.append(ErrorRecord(f"required section '{section}' is missing", str(path),
-                                     len(text.splitlines()) or 1, f"fiche.{lang}", f"a heading '## {section}'"))
+            found.append(ErrorRecord(_("required section '{section}' is missing").format(section=section), str(path),
+                                     len(text.splitlines()) or 1, f"fiche.{lang}", _("a heading '## {section}'")
+                                                                                   .format(section=section)))
     return found
 
 
@@ -117,13 +120,14 @@ def check_artifacts(plugin: Path, manifest: Any) -> list[ErrorRecord]:
         loc = ("deployment", "artifacts", index)
         key = f"deployment.artifacts[{index}]"
         if not artifact.pinned:
-            found.append(ErrorRecord(f"artifact {artifact.name!r} is trusted by nothing", str(file),
-                                     doc.line(*loc), key, "sha256, sha512 or signature with a pinned key"))
+            found.append(ErrorRecord(_("artifact {artifact!r} is trusted by nothing").format(artifact=artifact.name), str(file),
+                                     doc.line(*loc), key, _("sha256, sha512 or signature with a pinned key")))
         sig = artifact.signature
         if sig and sig.key_file and not (plugin / sig.key_file).is_file():
-            found.append(ErrorRecord(f"signing key file {sig.key_file!r} is not in the plugin", str(file),
+            found.append(ErrorRecord(_("signing key file {key_file!r} is not in the plugin")
+                                     .format(key_file=sig.key_file), str(file),
                                      doc.line(*loc, "signature", "key_file"), key + ".signature.key_file",
-                                     "a key file shipped in the plugin"))
+                                     _("a key file shipped in the plugin")))
     return found
 
 
@@ -138,15 +142,17 @@ def check_facts(plugin: Path, manifest: Any, max_age_months: int,
         loc = tuple(int(p) if p.isdigit() else p for p in key.replace("[", ".").replace("]", "").split("."))
         return doc.line(*loc)
 
-    findings = [ErrorRecord("source cannot be opened by a reader", file, line(ref.key), ref.key + ".source",
-                            "a public URL (https://...) or a file of the repository (docs/sources/...)")
+    findings = [ErrorRecord(_("source cannot be opened by a reader"), file, line(ref.key), ref.key + ".source",
+                            _("a public URL (https://...) or a file of the repository (docs/sources/...)"))
                 for ref in decision_facts.unopenable(manifest, roots)]
     warnings = []
     for ref, age in decision_facts.old_facts(manifest, max_age_months, today):
         since = ref.fact.dated or ref.fact.checked.isoformat()
         what = "source dated" if ref.fact.dated else "undated source last checked"
-        warnings.append(ErrorRecord(f"fact is {age} months old ({what} {since})", file, line(ref.key),
-                                    ref.key, f"a source checked again, at most {max_age_months} months old"))
+        warnings.append(ErrorRecord(_("fact is {age} months old ({what} {since})")
+                                    .format(age=age, what=what, since=since), file, line(ref.key),
+                                    ref.key, _("a source checked again, at most {max_age_months} months old")
+                                             .format(max_age_months=max_age_months)))
     return findings, warnings
 
 
@@ -158,7 +164,7 @@ def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
     spec = load_role_spec(manifest.name, role_dir)
     if spec is None:
         specs = spec_file(role_dir)
-        return [ErrorRecord("role has no argument specs", str(specs), None, "argument_specs",
+        return [ErrorRecord(_("role has no argument specs"), str(specs), None, "argument_specs",
                             str(specs.relative_to(plugin)))]
     specs, options = spec.file, spec.options
     doc = _manifest_doc(plugin)
@@ -174,8 +180,10 @@ def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
         if name not in options:
             key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
             what = "secret" if loc[1] == "secrets" else "setting"
-            found.append(ErrorRecord(f"{what} {name!r} is not an option of the role's argument specs", str(file),
-                                     doc.line(*loc), key, f"an option {name} in {specs}"))
+            found.append(ErrorRecord(_("{what} {name!r} is not an option of the role's argument specs")
+                                     .format(what=what, name=name), str(file),
+                                     doc.line(*loc), key, _("an option {name} in {specs}")
+                                                          .format(name=name, specs=specs)))
     return found
 
 
@@ -193,7 +201,7 @@ def check_syntax(plugin: Path) -> list[ErrorRecord]:
     first = next((line for line in text.splitlines() if "ERROR" in line), text.strip().splitlines()[0] if text.strip() else "syntax check failed")
     return [ErrorRecord(first.replace("[ERROR]: ", "").replace("ERROR! ", "").strip(),
                         where.group(1) if where else str(playbook), int(where.group(2)) if where else None,
-                        "syntax", "a playbook ansible-playbook --syntax-check accepts")]
+                        "syntax", _("a playbook ansible-playbook --syntax-check accepts"))]
 
 
 def lint_config() -> Path:
@@ -213,8 +221,9 @@ def check_lint(plugin: Path, manifest_name: str | None) -> list[ErrorRecord]:
     except json.JSONDecodeError:
         if proc.returncode == 0:
             return []
-        return [ErrorRecord(f"ansible-lint failed: {(proc.stderr or proc.stdout).strip()[-500:]}",
-                            str(plugin), None, "lint", "ansible-lint to run")]
+        return [ErrorRecord(_("ansible-lint failed: {output}")
+                            .format(output=(proc.stderr or proc.stdout).strip()[-500:]),
+                            str(plugin), None, "lint", _("ansible-lint to run"))]
     found = []
     for issue in issues:
         loc = issue.get("location") or {}
@@ -224,10 +233,10 @@ def check_lint(plugin: Path, manifest_name: str | None) -> list[ErrorRecord]:
         path = loc.get("path") or ""
         path = str((plugin / path).resolve()) if path and not os.path.isabs(path) else path
         found.append(ErrorRecord(issue.get("description") or issue.get("check_name", "lint"), path, line,
-                                 issue.get("check_name") or "lint", "ansible-lint clean at the production profile"))
+                                 issue.get("check_name") or "lint", _("ansible-lint clean at the production profile")))
     if not found and proc.returncode != 0:
-        found.append(ErrorRecord(f"ansible-lint failed: {proc.stderr.strip()[-500:]}", str(plugin), None, "lint",
-                                 "ansible-lint clean at the production profile"))
+        found.append(ErrorRecord(_("ansible-lint failed: {output}").format(output=proc.stderr.strip()[-500:]), str(plugin), None, "lint",
+                                 _("ansible-lint clean at the production profile")))
     return found
 
 
@@ -255,20 +264,20 @@ def _collection_error(block: str, tests: list[Path], folder: Path) -> ErrorRecor
     exceptions = [m.group(1) for row in lines if (m := _EXCEPTION.match(row))]
     first_e = next((row[1:].strip() for row in lines if row.startswith("E ")), None)
     return ErrorRecord(exceptions[-1] if exceptions else first_e or "collection failed", file, line,
-                       "verify", "verify tests that pytest collects")
+                       "verify", _("verify tests that pytest collects"))
 
 
 def check_verify_tests(plugin: Path) -> list[ErrorRecord]:
     folder = plugin / CHECKS_DIR
     tests = sorted(folder.glob(CHECKS_GLOB)) if folder.is_dir() else []
     if not tests:
-        return [ErrorRecord("no verify test", str(folder), None, "verify", "at least one verify/test_*.py")]
+        return [ErrorRecord(_("no verify test"), str(folder), None, "verify", _("at least one verify/test_*.py"))]
     proc = ansible_tools.pytest_collect(tests, env=_ansible_env(plugin))
     if proc.returncode == 0:
         return []
     if proc.returncode == 5:
-        return [ErrorRecord("verify tests collect no test", str(folder), None, "verify",
-                            "verify tests that pytest collects")]
+        return [ErrorRecord(_("verify tests collect no test"), str(folder), None, "verify",
+                            _("verify tests that pytest collects"))]
     text = (proc.stdout + proc.stderr).split("short test summary info")[0]
     blocks = _COLLECT_ERROR.split(text)[1:] or [text]
     return [_collection_error(block, tests, folder) for block in blocks]
@@ -279,8 +288,8 @@ def check_plugin(path: Path, *, lint: bool = True, max_fact_age: int = decision_
     """Run every check on the plugin folder ``path``; facts older than ``max_fact_age`` months warn."""
     plugin = path.resolve()
     if not (plugin / MANIFEST_FILE).is_file():
-        raise AnlError("not a plugin folder", file=str(plugin / MANIFEST_FILE), key="path",
-                       expected="a folder holding plugin.yml")
+        raise AnlError(_("not a plugin folder"), file=str(plugin / MANIFEST_FILE), key="path",
+                       expected=_("a folder holding plugin.yml"))
     # Refused, not a finding: checking would read (and print) what the links point at.
     require_contained(plugin)
     results: list[CheckResult] = []
@@ -294,7 +303,7 @@ def check_plugin(path: Path, *, lint: bool = True, max_fact_age: int = decision_
         elif needs_manifest and manifest is None:
             results.append(CheckResult(name, skipped="manifest invalid"))
         elif needs_playbook and not (plugin / DEPLOY.playbook).is_file():
-            results.append(CheckResult(name, [ErrorRecord("recipe: not yet available", str(plugin / DEPLOY.playbook),
+            results.append(CheckResult(name, [ErrorRecord(_("recipe: not yet available"), str(plugin / DEPLOY.playbook),
                                                           None, "recipe", f"a {DEPLOY.playbook}")]))
         else:
             results.append(CheckResult(name, func()))

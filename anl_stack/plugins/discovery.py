@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.core.links import require_contained
 from anl_stack.core.paths import project_root
 from anl_stack.plugin_api import DEPLOY, MANIFEST_FILE, provided_steps
@@ -95,7 +96,7 @@ def _load(name: str, folder: Path, source: Source, origin: str, *, strict_name: 
     except AnlError as error:
         plugin.error = error
     except Exception as error:  # noqa: BLE001 - a broken plugin must never break the CLI
-        plugin.error = AnlError(f"cannot load plugin: {error!r}", file=str(folder / MANIFEST_FILE))
+        plugin.error = AnlError(_("cannot load plugin: {error!r}").format(error=error), file=str(folder / MANIFEST_FILE))
     return plugin
 
 
@@ -131,12 +132,13 @@ def _from_entry_points() -> list[Plugin]:
         if problem:
             found.append(Plugin(name=ep.name, path=folder or Path(ep.value), source="entry point", origin=origin,
                                 error=AnlError(problem, key=f"entry point {ep.name}",
-                                               expected="an importable package whose folder holds plugin.yml")))
+                                               expected=_("an importable package whose folder holds plugin.yml"))))
             continue
         plugin = _load(ep.name, folder, "entry point", origin, strict_name=False)
         if plugin.manifest is not None and plugin.manifest.name != ep.name:
             plugin.error = AnlError(
-                f"entry point name {ep.name!r} differs from the manifest name {plugin.manifest.name!r}",
+                _("entry point name {ep!r} differs from the manifest name {manifest!r}")
+                .format(ep=ep.name, manifest=plugin.manifest.name),
                 file=str(folder / MANIFEST_FILE), key="name", expected=f"name: {ep.name}")
             plugin.name, plugin.manifest = ep.name, None
         found.append(plugin)
@@ -146,18 +148,19 @@ def _from_entry_points() -> list[Plugin]:
 def package_folder(value: str) -> tuple[Path | None, str | None]:
     """The folder of the package an entry point names, without importing it."""
     if ":" in value:
-        return None, f"entry point value {value!r} names an attribute, not a package"
+        return None, _("entry point value {value!r} names an attribute, not a package").format(value=value)
     try:
         spec = importlib.util.find_spec(value.strip())
     except (ImportError, ValueError) as error:
-        return None, f"cannot locate package {value!r}: {error}"
+        return None, _("cannot locate package {value!r}: {error}").format(value=value, error=error)
     if spec is None:
-        return None, f"package {value!r} is not installed"
+        return None, _("package {value!r} is not installed").format(value=value)
     if not spec.submodule_search_locations:
-        return None, f"{value!r} is a module, not a package"
+        return None, _("{value!r} is a module, not a package").format(value=value)
     folder = Path(next(iter(spec.submodule_search_locations)))
     if not (folder / MANIFEST_FILE).is_file():
-        return folder, f"package {value!r} has no {MANIFEST_FILE} in {folder}"
+        return folder, (_("package {value!r} has no {manifest_file} in {folder}")
+                        .format(value=value, manifest_file=MANIFEST_FILE, folder=folder))
     return folder, None
 
 
@@ -175,9 +178,10 @@ def _from_path_env(value: str | None) -> list[Plugin]:
                     found.append(_load(child.name, child, "path", str(child), strict_name=False))
         else:
             found.append(Plugin(name=folder.name or entry, path=folder, source="path", origin=str(folder),
-                                error=AnlError(f"{PATH_ENV} names a folder that does not exist",
+                                error=AnlError(_("{path_env} names a folder that does not exist")
+                                               .format(path_env=PATH_ENV),
                                                file=str(folder), key=PATH_ENV,
-                                               expected="a plugin folder or a folder of plugin folders")))
+                                               expected=_("a plugin folder or a folder of plugin folders"))))
     return found
 
 
@@ -211,15 +215,15 @@ def get_plugin(name: str, plugins: list[Plugin] | None = None) -> Plugin:
     import difflib  # lazily: only an unknown name needs it, and `plugins list` starts without it
 
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    hint = f"did you mean {' or '.join(close)}?" if close else "see `anl-stack plugins list`"
-    raise AnlError(f"unknown plugin {name!r}; {hint}", key="plugin",
-                   expected="one of: " + (", ".join(sorted(names)) or "(no plugin found)"))
+    hint = _("did you mean {close}?").format(close=' or '.join(close)) if close else _("see `anl-stack plugins list`")
+    raise AnlError(_("unknown plugin {name!r}; {hint}").format(name=name, hint=hint), key="plugin",
+                   expected=_("one of: {names}").format(names=", ".join(sorted(names)) or _("(no plugin found)")))
 
 
 def require_loaded(plugin: Plugin) -> Manifest:
     """The plugin's manifest, or its load error (exit 2)."""
     if plugin.manifest is None:
-        records = plugin.error.records if plugin.error else [ErrorRecord("plugin did not load")]
+        records = plugin.error.records if plugin.error else [ErrorRecord(_("plugin did not load"))]
         raise AnlError(records)
     return plugin.manifest
 
@@ -231,10 +235,11 @@ def require_recipe(plugin: Plugin, plugins: list[Plugin] | None = None) -> Manif
         others = discover_plugins() if plugins is None else plugins
         ready = sorted(p.name for p in others if p.recipe_available and p.name != plugin.name)
         progress = manifest.deployment.progress
-        follow = f"; follow its progress: {progress}" if progress else ""
+        follow = _("; follow its progress: {progress}").format(progress=progress) if progress else ""
         raise AnlError(
-            f"not yet available for plugin {plugin.name!r}, which has only its fiche "
-            f"(`anl-stack plugins show {plugin.name}`){follow}",
+            _("not yet available for plugin {plugin!r}, which has only its fiche (`anl-stack plugins show "
+              "{plugin}`){follow}").format(plugin=plugin.name, follow=follow),
             file=str(plugin.path / DEPLOY.playbook), key="recipe",
-            expected="a plugin that ships playbook.yml; plugins with a recipe: " + (", ".join(ready) or "none"))
+            expected=_("a plugin that ships playbook.yml; plugins with a recipe: {ready}")
+                     .format(ready=", ".join(ready) or _("none")))
     return manifest

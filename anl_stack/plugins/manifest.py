@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from anl_stack.core import yamlfile
 from anl_stack.core.errors import AnlError, ErrorRecord
+from anl_stack.core.i18n import _
 from anl_stack.core.paths import shared_roles
 from anl_stack.plugin_api import MANIFEST_FILE
 
@@ -540,9 +541,9 @@ class Manifest(Model):
 def reserved_name(name: str) -> str | None:
     """Why ``name`` cannot name a plugin, or None."""
     if name in RESERVED_NAMES:
-        return f"{name!r} is reserved (Ansible group, host or variable name)"
+        return _("{name!r} is reserved (Ansible group, host or variable name)").format(name=name)
     if name in shared_roles():
-        return f"{name!r} is the name of a shared role"
+        return _("{name!r} is the name of a shared role").format(name=name)
     return None
 
 
@@ -587,7 +588,7 @@ def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], 
         Version(manifest.app.version)
     except InvalidVersion:
         return []  # 'unknown' or a non-PEP 440 version: nothing to compare
-    specs = [p.app_versions for _, p in manifest.platforms.items()
+    specs = [p.app_versions for _key, p in manifest.platforms.items()
              if p.supported and not p.app_version and p.app_versions and p.app_versions != UNKNOWN]
     if not specs or any(_allows(spec, manifest.app.version) for spec in specs):
         return []
@@ -704,21 +705,22 @@ def load_manifest(path: str | Path, *, folder_name: str | None = None) -> Manife
     file = str(path)
     try:
         if path.stat().st_size > yamlfile.MAX_BYTES:
-            raise AnlError(f"is {path.stat().st_size} bytes", file=file, key="size",
-                           expected=f"a manifest of at most {yamlfile.MAX_BYTES} bytes")
+            raise AnlError(_("is {size} bytes").format(size=path.stat().st_size), file=file, key="size",
+                           expected=_("a manifest of at most {max_bytes} bytes").format(max_bytes=yamlfile.MAX_BYTES))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise AnlError("manifest not found", file=file, expected=f"a {MANIFEST_FILE} file") from None
+        raise AnlError(_("manifest not found"), file=file, expected=_("a {manifest_file} file")
+                                                                 .format(manifest_file=MANIFEST_FILE)) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise AnlError(f"cannot read manifest: {error}", file=file, expected="a readable UTF-8 file") from None
+        raise AnlError(_("cannot read manifest: {error}").format(error=error), file=file, expected=_("a readable UTF-8 file")) from None
 
     data, node = _parse(text, file)
     if not isinstance(data, dict):
-        raise AnlError("the manifest is not a mapping", file=file, line=1, expected="a YAML mapping of keys")
+        raise AnlError(_("the manifest is not a mapping"), file=file, line=1, expected=_("a YAML mapping of keys"))
 
     duplicates = yamlfile.duplicate_keys(node)
     if duplicates:
-        raise AnlError([ErrorRecord("key given twice", file, line, key, "each key once") for key, line in duplicates])
+        raise AnlError([ErrorRecord(_("key given twice"), file, line, key, _("each key once")) for key, line in duplicates])
 
     try:
         manifest = Manifest.model_validate(data)
@@ -732,7 +734,7 @@ def load_manifest(path: str | Path, *, folder_name: str | None = None) -> Manife
     if problems:
         records = []
         for loc, message, expected in problems:
-            line, _ = yamlfile.locate(node, loc)
+            line, _node = yamlfile.locate(node, loc)
             records.append(ErrorRecord(message, file, line, _dotted(loc), expected))
         raise AnlError(records)
     return manifest

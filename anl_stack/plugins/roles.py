@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 from anl_stack.core.yamlfile import read_yaml
 
 
@@ -50,6 +51,6 @@ def load_role_spec(role: str, role_dir: Path) -> RoleSpec | None:
     bad = next((k for k, v in (options or {}).items() if not isinstance(v, dict)), None)
     if options is None or bad is not None:
         where = (path or ["argument_specs"]) if options is None else [*path, str(bad)]
-        raise AnlError("not a mapping", file=str(file), line=doc.line(*where), key=".".join(where),
+        raise AnlError(_("not a mapping"), file=str(file), line=doc.line(*where), key=".".join(where),
                        expected="argument_specs: {main: {options: {NAME: {type: ..., description: ...}}}}")
     return RoleSpec(role, file, {str(k): v for k, v in options.items()})

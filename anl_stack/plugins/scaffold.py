@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import _
 from anl_stack.plugins.manifest import NAME_PATTERN, reserved_name
 
 PLACEHOLDER = "__NAME__"
@@ -357,12 +358,12 @@ include-package-data = false
 def create_plugin(name: str, parent: Path) -> Path:
     """Write the skeleton of plugin ``name`` into ``parent/name``; refuse to overwrite."""
     if not re.fullmatch(NAME_PATTERN, name):
-        raise AnlError(f"invalid plugin name {name!r}", key="name", expected="[a-z][a-z0-9_]{1,14}")
+        raise AnlError(_("invalid plugin name {name!r}").format(name=name), key="name", expected="[a-z][a-z0-9_]{1,14}")
     if (reserved := reserved_name(name)) is not None:
-        raise AnlError(reserved, key="name", expected="another name")
+        raise AnlError(reserved, key="name", expected=_("another name"))
     folder = parent / name
     if folder.exists():
-        raise AnlError("folder already exists", file=str(folder), key="name", expected="a new plugin name or --dir")
+        raise AnlError(_("folder already exists"), file=str(folder), key="name", expected=_("a new plugin name or --dir"))
     subdomain = name.replace("_", "-")
     for rel, content in FILES.items():
         path = folder / rel.replace(PLACEHOLDER, name)

@@ -29,7 +29,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_new_file
-from anl_stack.core.i18n import N_
+from anl_stack.core.i18n import N_, _
 from anl_stack.core.yamlfile import read_yaml
 from anl_stack.plugin_api import MANIFEST_FILE
 from anl_stack.plugins.digest import content_digest
@@ -89,8 +89,8 @@ def plugin_identity(folder: Path) -> dict[str, Any]:
 def require_plugin_folder(path: Path) -> Path:
     folder = path.resolve()
     if not (folder / "plugin.yml").is_file():
-        raise AnlError("not a plugin folder", file=str(folder / "plugin.yml"), key="path",
-                       expected="a folder holding plugin.yml")
+        raise AnlError(_("not a plugin folder"), file=str(folder / "plugin.yml"), key="path",
+                       expected=_("a folder holding plugin.yml"))
     return folder
 
 
@@ -102,10 +102,10 @@ def read_report(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AnlError(f"cannot read the verify report: {error}", file=str(path), key="--report",
+        raise AnlError(_("cannot read the verify report: {error}").format(error=error), file=str(path), key="--report",
                        expected=expected) from None
     if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
-        raise AnlError("not a verify report in JSON form", file=str(path), key="format", expected=expected)
+        raise AnlError(_("not a verify report in JSON form"), file=str(path), key="format", expected=expected)
     return data
 
 
@@ -149,10 +149,10 @@ def read_run(folder: Path) -> tuple[Path, dict[str, Any]]:
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise AnlError(f"cannot read the run summary: {error}", file=str(file), key="run",
-                       expected="a run folder of `anl-stack deploy` (.anl-stack/runs/...)") from None
+        raise AnlError(_("cannot read the run summary: {error}").format(error=error), file=str(file), key="run",
+                       expected=_("a run folder of `anl-stack deploy` (.anl-stack/runs/...)")) from None
     if not isinstance(data, dict) or "kind" not in data or "hosts" not in data:
-        raise AnlError("not a deploy run summary", file=str(file), key="run", expected="summary.json of a run")
+        raise AnlError(_("not a deploy run summary"), file=str(file), key="run", expected=_("summary.json of a run"))
     return file, data
 
 
@@ -200,8 +200,8 @@ def record_evidence(path: Path, report_file: Path, *, idempotence_run: Path | No
     ident = plugin_identity(folder)
     facts = _lab_report_facts(report_file, ident)
     if (backup_run is None) != (restore_run is None):
-        raise AnlError("backup and restore are proven together", key="--backup-run/--restore-run",
-                       expected="both --backup-run and --restore-run")
+        raise AnlError(_("backup and restore are proven together"), key="--backup-run/--restore-run",
+                       expected=_("both --backup-run and --restore-run"))
     runs: dict[str, list[tuple[str, Path]]] = {}
     if idempotence_run:
         runs["idempotence"] = [("idempotence", idempotence_run)]
@@ -219,11 +219,12 @@ def _lab_report_facts(report_file: Path, ident: dict[str, Any]) -> dict[str, Any
     facts = report_facts(read_report(report_file), name)
     problem = report_problem(facts, digest, name)
     if problem:
-        raise AnlError(problem, file=str(report_file), key="report", expected=f"a passing report on {digest}")
+        raise AnlError(problem, file=str(report_file), key="report", expected=_("a passing report on {digest}")
+                                                                              .format(digest=digest))
     if facts["environments"] != ["lab"]:
-        raise AnlError("the report's hosts are not all lab hosts", file=str(report_file), key="hosts",
-                       expected="lab evidence comes from `verify --lab`; production evidence goes with a "
-                                "review (`plugins review --evidence`)")
+        raise AnlError(_("the report's hosts are not all lab hosts"), file=str(report_file), key="hosts",
+                       expected=_("lab evidence comes from `verify --lab`; production evidence goes with a review "
+                                  "(`plugins review --evidence`)"))
     return facts
 
 
@@ -236,7 +237,9 @@ def _load_runs(runs: dict[str, list[tuple[str, Path]]], name: str, digest: str) 
             file, data = read_run(run_path)
             why = run_problem(data, run_kind, name, digest)
             if why:
-                raise AnlError(why, file=str(file), key=run_kind, expected=f"a successful {run_kind} run on {digest}")
+                raise AnlError(why, file=str(file), key=run_kind, expected=_("a successful {run_kind} run on {digest}")
+                                                                           .format(run_kind=run_kind,
+                                                                                   digest=digest))
             loaded[kind].append((run_kind, file, data))
     return loaded
 

@@ -29,7 +29,7 @@ from typing import Any
 from anl_stack.adapters import gpg
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.files import write_new_file
-from anl_stack.core.i18n import N_
+from anl_stack.core.i18n import N_, _
 from anl_stack.plugins.digest import content_digest
 from anl_stack.records.evidence import (
     RECORD_TAG,
@@ -62,10 +62,10 @@ def signer_fingerprint(key_id: str) -> str:
     try:
         fingerprint = gpg.secret_key_fingerprint(key_id)
     except gpg.GpgError as error:
-        raise AnlError(error.message, key="--sign", expected="Debian package gnupg") from None
+        raise AnlError(error.message, key="--sign", expected=_("Debian package gnupg")) from None
     if fingerprint is None:
-        raise AnlError(f"no secret key {key_id!r} in the OpenPGP keyring", key="--sign",
-                       expected="a key id of `gpg --list-secret-keys` (GNUPGHOME)")
+        raise AnlError(_("no secret key {key_id!r} in the OpenPGP keyring").format(key_id=key_id), key="--sign",
+                       expected=_("a key id of `gpg --list-secret-keys` (GNUPGHOME)"))
     return fingerprint
 
 
@@ -76,8 +76,8 @@ def sign_record(record: Path, fingerprint: str) -> tuple[Path, Path]:
     try:
         gpg.sign_detached(record, fingerprint, signature=signature, public_key=key_file)
     except gpg.GpgError as error:
-        raise AnlError(f"gpg could not sign: {error.message}", file=str(record), key="--sign",
-                       expected="a usable secret key (and its passphrase agent)") from None
+        raise AnlError(_("gpg could not sign: {message}").format(message=error.message), file=str(record), key="--sign",
+                       expected=_("a usable secret key (and its passphrase agent)")) from None
     return signature, key_file
 
 
@@ -109,8 +109,8 @@ def record_review(path: Path, *, by: str, reviewer: str, evidence: Path | None =
     """Write a review record for the plugin folder ``path``; return its file."""
     folder = require_plugin_folder(path)
     if not by.strip() or not reviewer.strip():
-        raise AnlError("a review names the commune and the reviewer", key="--by/--reviewer",
-                       expected='--by "Commune de X" --reviewer "Name"')
+        raise AnlError(_("a review names the commune and the reviewer"), key="--by/--reviewer",
+                       expected=_('--by "Commune de X" --reviewer "Name"'))
     ident = plugin_identity(folder)
     fingerprint = signer_fingerprint(sign) if sign else None
     out = folder / REVIEWS_DIR
@@ -125,8 +125,8 @@ def record_review(path: Path, *, by: str, reviewer: str, evidence: Path | None =
         report = read_report(evidence)
         facts = report_facts(report, ident["plugin"])
         if facts["digest"] is None:
-            raise AnlError(f"the report did not verify plugin {ident['plugin']!r}", file=str(evidence),
-                           key="--evidence", expected="a verify report that includes this plugin")
+            raise AnlError(_("the report did not verify plugin {plugin!r}").format(plugin=ident['plugin']), file=str(evidence),
+                           key="--evidence", expected=_("a verify report that includes this plugin"))
         stored = out / f"{stem}.report.json"
         write_new_file(stored, evidence.read_bytes(), root=stored.parent.parent)
         record["evidence"] = {"file": stored.name, "sha256": sha256_file(stored), **facts}
@@ -232,15 +232,18 @@ def require_reviewed(plugins: list[Any], settings: dict[str, Any], settings_file
         communes = {r.by for r in reviews if r.counts}
         if len(communes) >= needed:
             continue
-        why = f"plugin {plugin.name!r} has {len(communes)} review(s) on its current digest, {needed} required"
+        why = (_("plugin {plugin!r} has {count} review(s) on its current digest, {needed} required")
+               .format(plugin=plugin.name, count=len(communes), needed=needed))
         stale = [r for r in reviews if not r.current]
         bad = [r for r in reviews if r.current and r.signature == "bad signature"]
         if stale:
-            why += f"; changed since review ({stale[-1].file.name} reviewed {stale[-1].digest})"
+            why += (_("; changed since review ({file} reviewed {digest})")
+                    .format(file=stale[-1].file.name, digest=stale[-1].digest))
         if bad:
-            why += f"; bad signature on {', '.join(r.file.name for r in bad)}"
+            why += _("; bad signature on {names}").format(names=', '.join(r.file.name for r in bad))
         records.append(ErrorRecord(why, str(settings_file) if settings_file else None, None, SETTING,
-                                   f"a review of {digest} (anl-stack plugins review {plugin.path} --by ...) "
-                                   f"or {SETTING}: false"))
+                                   _("a review of {digest} (anl-stack plugins review {plugin_path} --by ...) or "
+                                     "{setting}: false")
+                                   .format(digest=digest, plugin_path=plugin.path, setting=SETTING)))
     if records:
         raise AnlError(records)

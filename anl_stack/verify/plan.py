@@ -101,8 +101,9 @@ def validate_marker_expression(expr: str) -> None:
     try:
         Expression.compile(expr)
     except SyntaxError as error:
-        raise AnlError(f"invalid marker expression: {error.msg if hasattr(error, 'msg') else error}", key="--mark",
-                       expected="a pytest -m expression such as 'not app' or 'live and not app'") from None
+        raise AnlError(_("invalid marker expression: {msg}")
+                       .format(msg=error.msg if hasattr(error, 'msg') else error), key="--mark",
+                       expected=_("a pytest -m expression such as 'not app' or 'live and not app'")) from None
 
 
 def baseline_folder() -> Path:
@@ -111,7 +112,7 @@ def baseline_folder() -> Path:
 
 def resolve_target(options: VerifyOptions) -> tuple[Inventory, Path | None, str]:
     """The inventory, its vault password file (if it has a vault) and a label."""
-    inv, password, label, _ = _target(options)
+    inv, password, label, _extra = _target(options)
     return inv, password, label
 
 

@@ -59,8 +59,8 @@ def run(options: VerifyOptions, *, plugins: list[Any] | None = None) -> VerifyRe
     data = testinfra.read_results(results_file)
     if data is None:
         tail = "\n".join(outcome.log_file.read_text(errors="replace").splitlines()[-15:])
-        raise WorkFailedError(f"the checks did not run (pytest exit {outcome.returncode}); "
-                              f"see {outcome.log_file}:\n{tail}")
+        raise WorkFailedError(_("the checks did not run (pytest exit {returncode}); see {log_file}:\n{tail}")
+                              .format(returncode=outcome.returncode, log_file=outcome.log_file, tail=tail))
     result = _result(the_plan, data, run_dir, junit, outcome.log_file)
     if options.report:
         write_report(result, options.report)
