@@ -9,6 +9,7 @@ locale missing on the machine no longer stops Ansible.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,33 @@ def test_errors_speak_the_chosen_language_without_traceback(isolated_dirs: Path)
     assert "erreur : --lab : aucun hôte de labo nommé 'nosuchhost' (attendu : un hôte de labo démarré" in french.output
     english = invoke("verify", "--lab", "nosuchhost", env={"LANG": "fr_FR.UTF-8", "LC_ALL": "en_GB.UTF-8"})
     assert english.exit_code == 2 and "error: --lab: no lab host named 'nosuchhost' (expected: a running" in english.output
+
+
+def test_an_inventory_error_found_deep_in_the_checks_speaks_the_chosen_language(
+        tmp_path: Path, test_plugins: Path, isolated_dirs: Path) -> None:
+    folder = tmp_path / "inv"
+    shutil.copytree(PROJECT_ROOT / "tests" / "data" / "bad_inventories" / "plugin_setting_unknown", folder)
+    settings = folder / "group_vars" / "all" / "anl.yml"
+    french = invoke("--lang", "fr", "inventory", "check", "-i", str(folder))
+    assert french.exit_code == 2 and "Traceback" not in french.output
+    assert (f"erreur : {settings}:5 : hello_mesage : réglage inconnu pour hello ; vouliez-vous dire hello_message ?"
+            " (attendu : l'un de : ") in french.output
+    english = invoke("--lang", "en", "inventory", "check", "-i", str(folder), env={"LANG": "fr_FR.UTF-8"})
+    assert english.exit_code == 2
+    assert (f"error: {settings}:5: hello_mesage: unknown setting for hello; did you mean hello_message?"
+            " (expected: one of: ") in english.output
+
+
+def test_an_artifact_refusal_speaks_the_chosen_language(tmp_path: Path, isolated_dirs: Path) -> None:
+    missing = tmp_path / "nothing.tar"
+    french = invoke("--lang", "fr", "artifacts", "import", str(missing))
+    assert french.exit_code == 2 and "Traceback" not in french.output
+    assert (f"erreur : {missing} : FILE : lot introuvable (attendu : un fichier créé par "
+            "`anl-stack artifacts bundle`)") in french.output
+    english = invoke("--lang", "en", "artifacts", "import", str(missing), env={"LANG": "fr_FR.UTF-8"})
+    assert english.exit_code == 2
+    assert (f"error: {missing}: FILE: bundle not found (expected: a file made by "
+            "`anl-stack artifacts bundle`)") in english.output
 
 
 def test_usage_errors_from_click_are_translated() -> None:
