@@ -5,10 +5,18 @@ rung below are met by records on the recipe's *current* content digest
 (docs/contributing-a-recipe.md). Computing it reads files and, for signed
 reviews, runs ``gpgv``; it never runs Ansible or ansible-lint, so
 ``plugins list`` stays fast.
+
+With a collective (``members``: fingerprint -> commune, from the
+collective's members file) a review counts toward levels 5 and 6 only when
+its signature is good, is made by a member's key, and the review names that
+member's commune; the commune is then the member's. Without a collective,
+reviews count as before: signed or not, under the commune they name
+(docs/collective.md, "Reviews").
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +70,22 @@ class Quality:
                 "reviews": [r.to_dict() for r in self.reviews]}
 
 
-def compute(folder: Path, name: str) -> Quality:
-    """The level of the plugin in ``folder`` from its evidence/ and reviews/ records."""
+#: Why a review does not count as a member's (English; translated where shown).
+NOT_A_MEMBER_REVIEW = N_("not signed by the key of the commune it names in the collective")
+
+
+def member_commune(review: Any, members: Mapping[str, str] | None) -> str | None:
+    """The commune a counting review is for: the one it names, or with a collective its signer's; None: not counted."""
+    if not review.counts:
+        return None
+    if members is None:
+        return review.by
+    commune = members.get(review.signer or "") if review.signature == "signed" else None
+    return commune if commune is not None and commune == review.by else None
+
+
+def compute(folder: Path, name: str, members: Mapping[str, str] | None = None) -> Quality:
+    """The level of the plugin in ``folder`` from its evidence/ and reviews/ records (``members``: see above)."""
     digest = content_digest(folder)
     quality = Quality(0, digest)
     by_kind: dict[str, list[str]] = {}
@@ -74,20 +96,26 @@ def compute(folder: Path, name: str) -> Quality:
             by_kind.setdefault(ev.kind, []).append(ev.file.name)
     reviews = load_reviews(folder, name, digest)
     quality.reviews = reviews
+    counted = []
     for r in reviews:
         if not r.counts:
             quality.ignored.append((r.file.name, r.status if not r.current else r.signature))
-        elif r.evidence_problem:
+            continue
+        if member_commune(r, members) is None:
+            quality.ignored.append((r.file.name, NOT_A_MEMBER_REVIEW))
+            continue
+        counted.append(r)
+        if r.evidence_problem:
             quality.ignored.append((r.file.name, f"evidence: {r.evidence_problem}"))
-    production = [r for r in reviews if r.production_evidence]
-    communes = {r.by for r in reviews if r.counts}
+    production = [r for r in counted if r.production_evidence]
+    communes = {member_commune(r, members) for r in counted}
     rungs = {
         1: by_kind.get("check", []),
         2: by_kind.get("lab", []),
         3: by_kind.get("idempotence", []),
         4: by_kind.get("backup-restore", []),
         5: [r.file.name for r in production],
-        6: [r.file.name for r in reviews if r.counts] if len(communes) >= 2 else [],
+        6: [r.file.name for r in counted] if len(communes) >= 2 else [],
         7: by_kind.get("upgrade", []),
     }
     for level in range(1, TOP + 1):
@@ -98,8 +126,8 @@ def compute(folder: Path, name: str) -> Quality:
     return quality
 
 
-def safe_compute(plugin: Any) -> Quality | None:
+def safe_compute(plugin: Any, members: Mapping[str, str] | None = None) -> Quality | None:
     """The level of a loaded plugin; None for a broken one (listing never fails on records)."""
     if getattr(plugin, "manifest", None) is None:
         return None
-    return compute(Path(plugin.path), plugin.name)
+    return compute(Path(plugin.path), plugin.name, members)
