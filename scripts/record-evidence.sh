@@ -2,13 +2,15 @@
 # Record a first-party plugin's evidence on a fresh lab host, as a contributor does
 # (docs/contributing-a-recipe.md, "Evidence"): plugins check --record, then a deploy
 # with its idempotence re-run, a passing verify report, a backup and a restore, all
-# on lab host HOST, turned into evidence/ records by `plugins evidence`.
+# on lab host HOST (its live checks included), turned into evidence/ records by
+# `plugins evidence`.
 #
 #   sudo bash scripts/record-evidence.sh PLUGIN HOST [DEBIAN] [-- DEPLOY_OPTION ...]
 #
-# DEBIAN is 13 by default. Options after `--` go to the deploy (nextcloud:
-# `-- --tags stack`, its release cannot be downloaded here); the checks of verify and
-# restore then run with --mark 'not app'. The host is destroyed at the end. Commit plugins/PLUGIN/evidence/.
+# DEBIAN is 13 by default. Options after `--` go to the deploy (`-- --engine mitogen`).
+# Only a whole deploy counts: a report with checks not run (deploy --tags, verify
+# --mark) is refused, so a plugin whose release cannot be downloaded here (nextcloud)
+# gets its check record only. The host is destroyed at the end. Commit plugins/PLUGIN/evidence/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 plugin=${1:?usage: record-evidence.sh PLUGIN HOST [DEBIAN] [-- DEPLOY_OPTION ...]}
@@ -18,8 +20,6 @@ debian=13
 if [[ $# -gt 0 && $1 != -- ]]; then debian=$1; shift; fi
 [[ ${1:-} == -- ]] && shift
 deploy_options=("$@")
-mark=()
-[[ " ${deploy_options[*]} " == *" --tags stack "* ]] && mark=(--mark "not app")
 
 anl=(.venv/bin/python -m anl_stack)
 work=$(mktemp -d)
@@ -34,12 +34,12 @@ last_run() {
 "${anl[@]}" deploy "$plugin" --lab "$host" --debian "$debian" --idempotence --json "${deploy_options[@]}" \
   > "$work/deploy.json"
 idempotence=$(last_run < "$work/deploy.json")
-"${anl[@]}" verify "$plugin" --lab "$host" "${mark[@]}" --report "$work/report.json"
+"${anl[@]}" verify "$plugin" --lab "$host" --live-test --report "$work/report.json"
 "${anl[@]}" backup "$plugin" --lab "$host" --label evidence --json > "$work/backup.json"
 backup=$(last_run < "$work/backup.json")
 snapshot=$("${anl[@]}" backups "$plugin" --lab "$host" --json \
   | python3 -c 'import json,sys; print(next(s["id"] for s in json.load(sys.stdin)["snapshots"] if "evidence" in s["labels"]))')
-"${anl[@]}" restore "$plugin" --lab "$host" --from "${snapshot:0:12}" --json "${mark[@]}" > "$work/restore.json"
+"${anl[@]}" restore "$plugin" --lab "$host" --from "${snapshot:0:12}" --json > "$work/restore.json"
 restore=$(last_run < "$work/restore.json")
 "${anl[@]}" plugins evidence "plugins/$plugin" --from-report "$work/report.json" \
   --idempotence-run "$idempotence" --backup-run "$backup" --restore-run "$restore"

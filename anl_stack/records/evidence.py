@@ -225,6 +225,10 @@ def _lab_report_facts(report_file: Path, ident: dict[str, Any]) -> dict[str, Any
         raise AnlError(_("the report's hosts are not all lab hosts"), file=str(report_file), key="hosts",
                        expected=_("lab evidence comes from `verify --lab`; production evidence goes with a review "
                                   "(`plugins review --evidence`)"))
+    if facts["summary"].get("not run"):
+        raise AnlError(_("the report left checks not run (a partial deploy or --mark): the whole recipe was not verified"),
+                       file=str(report_file), key="summary.not run",
+                       expected=_("a report where every check ran (verify --live-test, no --mark; deploy without --tags)"))
     return facts
 
 
@@ -349,6 +353,9 @@ def evaluate(file: Path, data: dict[str, Any], name: str, digest: str) -> Eviden
         return fail(why)
     if facts["environments"] != ["lab"]:
         return fail(N_("the report's hosts are not all lab hosts"))
+    if facts["summary"].get("not run"):
+        # A run limited by --tags or a verify limited by --mark proves part of the recipe only.
+        return fail(N_("the report left checks not run (a partial deploy or --mark): the whole recipe was not verified"))
     needed = {"idempotence": ["idempotence"], "backup-restore": ["backup", "restore"], "upgrade": ["upgrade"]}
     for run_kind in needed.get(kind, []):
         ref = next((r for r in data.get("runs") or [] if r.get("kind") == run_kind), None)

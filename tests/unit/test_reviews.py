@@ -41,7 +41,7 @@ def edit(plugin: Path) -> None:
 
 
 def report_file(tmp_path: Path, plugin: Path, *, environment: str = "lab", release: str = "13.1",
-                passed: bool = True, name: str = "r.json") -> Path:
+                passed: bool = True, name: str = "r.json", not_run: int = 0) -> Path:
     """A verify report in JSON, written by the report module from a verify result on ``plugin``."""
     lab = environment == "lab"
     result = VerifyResult(
@@ -52,9 +52,11 @@ def report_file(tmp_path: Path, plugin: Path, *, environment: str = "lab", relea
         plugins=[{"name": NAME, "recipe_version": "0.1.0", "app_version": "unknown",
                   "digest": content_digest(plugin), "path": str(plugin)}],
         checks=[{"host": "q1", "suite": NAME, "check": "test_page", "outcome": "passed" if passed else "failed",
-                 "message": "", "explanation": "", "nodeid": "x"}],
+                 "message": "", "explanation": "", "nodeid": "x"}]
+        + [{"host": "q1", "suite": NAME, "check": f"test_app_{i}", "outcome": "not run", "message": "",
+            "explanation": "", "nodeid": f"y{i}"} for i in range(not_run)],
         summary={"passed": int(passed), "failed": int(not passed), "error": 0, "n/a": 0, "skipped": 0,
-                 "not run": 0},
+                 "not run": not_run},
         notes=[], run_dir=str(tmp_path), junit="j.xml", log="l.log")
     out = tmp_path / name
     out.write_text(render(result, ".json"))
@@ -242,11 +244,13 @@ def test_two_lab_records_the_same_day_both_count(tmp_path: Path, plugin: Path) -
     assert len({*first.records, *second.records}) == 2 and len({*first.sources, *second.sources}) == 2
 
 
-@pytest.mark.parametrize("case", ["failed", "production", "stale", "changed-run"])
+@pytest.mark.parametrize("case", ["failed", "production", "stale", "changed-run", "partial"])
 def test_evidence_refused(tmp_path: Path, plugin: Path, case: str) -> None:
     kwargs: dict[str, Any] = {}
     if case == "failed":
         report = report_file(tmp_path, plugin, passed=False)
+    elif case == "partial":  # checks left out (deploy --tags stack, verify --mark 'not app')
+        report = report_file(tmp_path, plugin, not_run=2)
     elif case == "production":
         report = report_file(tmp_path, plugin, environment="production")
     elif case == "stale":
