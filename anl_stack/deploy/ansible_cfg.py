@@ -28,6 +28,8 @@ from anl_stack.deploy.engines import Engine
 CONTROL_PATH = "{folder}/{tag}%%C"   # %% because ansible.cfg is read with interpolation
 SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15"
 DEFAULT_FORKS = 10
+#: Connection attempts after an SSH failure (exit 255: nothing ran on the host).
+SSH_RETRIES = 3
 
 
 def inventory_tag(root: Path) -> str:
@@ -85,6 +87,9 @@ def render(*, roles_paths: list[Path] | None = None, host_key_checking: bool = T
         cfg["defaults"]["strategy_plugins"] = str(engine.strategy_plugins)
     cfg["ssh_connection"] = {
         "pipelining": "True",
+        # A shared connection can close just as a new command reaches it (ControlPersist ends, or
+        # the master goes): ssh then exits 255 before anything ran, and Ansible connects again.
+        "retries": str(SSH_RETRIES),
         "ssh_args": SSH_ARGS,
         "control_path": CONTROL_PATH.format(folder=sockets or socket_folder(), tag=control_tag),
     }
