@@ -5,8 +5,8 @@
 On a lab host already converged with PLUGIN (deploy it first), alternates
 ``anl-stack deploy PLUGIN --lab NAME`` and plain ``ansible-playbook`` with
 the same playbook, inventories, generated ansible.cfg and environment
-(their ratio is the wrapper's cost: start-up, checks, the release read,
-ansible-runner), then runs the probe playbook with each SSH setting.
+(their ratio is the wrapper's cost: start-up, checks, ansible-runner; the
+release gate is a play of the playbook both run), then runs the probe playbook with each SSH setting.
 ``benchmarks/run.py`` uses these functions for the full set of figures.
 
 Measurements, not tests: nothing here asserts a time.
