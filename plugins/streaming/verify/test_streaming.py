@@ -27,7 +27,10 @@ ARCHIVE_DIR = "/var/lib/anl-streaming/archive"
 TEST_PUSHES = "/var/lib/anl-streaming/test-pushes"
 LIB_DIR = "/usr/local/lib/anl-streaming"
 WEB_ROOT = "/var/www/anl-streaming"
-PUSH_SECONDS = 20
+#: Longer than the wait for the playlist (PLAYLIST_WAIT) plus the checks that read the live
+#: stream: a push that ended first leaves a playlist whose segments are already cleaned up.
+PLAYLIST_WAIT = 30
+PUSH_SECONDS = PLAYLIST_WAIT + 15
 
 # Fetches a URL from the host itself (through its own nginx, with the public
 # name as SNI and Host) and prints status, headers and the body's start.
@@ -187,7 +190,7 @@ def live_push(host: Any, channels: list[str], domain: str) -> Any:
     inner = _push_command(channel, PUSH_SECONDS, f"$(cat {KEYS_DIR}/{channel})")
     _run(host, f"systemd-run --quiet --unit {unit} --collect /bin/sh -c {shlex.quote(inner)}")
     playlist = f"/hls/{channel}.m3u8"
-    ready = _wait(lambda: fetch(host, domain, playlist, 16)["status"] == 200, 30)
+    ready = _wait(lambda: fetch(host, domain, playlist, 16)["status"] == 200, PLAYLIST_WAIT)
     yield {"channel": channel, "unit": unit, "started": started, "ready": ready, "playlist": playlist}
     host.run(f"systemctl stop {unit} 2>/dev/null")
     if ready and _wait(lambda: bool(_test_recordings(host, channel, started)), 60):
@@ -204,7 +207,7 @@ def test_live_playlist(host: Any, domain: str, live_push: dict[str, Any]) -> Non
 
     Hint: check `journalctl -u nginx`, /var/log/nginx/error.log and that /var/lib/anl-streaming/hls is writable by www-data.
     """
-    assert live_push["ready"], "the playlist did not appear within 30 s of the push"
+    assert live_push["ready"], f"the playlist did not appear within {PLAYLIST_WAIT} s of the push"
     answer = fetch(host, domain, live_push["playlist"])
     assert answer["status"] == 200
     assert answer["headers"].get("content-type") == "application/vnd.apple.mpegurl"
