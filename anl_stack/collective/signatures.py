@@ -17,6 +17,7 @@ from anl_stack.collective.model import KEYS_DIR, contained
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_file
 from anl_stack.core.i18n import N_, _
+from anl_stack.records.reviews import signer_fingerprint
 
 #: Why a signature is not trusted (English; translated where shown).
 UNSIGNED = N_("unsigned")
@@ -26,15 +27,8 @@ KEY_MISSING = N_("the member's public key is missing or does not match its finge
 
 
 def own_fingerprint(key_id: str) -> str:
-    """The primary fingerprint of the user's secret key ``key_id`` (exit 2 when there is none)."""
-    try:
-        fingerprint = gpg.secret_key_fingerprint(key_id)
-    except gpg.GpgError as error:
-        raise AnlError(error.message, key="--key", expected=_("Debian package gnupg")) from None
-    if fingerprint is None:
-        raise AnlError(_("no secret key {key} in the OpenPGP keyring").format(key=repr(key_id)), key="--key",
-                       expected=_("a key id of `gpg --list-secret-keys` (GNUPGHOME)"))
-    return fingerprint
+    """The primary fingerprint of the user's secret key ``key_id``, given by ``--key`` (exit 2 when there is none)."""
+    return signer_fingerprint(key_id, "--key")
 
 
 def sign_bytes(data: bytes, fingerprint: str) -> tuple[bytes, bytes]:

@@ -57,14 +57,15 @@ def slug(text: str) -> str:
 
 # --- signatures ------------------------------------------------------------------------
 
-def signer_fingerprint(key_id: str) -> str:
-    """Primary fingerprint of the secret key ``key_id`` in the user's keyring (exit 2 when absent)."""
+def signer_fingerprint(key_id: str, option: str = "--sign") -> str:
+    """Primary fingerprint of the secret key ``key_id`` in the user's keyring, given by command-line
+    ``option`` (exit 2 when absent)."""
     try:
         fingerprint = gpg.secret_key_fingerprint(key_id)
     except gpg.GpgError as error:
-        raise AnlError(error.message, key="--sign", expected=_("Debian package gnupg")) from None
+        raise AnlError(error.message, key=option, expected=_("Debian package gnupg")) from None
     if fingerprint is None:
-        raise AnlError(_("no secret key {key_id!r} in the OpenPGP keyring").format(key_id=key_id), key="--sign",
+        raise AnlError(_("no secret key {key_id!r} in the OpenPGP keyring").format(key_id=key_id), key=option,
                        expected=_("a key id of `gpg --list-secret-keys` (GNUPGHOME)"))
     return fingerprint
 
