@@ -135,6 +135,8 @@ Siren = Annotated[str, BeforeValidator(_siren)]
 PluginName = Annotated[str, Field(pattern=NAME_PATTERN)]
 Source = Annotated[str, Field(min_length=1)]
 SourceDate = Annotated[str, BeforeValidator(_source_date)]
+#: A BCP 47 language tag, primary subtag first ('fr', 'en', 'pt-BR').
+LanguageTag = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
 
 
 class Model(BaseModel):
@@ -195,6 +197,10 @@ class App(Model):
     licence: str = Field(min_length=1, description="SPDX licence identifier.")
     homepage: str = Field(min_length=1, description="Upstream home page.")
     source: str = Field(min_length=1, description="Upstream source code repository.")
+    languages: list[LanguageTag] = Field(
+        default_factory=list, description="Languages of the application's interface (BCP 47 tags such as 'fr').")
+    features: list[Localized] = Field(
+        default_factory=list, description="What users can do with it, one short sentence each, for decision-makers.")
 
 
 class Platform(Model):
@@ -312,6 +318,9 @@ class UpstreamHealth(Sourced):
         description="active (new features), maintained (fixes only) or unmaintained."
     )
     since: dt.date | None = Field(None, description="Date of the last release or commit; required when unmaintained.")
+    maintainer: Literal["owner", "community"] | None = Field(
+        None, description="Who maintains the code: 'owner' (the company or association that owns the repository) "
+                          "or 'community' (volunteers); omitted when not established.")
     notes: Localized | None = Field(None, description="Remarks on the project's health.")
     alternatives: list[str] = Field(default_factory=list, description="Replacements; required when unmaintained.")
 

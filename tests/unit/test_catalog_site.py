@@ -18,7 +18,13 @@ import yaml
 from click.testing import CliRunner
 
 from anl_stack.catalog.site.build import MARKER, build_site, check_target
-from anl_stack.catalog.site.export import CATALOG_VERSION, SHORT_MAX, publiccode_data
+from anl_stack.catalog.site.export import (
+    CATALOG_VERSION,
+    SHORT_MAX,
+    missing_mandatory,
+    publiccode_data,
+    publiccode_text,
+)
 from anl_stack.catalog.site.markdown import render_markdown
 from anl_stack.catalog.site.render import is_web_url, json_script, linked
 from anl_stack.catalog.site.routes import page_path, relative
@@ -170,6 +176,12 @@ def test_calculator_data_cannot_close_its_script_element() -> None:
     assert json.loads(text) == {"a": "</script><script>alert(1)</script>", "b": "<!-- & \u2028"}
 
 
+#: Part of the standard's controlled list of categories (publiccode.yml 0.4, categories-list).
+PUBLICCODE_CATEGORIES = {"appointment-scheduling", "collaboration", "communications", "content-management",
+                         "digital-asset-management", "digital-citizenship", "document-management",
+                         "online-community", "survey", "web-collaboration"}
+
+
 # --- catalog.json and publiccode.yml ------------------------------------------------------------------
 
 def test_catalog_json_has_a_version_and_every_plugin(site: Path) -> None:
@@ -190,9 +202,13 @@ def test_publiccode_has_what_the_manifest_establishes_and_nothing_else(hostile_p
     assert data["landingURL"] == "https://example.org" and data["softwareVersion"] == "1.4.2"
     assert data["legal"] == {"license": "MIT"} and data["platforms"] == ["web", "linux"]
     assert data["description"]["fr"]["shortDescription"] == "Un service de démonstration."
-    # Not in the manifest: left out, never guessed.
-    for unknown in ("releaseDate", "developmentStatus", "maintenance", "categories", "logo", "localisation"):
+    # Derived from the manifest: a released version of a live upstream is stable.
+    assert data["developmentStatus"] == "stable" and data["softwareType"] == "standalone/web"
+    # Not in the manifest: left out, never guessed, and the mandatory ones are named in the header.
+    for unknown in ("releaseDate", "maintenance", "logo", "localisation"):
         assert unknown not in data, unknown
+    assert {"maintenance", "localisation", "description.*.features"} <= set(missing_mandatory(data))
+    assert "# Mandatory in the standard, not established here: " in publiccode_text(calm)
     evil = next(p for p in hostile_plugins if p.name == "evil")
     assert "landingURL" not in publiccode_data(evil)  # javascript: is not a web address
     assert len(publiccode_data(evil)["description"]["fr"]["shortDescription"]) <= SHORT_MAX
@@ -207,6 +223,14 @@ def test_shipped_plugins_give_valid_yaml_and_long_descriptions(tmp_path: Path) -
         assert data["publiccodeYmlVersion"] == "0.4"
         assert 150 <= len(data["description"]["fr"]["longDescription"]) <= 10000, name
         assert len(data["description"]["en"]["shortDescription"]) <= 150, name
+        assert data["description"]["fr"]["features"] and data["localisation"]["availableLanguages"][0] == "fr"
+        assert set(data["categories"]) <= PUBLICCODE_CATEGORIES, name
+        # The people behind the maintenance are the only mandatory key no public fact gives.
+        assert set(missing_mandatory(data)) <= {"maintenance", "maintenance.contacts"}, name
+    framadate = yaml.safe_load((out / "publiccode" / "framadate" / "publiccode.yml").read_text())
+    assert framadate["developmentStatus"] == "obsolete" and framadate["maintenance"] == {"type": "none"}
+    nextcloud = yaml.safe_load((out / "publiccode" / "nextcloud" / "publiccode.yml").read_text())
+    assert nextcloud["maintenance"] == {"type": "internal"} and "Échirolles" in nextcloud["usedBy"]
 
 
 # --- refusals and writing all or nothing --------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The machine-readable side of the site: catalog.json and one publiccode.yml per plugin.
 
 publiccode.yml follows the standard's version 0.4 with only the fields the
-manifest and the fiches establish; a field the project does not know (the
-maintenance contract, the development status, the release date...) is left
-out rather than guessed. Every value here comes from the manifest, so a
-reader can trace it back.
+manifest and the fiches establish. A field the project does not know (the
+maintainers' names, the release date...) is left out rather than guessed,
+and a mandatory one left out is named in the file's header, so a catalogue
+that needs it knows what to complete. Every value here comes from the
+manifest, so a reader can trace it back.
 """
 
 from __future__ import annotations
@@ -27,8 +28,19 @@ CATALOG_VERSION = 1
 PUBLICCODE_VERSION = "0.4"
 #: publiccode.yml's limits on descriptions (characters).
 SHORT_MAX, LONG_MIN, LONG_MAX = 150, 150, 10000
-#: Manifest categories that have a publiccode.yml category (the standard's own list); others are left out.
-CATEGORIES = {"collaboration": ["document-management"], "social": ["online-community"], "survey": ["survey"]}
+#: The standard's categories (its controlled list) for each manifest category; "other" has none.
+CATEGORIES = {
+    "collaboration": ["collaboration", "document-management", "web-collaboration"],
+    "video": ["content-management", "digital-asset-management"],
+    "social": ["online-community", "communications"],
+    "survey": ["survey", "appointment-scheduling"],
+    "streaming": ["communications", "digital-citizenship"],
+}
+#: The standard's maintenance types for the manifest's upstream maintainer.
+MAINTENANCE = {"owner": "internal", "community": "community"}
+#: Keys the standard makes mandatory (0.4), checked after the file is built.
+MANDATORY = ("publiccodeYmlVersion", "name", "url", "platforms", "categories", "developmentStatus",
+             "softwareType", "description", "legal", "maintenance", "localisation")
 UNKNOWN = "unknown"
 
 
@@ -57,8 +69,11 @@ def publiccode_data(plugin: Plugin) -> dict[str, Any]:
     data["platforms"] = (["web"] if web_address(m) else []) + ["linux"]
     if m.category in CATEGORIES:
         data["categories"] = CATEGORIES[m.category]
-    if web_address(m):
-        data["softwareType"] = "standalone/web"
+    if users := [user.name for user in m.facts.users if user.verified]:
+        data["usedBy"] = users
+    data["developmentStatus"] = _development_status(plugin)
+    # A recipe's tools are served from a server: used from a browser when they have a web address.
+    data["softwareType"] = "standalone/web" if web_address(m) else "standalone/backend"
     description: dict[str, Any] = {}
     for lang in LANGS:
         entry: dict[str, Any] = {"shortDescription": _short(m.summary.get(lang))}
@@ -66,17 +81,50 @@ def publiccode_data(plugin: Plugin) -> dict[str, Any]:
         overview = section_text(path.read_text(encoding="utf-8"), FICHE_SECTIONS[lang][0]) if path.is_file() else None
         if overview and len(overview) >= LONG_MIN:
             entry["longDescription"] = overview[:LONG_MAX]
-        entry["genericName"] = m.title.get(lang)
+        if m.app.features:
+            entry["features"] = [feature.get(lang) for feature in m.app.features]
         description[lang] = entry
     data["description"] = description
     data["legal"] = {"license": m.app.licence}
+    health = m.facts.upstream_health
+    if health.value == "unmaintained":
+        data["maintenance"] = {"type": "none"}
+    elif health.maintainer is not None:
+        # The contacts the standard asks for are people: no manifest fact names one (docs/catalog.md).
+        data["maintenance"] = {"type": MAINTENANCE[health.maintainer]}
+    if m.app.languages:
+        data["localisation"] = {"localisationReady": len(m.app.languages) > 1,
+                                "availableLanguages": list(m.app.languages)}
     return data
 
 
+def _development_status(plugin: Plugin) -> str:
+    """stable once released and alive, obsolete when its upstream stopped (the standard's words)."""
+    m = require_loaded(plugin)
+    if m.facts.upstream_health.value == "unmaintained":
+        return "obsolete"
+    return "stable" if m.app.version != UNKNOWN else "development"
+
+
+def missing_mandatory(data: dict[str, Any]) -> list[str]:
+    """The standard's mandatory keys the manifest could not fill (features, longDescription included)."""
+    missing = [key for key in MANDATORY if key not in data]
+    entries = data.get("description", {}).values()
+    for key in ("longDescription", "features"):
+        if not any(key in entry for entry in entries):
+            missing.append(f"description.*.{key}")
+    if data.get("maintenance", {}).get("type") in ("internal", "community"):
+        missing.append("maintenance.contacts")
+    return missing
+
+
 def publiccode_text(plugin: Plugin) -> str:
+    data = publiccode_data(plugin)
     header = (f"# publiccode.yml for {plugin.name}, written by anl-stack catalog build from the plugin's manifest.\n"
               "# Fields the manifest does not establish are left out (docs/catalog.md).\n")
-    return header + yaml.safe_dump(publiccode_data(plugin), allow_unicode=True, sort_keys=False, width=100)
+    if missing := missing_mandatory(data):
+        header += f"# Mandatory in the standard, not established here: {', '.join(missing)}.\n"
+    return header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
 def catalog_data(plugins: list[Plugin], root_lang: Lang, skipped: list[dict[str, str]]) -> dict[str, Any]:
