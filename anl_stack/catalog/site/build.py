@@ -14,10 +14,12 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from anl_stack.catalog.site.collective import CollectiveView, read_collectives
 from anl_stack.catalog.site.export import catalog_data, publiccode_path, publiccode_text
 from anl_stack.catalog.site.pages import site_pages
 from anl_stack.catalog.site.render import render_page
@@ -52,22 +54,23 @@ def check_target(out: Path) -> Path:
     return target
 
 
-def site_files(plugins: list[Plugin], root_lang: Lang, today: dt.date | None = None) -> tuple[dict[str, bytes],
-                                                                                            dict[str, Any]]:
+def site_files(plugins: list[Plugin], root_lang: Lang, today: dt.date | None = None,
+               view: CollectiveView | None = None) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Every file of the site by its path from the root, and the summary of what was built."""
     loaded = [p for p in plugins if p.loaded]
     skipped = [{"name": p.name, "error": str(p.error)} for p in plugins if not p.loaded]
-    pages = site_pages(loaded, root_lang, today, skipped)
+    pages = site_pages(loaded, root_lang, today, skipped, view)
     paths = {(page.kind, page.name, page.lang): page.path for page in pages}
     files = {page.path: render_page(page, root_lang, paths).encode() for page in pages}
     folder = resources.files("anl_stack.catalog.site") / "assets"
     files.update({f"{ASSETS}/{name}": (folder / name).read_bytes() for name in ASSET_FILES})
-    catalog = catalog_data(loaded, root_lang, skipped)
+    catalog = catalog_data(loaded, root_lang, skipped, view)
     files["catalog.json"] = (json.dumps(catalog, ensure_ascii=False, indent=2) + "\n").encode()
     files.update({publiccode_path(p.name): publiccode_text(p).encode() for p in loaded})
     files[MARKER] = b"Built by anl-stack catalog build: a later build may replace this folder.\n"
     summary = {"pages": [page.path for page in pages], "plugins": [p.name for p in loaded], "skipped": skipped,
-               "root_language": root_lang, "languages": list(LANGS), "files": len(files)}
+               "root_language": root_lang, "languages": list(LANGS), "files": len(files),
+               "collectives": view.collectives if view else []}
     return files, summary
 
 
@@ -95,10 +98,15 @@ def _publish(tmp: Path, target: Path) -> None:
 
 
 def build_site(out: Path, root_lang: Lang = "fr", *, plugins: list[Plugin] | None = None,
-               today: dt.date | None = None) -> dict[str, Any]:
-    """Build the site into ``out``; returns the summary ``catalog build --json`` prints."""
+               today: dt.date | None = None, collectives: Sequence[Path] = ()) -> dict[str, Any]:
+    """Build the site into ``out``; returns the summary ``catalog build --json`` prints.
+
+    ``collectives``: folders whose members' verified files say who runs each tool (checked before anything
+    is written, so a folder that is not a collective leaves the target as it was).
+    """
     target = check_target(out)
-    files, summary = site_files(discover_plugins() if plugins is None else plugins, root_lang, today)
+    view = read_collectives(collectives) if collectives else None
+    files, summary = site_files(discover_plugins() if plugins is None else plugins, root_lang, today, view)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as error:

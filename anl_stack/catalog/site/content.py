@@ -10,6 +10,7 @@ values stay text, and the templates escape them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from anl_stack.catalog.fiche import (
@@ -21,6 +22,7 @@ from anl_stack.catalog.fiche import (
     show_value,
     web_address,
 )
+from anl_stack.catalog.site.collective import CollectiveView, notes_for
 from anl_stack.catalog.site.markdown import render_markdown
 from anl_stack.core.errors import AnlError
 from anl_stack.core.i18n import N_, Lang, label, translate
@@ -53,9 +55,12 @@ def _(message: str, lang: Lang) -> str:
 
 # --- the quality level and the records behind it ------------------------------------------------
 
-def quality_data(plugin: Plugin, lang: Lang) -> dict[str, Any] | None:
-    """The level, each rung met with the records that meet it, what the next needs, what is not counted."""
-    quality = safe_compute(plugin)
+def quality_data(plugin: Plugin, lang: Lang, members: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """The level, each rung met with the records that meet it, what the next needs, what is not counted.
+
+    ``members`` (fingerprint -> commune, from the collectives): only their signed reviews count.
+    """
+    quality = safe_compute(plugin, members)
     if quality is None:
         return None
     ladder = dict(LADDER)
@@ -140,8 +145,13 @@ def cost_summary(plugin: Plugin, lang: Lang, today: dt.date) -> dict[str, Any] |
     return {"model": report["model"], "rows": rows}
 
 
-def tool_data(plugin: Plugin, lang: Lang, today: dt.date) -> dict[str, Any]:
-    """Everything a tool's page shows."""
+def member_instances(view: CollectiveView | None, name: str) -> list[dict[str, Any]]:
+    """The collectives' instances of a tool (the templates link an address only when it is a web address)."""
+    return list(view.instances.get(name, [])) if view else []
+
+
+def tool_data(plugin: Plugin, lang: Lang, today: dt.date, view: CollectiveView | None = None) -> dict[str, Any]:
+    """Everything a tool's page shows (with ``view``, what the collectives' members publish about it)."""
     m = require_loaded(plugin)
     fiche, ci = _fiche_parts(plugin, lang)
     facts = [{"label": row["label"], **row["values"][plugin.name]} for row in compare_rows([plugin], lang)]
@@ -152,26 +162,30 @@ def tool_data(plugin: Plugin, lang: Lang, today: dt.date) -> dict[str, Any]:
                 "homepage": m.app.homepage, "source": m.app.source},
         "platforms": platform_text(m, lang, notes=True), "web_address": web_address(m),
         "steps": sorted(plugin.steps),
-        "quality": quality_data(plugin, lang), "not_in_ci": ci, "fiche": fiche,
+        "quality": quality_data(plugin, lang, view.signers if view else None), "not_in_ci": ci, "fiche": fiche,
         "users": _users(m, lang, today), "references": _references(m, lang), "facts": facts,
         "cost": cost_summary(plugin, lang, today),
+        "collective": view is not None, "members": member_instances(view, plugin.name),
+        "member_reviews": view.reviews.get(plugin.name, []) if view else [],
+        "notes": notes_for(view, plugin.name, lang),
     }
 
 
 # --- pages about every tool -----------------------------------------------------------------------
 
-def comparison(plugins: list[Plugin], lang: Lang) -> list[dict[str, Any]]:
+def comparison(plugins: list[Plugin], lang: Lang, members: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """The rows of ``plugins compare`` for every tool, the quality level first."""
-    levels = {p.name: (q.level if (q := safe_compute(p)) else None) for p in plugins}
+    levels = {p.name: (q.level if (q := safe_compute(p, members)) else None) for p in plugins}
     first = {"key": "quality.level", "label": _("Quality level", lang),
              "values": {name: {"value": "-" if level is None else str(level), "source": None, "checked": None,
                                "verified": True} for name, level in levels.items()}}
     return [first, *compare_rows(plugins, lang)] if plugins else []
 
 
-def users_by_tool(plugins: list[Plugin], lang: Lang, today: dt.date) -> list[dict[str, Any]]:
-    return [{"name": p.name, "title": require_loaded(p).title.get(lang), "users": _users(require_loaded(p), lang, today)}
-            for p in plugins]
+def users_by_tool(plugins: list[Plugin], lang: Lang, today: dt.date,
+                  view: CollectiveView | None = None) -> list[dict[str, Any]]:
+    return [{"name": p.name, "title": require_loaded(p).title.get(lang), "users": _users(require_loaded(p), lang, today),
+             "members": member_instances(view, p.name)} for p in plugins]
 
 
 def calculator_data(plugins: list[Plugin], lang: Lang, today: dt.date) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import yaml
 
 from anl_stack import __version__
 from anl_stack.catalog.fiche import unverified_facts, web_address
+from anl_stack.catalog.site.collective import CollectiveView
 from anl_stack.catalog.site.content import quality_data
 from anl_stack.catalog.site.routes import page_path
 from anl_stack.core.i18n import LANGS, Lang
@@ -127,12 +128,13 @@ def publiccode_text(plugin: Plugin) -> str:
     return header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
-def catalog_data(plugins: list[Plugin], root_lang: Lang, skipped: list[dict[str, str]]) -> dict[str, Any]:
+def catalog_data(plugins: list[Plugin], root_lang: Lang, skipped: list[dict[str, str]],
+                 view: CollectiveView | None = None) -> dict[str, Any]:
     """catalog.json: every plugin's manifest with what the site computes, and where its pages are."""
     entries = []
     for plugin in plugins:
         m = require_loaded(plugin)
-        quality = quality_data(plugin, "en")
+        quality = quality_data(plugin, "en", view.signers if view else None)
         entries.append({
             "name": plugin.name,
             "recipe_available": plugin.recipe_available,
@@ -145,5 +147,8 @@ def catalog_data(plugins: list[Plugin], root_lang: Lang, skipped: list[dict[str,
             "publiccode": publiccode_path(plugin.name),
             "manifest": m.model_dump(mode="json", by_alias=True),
         })
-    return {"version": CATALOG_VERSION, "generator": f"anl-stack {__version__}", "root_language": root_lang,
+    data = {"version": CATALOG_VERSION, "generator": f"anl-stack {__version__}", "root_language": root_lang,
             "languages": list(LANGS), "plugins": entries, "skipped": skipped}
+    if view is not None:
+        data["collectives"] = view.to_dict()
+    return data

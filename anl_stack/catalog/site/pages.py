@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anl_stack.catalog.site import content
+from anl_stack.catalog.site.collective import CollectiveView, notes_for
 from anl_stack.catalog.site.routes import KINDS, page_path
 from anl_stack.core.i18n import LANGS, Lang
 from anl_stack.plugins.discovery import Plugin
@@ -35,15 +36,16 @@ class Page:
 
 
 def language_pages(plugins: list[Plugin], lang: Lang, root_lang: Lang, today: dt.date,
-                   skipped: list[dict[str, str]]) -> list[Page]:
-    """Every page in one language."""
-    tools = [content.tool_data(p, lang, today) for p in plugins]
+                   skipped: list[dict[str, str]], view: CollectiveView | None = None) -> list[Page]:
+    """Every page in one language (with ``view``, what the collectives publish)."""
+    tools = [content.tool_data(p, lang, today, view) for p in plugins]
     shared: dict[str, dict[str, Any]] = {
         "home": {"tools": tools, "skipped": skipped},
-        "compare": {"tools": tools, "rows": content.comparison(plugins, lang)},
+        "compare": {"tools": tools, "rows": content.comparison(plugins, lang, view.signers if view else None)},
         "cost": {"calc": content.calculator_data(plugins, lang, today)},
         "quality": {"tools": tools, "legend": content.legend_data(lang)},
-        "users": {"by_tool": content.users_by_tool(plugins, lang, today)},
+        "users": {"by_tool": content.users_by_tool(plugins, lang, today, view),
+                  "collectives": view.collectives if view else [], "notes": notes_for(view, None, lang)},
     }
     pages = [Page(kind, lang, page_path(kind, lang, root_lang), data=shared[kind]) for kind in KINDS]
     pages += [Page("tool", lang, page_path("tool", lang, root_lang, t["name"]), t["name"], {"t": t}) for t in tools]
@@ -51,8 +53,8 @@ def language_pages(plugins: list[Plugin], lang: Lang, root_lang: Lang, today: dt
 
 
 def site_pages(plugins: list[Plugin], root_lang: Lang, today: dt.date | None = None,
-               skipped: list[dict[str, str]] | None = None) -> list[Page]:
+               skipped: list[dict[str, str]] | None = None, view: CollectiveView | None = None) -> list[Page]:
     """Every page of the site, the root language first."""
     today = today or dt.date.today()
     order = [root_lang] + [lang for lang in LANGS if lang != root_lang]
-    return [page for lang in order for page in language_pages(plugins, lang, root_lang, today, skipped or [])]
+    return [page for lang in order for page in language_pages(plugins, lang, root_lang, today, skipped or [], view)]
