@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from anl_stack.cli.engine_option import ENGINE_OPTION
+from anl_stack.cli.fleet_cli import fleet_options, refuse_fleet_conflicts, run_fleet_command
 from anl_stack.cli.i18n_click import Command
 from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.core.i18n import _
@@ -42,12 +43,29 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return fleet_options(func)
+
+
+def _fleet_command(action: str, plugins: tuple[str, ...], limit: str | None, tags: str | None,
+                   skip_tags: str | None, idempotence: bool) -> list[str]:
+    """The command each commune of a fleet runs: the same action and options, without -i."""
+    command = [action, *plugins]
+    for option, value in (("--limit", limit), ("--tags", tags), ("--skip-tags", skip_tags)):
+        if value:
+            command += [option, value]
+    return command + (["--idempotence"] if idempotence else [])
 
 
 def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
          vault_password_file: str | None, as_json: bool, *, check: bool, tags: str | None = None,
-         skip_tags: str | None = None, idempotence: bool = False) -> None:
+         skip_tags: str | None = None, idempotence: bool = False, fleet: Any = None, communes: str | None = None,
+         parallel: int = 1) -> None:
+    refuse_fleet_conflicts(fleet, communes, **{"-i": inventory, "--lab": lab_name,
+                                               "--vault-password-file": vault_password_file})
+    if fleet is not None:
+        run_fleet_command(_fleet_command("plan" if check else "deploy", plugins, limit, tags, skip_tags, idempotence),
+                          fleet, communes, parallel, as_json)
+        return
     from anl_stack.cli.progress import display_factory
     from anl_stack.deploy.engine import Options, execute
     from anl_stack.deploy.prepare import prepare
@@ -110,14 +128,15 @@ def _print_report(report: Any, scrub: Callable[[str], str], *, check: bool) -> N
 @click.command("plan", cls=Command)
 @_target_options
 def plan(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
-         vault_password_file: str | None, as_json: bool) -> None:
+         vault_password_file: str | None, as_json: bool, fleet: Any, communes: str | None, parallel: int) -> None:
     """Show what deploying PLUGINS would change, per host (check mode with diff).
 
     Never changes a host. Secrets are masked. On a fresh host, tasks that
     need an earlier change (a package not installed yet) are reported as
     depending on earlier changes, not as errors.
     """
-    _run(plugins, inventory, lab_name, debian, limit, vault_password_file, as_json, check=True)
+    _run(plugins, inventory, lab_name, debian, limit, vault_password_file, as_json, check=True, fleet=fleet,
+         communes=communes, parallel=parallel)
 
 
 @click.command("deploy", cls=Command)
@@ -126,8 +145,8 @@ def plan(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
 @click.option("--skip-tags", default=None, help="Skip tasks with these tags (comma-separated).")
 @click.option("--idempotence", is_flag=True, help="Run twice; exit 1 naming the tasks that changed the second time.")
 def deploy(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
-           vault_password_file: str | None, as_json: bool, tags: str | None, skip_tags: str | None,
-           idempotence: bool) -> None:
+           vault_password_file: str | None, as_json: bool, fleet: Any, communes: str | None, parallel: int,
+           tags: str | None, skip_tags: str | None, idempotence: bool) -> None:
     """Deploy PLUGINS to the hosts of their groups (-i) or to a lab host (--lab).
 
     \b
@@ -135,6 +154,8 @@ def deploy(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None
     recipe not available, missing artifact, a Debian release or app version
     the plugin does not support. Exit 1 when a host fails or is unreachable
     (or something changed on the --idempotence re-run); 130 on Ctrl-C.
+    With --fleet: exit 1 when any commune failed or was refused while
+    others ran, 2 only when every commune was refused.
     """
     _run(plugins, inventory, lab_name, debian, limit, vault_password_file, as_json, check=False, tags=tags,
-         skip_tags=skip_tags, idempotence=idempotence)
+         skip_tags=skip_tags, idempotence=idempotence, fleet=fleet, communes=communes, parallel=parallel)

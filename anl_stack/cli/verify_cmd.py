@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from anl_stack.cli.fleet_cli import fleet_options, refuse_fleet_conflicts, run_fleet_command
 from anl_stack.cli.i18n_click import Command
 from anl_stack.cli.output import echo_json
 from anl_stack.core.i18n import _
@@ -31,9 +32,10 @@ WIDTH = 44
               help="Vault password file (default: the inventory's setting).")
 @click.option("--limit", metavar="HOSTS", help="Only these hosts (comma-separated names of the inventory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@fleet_options
 def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | None, live_test: bool,
            mark: str | None, junit: Path | None, report: Path | None, vault_password_file: Path | None,
-           limit: str | None, as_json: bool) -> None:
+           limit: str | None, as_json: bool, fleet: Path | None, communes: str | None, parallel: int) -> None:
     """Check that PLUGIN(s) are installed right and that hosts meet the security baseline.
 
     \b
@@ -42,6 +44,12 @@ def verify(plugins: tuple[str, ...], inventory: Path | None, lab_name: str | Non
     Exit codes: 0 every check passed; 1 a check failed (or none ran);
     2 invalid input (nothing was touched).
     """
+    refuse_fleet_conflicts(fleet, communes, **{"-i": inventory, "--lab": lab_name, "--junit": junit,
+                                               "--report": report, "--vault-password-file": vault_password_file})
+    if fleet is not None:
+        command = ["verify", *plugins] + (["--live-test"] if live_test else []) + (["--mark", mark] if mark else [])
+        run_fleet_command(command + (["--limit", limit] if limit else []), fleet, communes, parallel, as_json)
+        return
     from anl_stack.verify.plan import VerifyOptions
     from anl_stack.verify.report import check_report_path
     from anl_stack.verify.run import run

@@ -1,0 +1,113 @@
+"""A fleet of three communes on real lab hosts (Debian 13): two converge, one fails, the others go on.
+
+``alpha`` and ``beta`` each run the hello test plugin on a lab host of their
+own (``fl1``, ``fl2``), with their own inventory, vault and settings;
+``gamma`` lists a server that does not answer (a closed port of ``fl1``).
+``deploy --fleet --parallel 3 --idempotence`` runs the three at once: alpha
+and beta converge (their re-run changes nothing), gamma is reported failed
+with its reason, and the fleet exits 1. ``verify --fleet --commune
+alpha,beta`` then passes on both hosts.
+
+The shared server (one host in several communes' inventories) is not built
+yet; fleets of 1, 4 and 8 communes are measured in benchmarks/, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.lab import connection_vars
+
+pytestmark = pytest.mark.lab
+
+PROJECT = Path(__file__).resolve().parent.parent.parent
+TEST_PLUGINS = PROJECT / "tests" / "plugins"
+HOSTS = {"alpha": "fl1", "beta": "fl2"}
+
+
+@dataclass
+class Fleet:
+    folder: Path
+    hosts: dict[str, Any]   # commune -> anl_stack.lab.LabHost
+
+
+def anl(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANL_STACK_PLUGINS_PATH=str(TEST_PLUGINS))
+    return subprocess.run([sys.executable, "-m", "anl_stack", "--lang", "en", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, cwd=PROJECT)
+
+
+def commune_inventory(fleet: Path, name: str, host: Any, host_vars: dict[str, Any]) -> None:
+    from anl_stack.inventory.model import create_inventory
+
+    password = fleet.parent / f"{name}.vault-password"  # each commune its own vault, kept off the servers
+    password.write_text(f"vault de la commune {name}\n")
+    password.chmod(0o600)
+    create_inventory(fleet / name, commune=name, domain=host.domain, email=f"dsi@{name}.exemple.fr",
+                     tls_mode="selfsigned",
+                     hosts={"hosts": {host.name: host_vars}, "children": {"hello": {"hosts": {host.name: {}}}}},
+                     vault_password_file=password, extra_settings={"anl_lab": True})
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    from tests.fixtures.lab import _down_quietly, require_lab
+
+    require_lab()
+    from anl_stack import lab
+
+    try:
+        hosts = {commune: lab.up(name, "13") for commune, name in HOSTS.items()}
+        folder = tmp_path_factory.mktemp("syndicat") / "communes"
+        folder.mkdir()
+        for commune, host in hosts.items():
+            commune_inventory(folder, commune, host, connection_vars(host))
+        closed = {**connection_vars(hosts["alpha"]), "ansible_port": 1}  # nothing listens there
+        commune_inventory(folder, "gamma", hosts["alpha"], closed)
+        yield Fleet(folder, hosts)
+    finally:
+        for name in HOSTS.values():
+            _down_quietly(name)
+
+
+@pytest.fixture(scope="module")
+def deployed(fleet: Fleet) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    proc = anl("deploy", "hello", "--fleet", str(fleet.folder), "--parallel", "3", "--idempotence", "--json")
+    return proc, json.loads(proc.stdout)
+
+
+def test_two_communes_converge_while_the_third_fails(fleet: Fleet, deployed: tuple[Any, dict[str, Any]]) -> None:
+    proc, summary = deployed
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert summary["counts"] == {"ok": 2, "failed": 1, "refused": 0, "interrupted": 0}, summary
+    by_commune = {c["commune"]: c for c in summary["communes"]}
+    for commune, host in fleet.hosts.items():
+        runs = by_commune[commune]["summary"]["runs"]
+        assert [r["kind"] for r in runs] == ["deploy", "idempotence"], runs
+        assert runs[0]["hosts"][host.name]["changed"] > 0
+        assert runs[1]["hosts"][host.name]["changed"] == 0  # the re-run changes nothing
+        assert Path(runs[0]["folder"]).is_relative_to(fleet.folder / commune)  # its own run folder
+    gamma = by_commune["gamma"]
+    assert gamma["outcome"] == "failed" and gamma["exit_code"] == 1
+    assert "cannot read facts" in gamma["message"] or "unreachable" in gamma["message"].lower(), gamma
+    for commune in ("alpha", "beta", "gamma"):
+        assert f"{commune}: started" in proc.stderr
+
+
+def test_the_converged_communes_verify(fleet: Fleet, deployed: tuple[Any, dict[str, Any]]) -> None:
+    proc = anl("verify", "hello", "--fleet", str(fleet.folder), "--commune", "alpha,beta", "--json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert [c["commune"] for c in summary["communes"]] == ["alpha", "beta"]
+    for entry in summary["communes"]:
+        checks = entry["summary"]["summary"]
+        assert entry["outcome"] == "ok" and checks["passed"] > 0 and checks["failed"] == 0, entry
