@@ -145,3 +145,19 @@ def test_upgrade_report_speaks_french(monkeypatch: pytest.MonkeyPatch, tmp_path:
         ("retour arrière : restauration de h1 : done", "rollback: restore h1: done"),
         ("revenu en arrière (rapport : ", "rolled back (report: "),
     ])
+
+
+# --- manifest validation ----------------------------------------------------------------------
+
+def test_manifest_problems_speak_french(tmp_path: Path) -> None:
+    created = invoke("plugins", "new", "mfplug", "--dir", str(tmp_path))
+    assert created.exit_code == 0, created.output
+    manifest = tmp_path / "mfplug" / "plugin.yml"
+    manifest.write_text(manifest.read_text().replace(
+        "  secrets: []", '  secrets:\n    - {name: other_password, kind: password, length: 32, description: "x"}'))
+    french, english = both("plugins", "check", "--no-lint", str(tmp_path / "mfplug"), code=1)
+    assert_french(french, english, [
+        ("le secret 'other_password' n'est pas préfixé par le nom du plugin",
+         "secret 'other_password' is not prefixed with the plugin name"),
+        ("(attendu : un nom commençant par 'mfplug_')", "(expected: a name starting with 'mfplug_')"),
+    ])
