@@ -10,6 +10,7 @@ import click
 from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import ExitCode
+from anl_stack.core.i18n import _
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -66,9 +67,9 @@ def fetch(plugin: str, version: str | None, inventory: Path | None, as_json: boo
         echo_json([r.to_dict() for r in results])
         return
     if not results:
-        click.echo(f"plugin {plugin} needs no artifact")
+        click.echo(_("plugin {plugin} needs no artifact").format(plugin=plugin))
     for r in results:
-        state = "cache hit" if r.cached else "fetched and verified"
+        state = _("cache hit") if r.cached else _("fetched and verified")
         click.echo(f"{r.ref.name} {r.ref.version}: {state}: {_short(r.entry)}")
         for check in r.entry.get("checks", []):
             click.echo(f"  ok: {check}")
@@ -99,7 +100,7 @@ def add(plugin: str, file: Path, signature: Path | None, name: str | None, versi
     if as_json:
         echo_json(result.to_dict())
         return
-    click.echo(f"{ref.name} {ref.version}: added to the cache: {_short(result.entry)}")
+    click.echo(f"{ref.name} {ref.version}: " + _("added to the cache: {file}").format(file=_short(result.entry)))
     for check in result.entry.get("checks", []):
         click.echo(f"  ok: {check}")
 
@@ -121,7 +122,7 @@ def bundle(inventory: Path, output: Path, as_json: bool) -> None:
         return
     for item in document["artifacts"]:
         click.echo(f"{item['plugin']}: {item['name']} {item['version']}: {item['filename']}  sha256:{item['sha256']}")
-    click.echo(f"bundle written: {output} ({len(document['artifacts'])} artifacts)")
+    click.echo(_("bundle written: {output} ({count} artifacts)").format(output=output, count=len(document["artifacts"])))
 
 
 @artifacts.command(name="import")
@@ -137,7 +138,8 @@ def import_(file: Path, inventory: Path | None, as_json: bool) -> None:
         echo_json(entries)
         return
     for entry in entries:
-        click.echo(f"{entry['plugin']}: {entry['name']} {entry['version']}: imported: {_short(entry)}")
+        click.echo(f"{entry['plugin']}: {entry['name']} {entry['version']}: "
+                   + _("imported: {file}").format(file=_short(entry)))
 
 
 @artifacts.command()
@@ -153,9 +155,11 @@ def verify(plugin: str | None, inventory: Path | None, as_json: bool) -> None:
         echo_json([f.to_dict() for f in findings])
     else:
         if not findings:
-            click.echo("the artifact cache holds nothing" + (f" for plugin {plugin}" if plugin else ""))
+            click.echo(_("the artifact cache holds nothing for plugin {plugin}").format(plugin=plugin) if plugin
+                       else _("the artifact cache holds nothing"))
         for f in findings:
-            click.echo(f"{'ok  ' if f.ok else 'FAIL'} {f.key}: {f.message}")
+            mark = _("ok  ") if f.ok else _("FAIL")
+            click.echo(f"{mark} {f.key}: {f.message}")
     if any(not f.ok for f in findings):
         raise SystemExit(int(ExitCode.FAILED))
 
@@ -172,18 +176,18 @@ def list_(as_json: bool) -> None:
         echo_json({"cache": str(cache.root), "artifacts": list(entries.values())})
         return
     if not entries:
-        click.echo(f"the artifact cache is empty ({cache.root})")
+        click.echo(_("the artifact cache is empty ({root})").format(root=cache.root))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("plugin", "artifact", "version", "file", "size", "sha256", "trust")
+    table = Table(_("plugin"), _("artifact"), _("version"), _("file"), _("size"), "sha256", _("trust"))
     for e in entries.values():
-        trust = "signature" if e.get("fingerprint") else "checksum"
+        trust = _("signature") if e.get("fingerprint") else _("checksum")
         table.add_row(e["plugin"], e["name"], e["version"], e["filename"], _size(int(e.get("size", 0))),
                       e["sha256"][:16] + "…", trust)
     Console().print(table)
-    click.echo(f"cache: {cache.root}")
+    click.echo(_("cache: {root}").format(root=cache.root))
 
 
 def _size(size: int) -> str:

@@ -12,7 +12,7 @@ import click
 from anl_stack.cli.i18n_click import Command, Group
 from anl_stack.cli.output import echo_json, fail
 from anl_stack.core.errors import AnlError, ExitCode
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import N_, _
 
 INVENTORY_OPTION = click.option(
     "-i", "--inventory", "inventory", required=True, metavar="PATH",
@@ -24,11 +24,11 @@ INVENTORY_OPTION = click.option(
 
 
 TLS_MODE_NOTES = {
-    "acme": "certificates: acme (Let's Encrypt): each site's name must resolve to its server from the internet; "
-            "for a trial, --tls-mode selfsigned",
-    "selfsigned": "certificates: selfsigned (browsers warn): for trials and lab hosts, not for the public",
-    "provided": "certificates: provided: name the commune's certificate and key files in anl.yml "
-                "(anl_tls_certificate, anl_tls_key)",
+    "acme": N_("certificates: acme (Let's Encrypt): each site's name must resolve to its server from the internet; "
+               "for a trial, --tls-mode selfsigned"),
+    "selfsigned": N_("certificates: selfsigned (browsers warn): for trials and lab hosts, not for the public"),
+    "provided": N_("certificates: provided: name the commune's certificate and key files in anl.yml "
+                   "(anl_tls_certificate, anl_tls_key)"),
 }
 
 
@@ -83,16 +83,16 @@ def init(commune: str, domain: str, email: str, directory: Path | None, tls_mode
         echo_json({"inventory": str(paths.root), "hosts": str(paths.hosts), "settings": str(paths.settings),
                    "problems": [r.to_dict() for r in records]})
         return
-    click.echo(f"Created {paths.root}")
-    click.echo(f"  {paths.hosts.relative_to(paths.root)}: add your servers under the group of each plugin")
-    click.echo(f"  {paths.settings.relative_to(paths.root)}: commune settings and plugin variables")
-    click.echo("  " + TLS_MODE_NOTES[tls_mode])
+    click.echo(_("Created {path}").format(path=paths.root))
+    click.echo(f"  {paths.hosts.relative_to(paths.root)}: " + _("add your servers under the group of each plugin"))
+    click.echo(f"  {paths.settings.relative_to(paths.root)}: " + _("commune settings and plugin variables"))
+    click.echo("  " + _(TLS_MODE_NOTES[tls_mode]))
     if records:
         # Not errors yet (nothing is deployed), but a deploy would refuse them: said now, not hidden.
-        click.echo("To do before a deploy (`inventory check` refuses the inventory until then):")
+        click.echo(_("To do before a deploy (`inventory check` refuses the inventory until then):"))
         for record in records:
             click.echo(f"  - {record.format()}")
-    click.echo(f"Next: anl-stack inventory check -i {paths.root}")
+    click.echo(_("Next: {command}").format(command=f"anl-stack inventory check -i {paths.root}"))
 
 
 @click.group("inventory", cls=Group)
@@ -125,6 +125,7 @@ def check(inventory: str, as_json: bool) -> None:
                    "warnings": [w.to_dict() for w in warnings]})
         return
     for warning in warnings:
-        click.echo(f"warning: {warning.format()}", err=True)
+        click.echo(_("warning: {message}").format(message=warning.format()), err=True)
     groups = ", ".join(f"{g} ({len(m)})" for g, m in inv.groups.items() if g not in ("all", "ungrouped"))
-    click.echo(f"ok: {inv.paths.root}: {len(inv.hosts)} host(s); plugins: {groups or 'none yet'}")
+    click.echo(_("ok: {path}: {count} host(s); plugins: {groups}").format(
+        path=inv.paths.root, count=len(inv.hosts), groups=groups or _("none yet")))

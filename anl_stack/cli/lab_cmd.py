@@ -46,7 +46,7 @@ def up_cmd(name: str, release: str, as_json: bool) -> None:
         return
     click.echo(_("{name}: Debian {release} ({codename}) at {address}, systemd {state}").format(
         name=host.name, release=host.release, codename=host.codename, address=host.address,
-        state=host.system_state or "running"))
+        state=host.system_state or _("running")))
     if host.failed_units:
         click.echo("  " + _("failed units: {units}").format(units=", ".join(host.failed_units)))
     rows = [(_("domain:"), host.domain), (_("ssh:"), f"anl-stack lab ssh {host.name}"),
@@ -121,10 +121,10 @@ def list_cmd(as_json: bool) -> None:
         echo_json([h.to_dict() for h in hosts])
         return
     if not hosts:
-        click.echo("no lab hosts")
+        click.echo(_("no lab hosts"))
         return
     rows = [(_("NAME"), "DEBIAN", _("ADDRESS"), _("STATE"), _("DOMAIN"), _("CREATED BY"))]
-    rows += [(h.name, h.release, h.address, h.status, h.domain, h.creator or "-") for h in hosts]
+    rows += [(h.name, h.release, h.address, service.status_label(h.status), h.domain, h.creator or "-") for h in hosts]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -149,7 +149,7 @@ def link_cmd(source: str, target: str, port: int) -> None:
     from anl_stack import lab as lab_api
 
     lab_api.link(source, target, port)
-    click.echo(f"{source} may now open TCP {port} on {target}")
+    click.echo(_("{source} may now open TCP {port} on {target}").format(source=source, port=port, target=target))
 
 
 @lab.command("ssh", context_settings={"ignore_unknown_options": True})

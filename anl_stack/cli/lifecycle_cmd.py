@@ -21,7 +21,7 @@ import click
 from anl_stack.cli.engine_option import ENGINE_OPTION
 from anl_stack.cli.i18n_click import Command
 from anl_stack.core.errors import AnlError, ExitCode
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import N_, _
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -29,6 +29,32 @@ from anl_stack.core.i18n import _
 LABEL = re.compile(r"^[a-z0-9][a-z0-9.-]{0,31}$")
 REPO_OPTION = click.option("--repo", "repos", multiple=True, metavar="NAME",
                            help="Only this repository of the commune settings (repeatable; default: every one).")
+#: What upgrade.json's outcome (kept in English, for scripts) says, shown in the chosen language.
+UPGRADE_OUTCOMES = {
+    "upgraded": N_("upgraded"),
+    "up to date": N_("up to date"),
+    "rolled back": N_("rolled back"),
+    "failed": N_("failed"),
+    "rollback failed": N_("rollback failed"),
+    "not started": N_("not started"),
+}
+#: upgrade.json's step names (kept in English), shown in the chosen language.
+UPGRADE_STEPS = {
+    "backup": N_("backup"),
+    "upgrade step": N_("upgrade step"),
+    "checks": N_("checks"),
+    "rollback": N_("rollback"),
+    "rollback: deploy the previous recipe": N_("rollback: deploy the previous recipe"),
+    "rollback: checks": N_("rollback: checks"),
+}
+
+
+def _step_name(name: str) -> str:
+    if name in UPGRADE_STEPS:
+        return _(UPGRADE_STEPS[name])
+    if name.startswith("rollback: restore "):
+        return _("rollback: restore {host}").format(host=name.removeprefix("rollback: restore "))
+    return name
 
 
 def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -130,9 +156,10 @@ def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None
                 _print_report(report, outcome.prep.scrub, check=False)
             records += outcome.result.records
             for host, report in sorted(outcome.reports.items()):
-                written = ", ".join(f"{str(s['snapshot'])[:8]} in {s['repo']}" for s in report.get("snapshots", []))
+                written = ", ".join(_("{snapshot} in {repo}").format(snapshot=str(s["snapshot"])[:8], repo=s["repo"])
+                                    for s in report.get("snapshots", []))
                 if written:
-                    click.echo(f"{plugin} on {host}: snapshot {written}")
+                    click.echo(_("{plugin} on {host}: snapshot {written}").format(plugin=plugin, host=host, written=written))
         if code == ExitCode.INTERRUPTED:
             break  # Ctrl-C stops the whole command, not one plugin's backup
     if as_json:
@@ -143,7 +170,8 @@ def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None
         sys.exit(int(worst))
     if worst != ExitCode.OK:
         raise AnlError(records, exit_code=worst)
-    click.echo(f"\nlist them with: anl-stack backups {names[0]} {_where(inventory, lab_name)}")
+    click.echo("\n" + _("list them with: {command}").format(
+        command=f"anl-stack backups {names[0]} {_where(inventory, lab_name)}"))
 
 
 @click.command("backups", cls=Command)
@@ -174,16 +202,18 @@ def backups(plugin: str, inventory: str | None, lab_name: str | None, limit: str
         sys.exit(int(listing.result.exit_code) or (1 if listing.errors else 0))
     if listing.result.exit_code != ExitCode.OK:
         _fail_on(listing.prep, listing.result, False, {})
-    click.echo(f"{'date (UTC)':<20} {'id':<9} {'repository':<12} {'host':<14} {'app':<10} {'recipe':<8} "
-               f"{'size':>10}  labels")
+    date, ident, repo, host, app, recipe, size = (_("date (UTC)"), _("id"), _("repository"), _("host"), _("app"),
+                                                  _("recipe"), _("size"))
+    click.echo(f"{date:<20} {ident:<9} {repo:<12} {host:<14} {app:<10} {recipe:<8} {size:>10}  " + _("labels"))
     for s in listing.snapshots:
         size = _size(s.size)
         click.echo(f"{s.time[:19].replace('T', ' '):<20} {s.short_id:<9} {s.repo:<12} {s.host or '?':<14} "
                    f"{s.app_version or '?':<10} {s.recipe_version or '?':<8} {size:>10}  {', '.join(s.labels)}")
     if not listing.snapshots:
-        click.echo(f"no snapshot of {plugin} yet (anl-stack backup {plugin} {_where(inventory, lab_name)})")
+        click.echo(_("no snapshot of {plugin} yet ({command})").format(
+            plugin=plugin, command=f"anl-stack backup {plugin} {_where(inventory, lab_name)}"))
     for error in listing.errors:
-        click.echo(f"warning: {error.key}: {error.message}", err=True)
+        click.echo(_("warning: {key}: {message}").format(key=error.key, message=error.message), err=True)
     if listing.errors:
         sys.exit(int(ExitCode.FAILED))
 
@@ -243,12 +273,15 @@ def restore(plugin: str, inventory: str | None, lab_name: str | None, limit: str
                                "verify": checks.to_dict()}, ensure_ascii=False, default=str))
         sys.exit(int(checks.exit_code))
     snap = outcome.snapshot
-    click.echo(f"restored {plugin} on {host} from snapshot {snap.short_id} ({snap.repo}, made "
-               f"{snap.time[:19].replace('T', ' ')} UTC on {snap.host})")
+    click.echo(_("restored {plugin} on {host} from snapshot {snapshot} ({repo}, made {time} UTC on {origin})").format(
+        plugin=plugin, host=host, snapshot=snap.short_id, repo=snap.repo, time=snap.time[:19].replace("T", " "),
+        origin=snap.host))
     s = checks.summary
-    verdict = "passed" if checks.exit_code == 0 else "FAILED"
-    click.echo(f"checks {verdict}: {s['passed']} passed, {s['failed'] + s['error']} failed, {s['n/a']} n/a "
-               f"(report: {checks.junit})")
+    counts = _("{passed} passed, {failed} failed, {na} n/a").format(
+        passed=s["passed"], failed=s["failed"] + s["error"], na=s["n/a"])
+    verdict = _("checks passed: {counts} (report: {report})") if checks.exit_code == 0 else \
+        _("checks FAILED: {counts} (report: {report})")
+    click.echo(verdict.format(counts=counts, report=checks.junit))
     sys.exit(int(checks.exit_code))
 
 
@@ -287,8 +320,9 @@ def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str
                                           vault_password_file=vault_password_file, limit=hosts))
         s = result.summary
         failed = [f"{r['check']}: {r['message'][:200]}" for r in result.checks if r["outcome"] in ("failed", "error")]
-        return result.exit_code == 0, (f"{s['passed']} passed, {s['failed'] + s['error']} failed, {s['n/a']} n/a"
-                                       + (" (" + "; ".join(failed[:3]) + ")" if failed else ""))
+        counts = _("{passed} passed, {failed} failed, {na} n/a").format(
+            passed=s["passed"], failed=s["failed"] + s["error"], na=s["n/a"])
+        return result.exit_code == 0, counts + (" (" + "; ".join(failed[:3]) + ")" if failed else "")
 
     report = run_upgrade(plugin, checks, inventory=inventory, lab_name=lab_name, vault_password=vault_password_file,
                          limit=limit, rollback=not no_rollback, to_version=to_version,
@@ -297,14 +331,18 @@ def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         sys.exit(int(report.exit_code))
     if report.outcome == "up to date":
-        click.echo(f"{plugin} on {', '.join(report.hosts)} already runs recipe {report.target['version']} "
-                   f"({report.target['digest'][:19]}): nothing to upgrade")
+        click.echo(_("{plugin} on {hosts} already runs recipe {version} ({digest}): nothing to upgrade").format(
+            plugin=plugin, hosts=", ".join(report.hosts), version=report.target["version"],
+            digest=report.target["digest"][:19]))
         sys.exit(0)
-    click.echo(f"\nupgrade of {plugin} from recipe {report.previous['version']} to {report.target['version']} "
-               f"on {', '.join(report.hosts)}:")
+    click.echo("\n" + _("upgrade of {plugin} from recipe {previous} to {target} on {hosts}:").format(
+        plugin=plugin, previous=report.previous["version"], target=report.target["version"],
+        hosts=", ".join(report.hosts)))
     for step in report.steps:
-        click.echo(f"  {'ok  ' if step.ok else 'FAIL'} {step.name}: {step.detail}")
-    click.echo(f"{report.outcome} (report: {report.folder / 'upgrade.json'})")
+        mark = _("ok  ") if step.ok else _("FAIL")
+        click.echo(f"  {mark} " + _("{step}: {detail}").format(step=_step_name(step.name), detail=step.detail))
+    outcome = _(UPGRADE_OUTCOMES[report.outcome]) if report.outcome in UPGRADE_OUTCOMES else report.outcome
+    click.echo(_("{outcome} (report: {report})").format(outcome=outcome, report=report.folder / "upgrade.json"))
     sys.exit(int(report.exit_code))
 
 
@@ -325,7 +363,9 @@ def remove(plugin: str, inventory: str | None, lab_name: str | None, limit: str 
     Refused (exit 2) when PLUGIN has no remove step. Exit 1 when a host fails.
     """
     if purge and not yes and not click.confirm(
-            f"Remove {plugin} and DELETE its data on its hosts ({_where(inventory, lab_name)})?"):
+            _("Remove {plugin} and DELETE its data on its hosts ({where})?").format(
+                plugin=plugin, where=_where(inventory, lab_name))):
         raise AnlError(_("not confirmed"), key="--yes", expected=_("an answer yes, or --yes"))
     _run("remove", plugin, inventory, lab_name, limit, vault_password_file, as_json, {"anl_remove_purge": purge})
-    click.echo(f"\nremoved {plugin}" + (" and its data" if purge else " (its data and backups are kept)"))
+    click.echo("\n" + (_("removed {plugin} and its data") if purge else
+                       _("removed {plugin} (its data and backups are kept)")).format(plugin=plugin))

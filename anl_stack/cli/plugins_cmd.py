@@ -15,7 +15,7 @@ import click
 from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import LANGS, Lang, _, current_language, label, translate
+from anl_stack.core.i18n import LANGS, N_, Lang, _, current_language, label, translate
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -48,6 +48,11 @@ def print_table(headers: list[str], rows: list[list[str]], *, title: str | None 
     widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
     for line in [headers] + rows:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+
+
+#: ``plugins check``'s statuses and reasons for skipping a check (kept in English in --json).
+CHECK_STATUSES = {"ok": N_("ok"), "failed": N_("failed"), "skipped": N_("skipped")}
+SKIP_REASONS = {"manifest invalid": N_("manifest invalid"), "--no-lint": N_("--no-lint")}
 
 
 @click.group("plugins", cls=Group)
@@ -202,17 +207,21 @@ def check_cmd(path: Path, no_lint: bool, record: bool, max_fact_age: int, as_jso
 
         written = record_check(path, report)
         if not as_json:
-            click.echo(f"recorded {written}")
+            click.echo(_("recorded {path}").format(path=written))
     if as_json:
         echo_json(report.to_dict())
     else:
         for result in report.results:
-            click.echo(f"{result.name}: {result.status}" + (f" ({result.skipped})" if result.skipped else ""))
+            status = _(CHECK_STATUSES[result.status]) if result.status in CHECK_STATUSES else result.status
+            skipped = _(SKIP_REASONS[result.skipped]) if result.skipped in SKIP_REASONS else result.skipped
+            click.echo(_("{check}: {status}").format(check=result.name, status=status)
+                       + (f" ({skipped})" if skipped else ""))
             for finding in result.findings:
                 click.echo(f"  {finding.format()}")
             for warning in result.warnings:
-                click.echo(f"  warning: {warning.format()}")
-        click.echo("clean" if report.ok else "findings: " + str(sum(len(r.findings) for r in report.results)))
+                click.echo("  " + _("warning: {message}").format(message=warning.format()))
+        click.echo(_("clean") if report.ok else
+                   _("findings: {count}").format(count=sum(len(r.findings) for r in report.results)))
     if not report.ok:
         sys.exit(int(ExitCode.FAILED))
 
@@ -235,8 +244,8 @@ def new_cmd(name: str, parent: Path, as_json: bool) -> None:
     if as_json:
         echo_json({"name": name, "path": str(folder.resolve())})
         return
-    click.echo(f"created {folder}")
-    click.echo(f"next: anl-stack plugins check {folder}")
+    click.echo(_("created {path}").format(path=folder))
+    click.echo(_("next: {command}").format(command=f"anl-stack plugins check {folder}"))
 
 
 @plugins.command("evidence")
@@ -266,7 +275,7 @@ def evidence_cmd(path: Path, report: Path, idempotence_run: Path | None, backup_
         echo_json({"records": [str(p) for p in written.records], "sources": [str(p) for p in written.sources]})
         return
     for record in written.records:
-        click.echo(f"recorded {record}")
+        click.echo(_("recorded {path}").format(path=record))
 
 
 @plugins.command("review")
@@ -292,7 +301,7 @@ def review_cmd(path: Path, by: str, reviewer: str, evidence: Path | None, key_id
     if as_json:
         echo_json({"record": str(written), "signed": key_id is not None})
         return
-    click.echo(f"recorded {written}" + (" (signed)" if key_id else " (unsigned)"))
+    click.echo((_("recorded {path} (signed)") if key_id else _("recorded {path} (unsigned)")).format(path=written))
 
 
 #: Named options of ``plugins cost`` and the assumption each sets (the rest go through --set).

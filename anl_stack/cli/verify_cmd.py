@@ -79,7 +79,8 @@ def _print(result: Any) -> None:
         plugins = ", ".join(host["plugins"]) or _("none")
         click.echo(f"{host['name']} (Debian {host['debian_version']}{codename}) - "
                    + _("plugins: {names}").format(names=plugins))
-        click.echo(f"  {_('check'):<{WIDTH}} {_('result')}")
+        check, result_title = _("check"), _("result")
+        click.echo(f"  {check:<{WIDTH}} {result_title}")
         for row in (r for r in result.checks if r.get("host") == host["name"]):
             _row(row, label)
         click.echo("")

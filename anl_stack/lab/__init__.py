@@ -25,10 +25,11 @@ from anl_stack.lab.service import (
     list_hosts,
     open_controller_port,
     preflight,
+    status_label,
     up,
 )
 
 __all__ = [
     "LabHost", "Selection", "add_names", "down", "down_all", "down_hosts", "get", "link", "list_hosts",
-    "open_controller_port", "preflight", "select_all", "up",
+    "open_controller_port", "preflight", "select_all", "status_label", "up",
 ]

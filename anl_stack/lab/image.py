@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from anl_stack.adapters import nspawn
+from anl_stack.core.i18n import _
 from anl_stack.core.paths import cache_dir
 from anl_stack.lab.aptsources import DebianMirrors, debian_mirrors
 from anl_stack.lab.locks import file_lock
@@ -61,7 +62,8 @@ def build_image(release: str, log=print) -> Path:
     _remove_tree(tmp)
     tmp.mkdir(parents=True)
     started = time.monotonic()
-    log(f"Building the Debian {release} ({name}) lab image from {mirrors.archive} (a minute or two, once)...")
+    log(_("Building the Debian {release} ({name}) lab image from {archive} (a minute or two, once)...").format(
+        release=release, name=name, archive=mirrors.archive))
     try:
         nspawn.debootstrap(name, tmp, mirrors.archive, PACKAGES, images_dir() / f"{name}.debootstrap.log")
         prepare(tmp, name, mirrors)
@@ -72,7 +74,7 @@ def build_image(release: str, log=print) -> Path:
     except BaseException:
         _remove_tree(tmp)
         raise
-    log(f"Image ready in {time.monotonic() - started:.0f}s: {target}")
+    log(_("Image ready in {seconds}s: {target}").format(seconds=f"{time.monotonic() - started:.0f}", target=target))
     return target
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from anl_stack.adapters import netfilter, nspawn, ssh
 from anl_stack.core.errors import AnlError, WorkFailedError
 from anl_stack.core.files import ensure_folder, write_file
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import N_, _
 from anl_stack.core.paths import cache_dir
 from anl_stack.inventory.model import create_inventory, write_password_file
 from anl_stack.lab import hostsfile, image, network, owner, reservations, state
@@ -119,6 +119,15 @@ def _paths(name: str) -> dict[str, Path]:
     }
 
 
+#: A lab host's status (kept in English in its state file and --json), shown in the chosen language.
+STATUS_LABELS = {"starting": N_("starting"), "running": N_("running"), "stopped": N_("stopped"), "stale": N_("stale")}
+
+
+def status_label(status: str) -> str:
+    """``status`` in the current language (an unknown one as it is)."""
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
+
+
 def _status(data: dict[str, Any]) -> str:
     name = data["name"]
     if data.get("status") == "starting" and nspawn.alive(data.get("creator_pid")):
@@ -183,9 +192,10 @@ def up(name: str, release: str = "13", *, log: Log | None = None) -> LabHost:
                         expected=_("another name, or `anl-stack lab down {name}` first").format(name=name),
                     )
                 host = _host(existing)
-                say(f"{name} is already up ({host.address}, Debian {release}); nothing changed.")
+                say(_("{name} is already up ({address}, Debian {release}); nothing changed.").format(
+                    name=name, address=host.address, release=release))
                 return host
-            say(f"{name} was {status}: cleaning it before a fresh start.")
+            say(_("{name} was {status}: cleaning it before a fresh start.").format(name=name, status=status_label(status)))
             _teardown(name, existing)
         elif state.host_dir(name).exists():
             _teardown(name, {"name": name})
@@ -211,11 +221,11 @@ def up(name: str, release: str = "13", *, log: Log | None = None) -> LabHost:
         try:
             _create(data, say)
         except BaseException:
-            say(f"{name}: start failed, removing what was created.")
+            say(_("{name}: start failed, removing what was created.").format(name=name))
             try:
                 _teardown(name, state.read(name) or data)
             except AnlError as cleanup_error:
-                say(f"cleanup: {cleanup_error}")
+                say(_("cleanup: {error}").format(error=cleanup_error))
             raise
         return _host(data)
 
@@ -244,12 +254,14 @@ def _create(data: dict[str, Any], say: Log) -> None:
     with file_lock(hostsfile.lock_path()):
         hostsfile.set_block(name, data["address"], data["names"])
     _create_inventory(data, p)
-    say(f"{name}: booting Debian {data['release']} at {data['address']}...")
+    say(_("{name}: booting Debian {release} at {address}...").format(
+        name=name, release=data["release"], address=data["address"]))
     data["system_state"], data["failed_units"] = _wait_ready(_host(data), p["log"])
     data["status"] = "running"
     data["ready_seconds"] = round(time.monotonic() - started, 2)
     state.write(name, data)
-    say(f"{name}: ready in {data['ready_seconds']}s (systemd: {data['system_state']}).")
+    say(_("{name}: ready in {seconds}s (systemd: {state}).").format(
+        name=name, seconds=data["ready_seconds"], state=data["system_state"]))
 
 
 def _prepare_root(root: Path, data: dict[str, Any]) -> None:
@@ -456,7 +468,7 @@ def down(name: str, *, log: Log | None = None) -> bool:
         if not state.host_dir(name).exists():
             state.host_lock(name).unlink(missing_ok=True)
     if log:
-        log(f"{name}: removed.")
+        log(_("{name}: removed.").format(name=name))
     return True
 
 

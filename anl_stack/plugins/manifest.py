@@ -61,29 +61,31 @@ def _invalid(message: str, expected: str) -> PydanticCustomError:
 def _number_or_unknown(value: Any) -> Any:
     if value == UNKNOWN or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         if isinstance(value, (int, float)) and value < 0:
-            raise _invalid("must not be negative", "a number >= 0 or 'unknown'")
+            raise _invalid(_("must not be negative"), _("a number >= 0 or 'unknown'"))
         return value
-    raise _invalid(f"{value!r} is not a number", "a number or 'unknown'")
+    raise _invalid(_("{value!r} is not a number").format(value=value), _("a number or 'unknown'"))
 
 
 def _text_or_number(value: Any) -> Any:
     # Costs are often ranges ("15-30"): text or a number, never empty.
     if isinstance(value, bool) or value in (None, ""):
-        raise _invalid(f"{value!r} is not a usable value", "a number, a range such as '15-30', or 'unknown'")
+        raise _invalid(_("{value!r} is not a usable value").format(value=value),
+                       _("a number, a range such as '15-30', or 'unknown'"))
     if isinstance(value, (int, float, str)):
         return value
-    raise _invalid(f"{value!r} is not a number or text", "a number, a range such as '15-30', or 'unknown'")
+    raise _invalid(_("{value!r} is not a number or text").format(value=value),
+                   _("a number, a range such as '15-30', or 'unknown'"))
 
 
 def _identifier(value: Any) -> Any:
     # Identifiers written without quotes come back from YAML as integers.
     if isinstance(value, bool):
-        raise _invalid("a boolean is not an identifier", "an identifier or 'unknown'")
+        raise _invalid(_("a boolean is not an identifier"), _("an identifier or 'unknown'"))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and value.strip():
         return value
-    raise _invalid(f"{value!r} is not an identifier", "an identifier or 'unknown'")
+    raise _invalid(_("{value!r} is not an identifier").format(value=value), _("an identifier or 'unknown'"))
 
 
 def _siren(value: Any) -> Any:
@@ -93,7 +95,7 @@ def _siren(value: Any) -> Any:
         compact = value.replace(" ", "")
         if value == UNKNOWN or re.fullmatch(r"\d{9}", compact):
             return value if value == UNKNOWN else compact
-    raise _invalid(f"{value!r} is not a SIREN number", "9 digits or 'unknown'")
+    raise _invalid(_("{value!r} is not a SIREN number").format(value=value), _("9 digits or 'unknown'"))
 
 
 def _source_date(value: Any) -> Any:
@@ -109,7 +111,8 @@ def _source_date(value: Any) -> Any:
             pass
         else:
             return value
-    raise _invalid(f"{value!r} is not a date", "a date of the source such as 2022, 2022-05 or 2022-05-16")
+    raise _invalid(_("{value!r} is not a date").format(value=value),
+                   _("a date of the source such as 2022, 2022-05 or 2022-05-16"))
 
 
 SOURCE_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
@@ -224,17 +227,18 @@ class Platform(Model):
         try:
             SpecifierSet(value)
         except InvalidSpecifier:
-            raise _invalid(f"{value!r} is not a version specifier", "a specifier such as '>=33,<36'") from None
+            raise _invalid(_("{value!r} is not a version specifier").format(value=value),
+                           _("a specifier such as '>=33,<36'")) from None
         return value
 
     @model_validator(mode="after")
     def _versions_when_supported(self) -> "Platform":
         if self.supported and not self.app_versions:
-            raise _invalid("a supported release must say which app versions it runs",
-                           "app_versions, e.g. '>=33,<36' or 'unknown'")
+            raise _invalid(_("a supported release must say which app versions it runs"),
+                           _("app_versions, e.g. '>=33,<36' or 'unknown'"))
         if self.app_version and not _allows(self.app_versions, self.app_version):
-            raise _invalid(f"app_version {self.app_version} is outside this release's app_versions "
-                           f"{self.app_versions}", "an app_version that app_versions allows")
+            raise _invalid(_("app_version {version} is outside this release's app_versions {versions}").format(
+                version=self.app_version, versions=self.app_versions), _("an app_version that app_versions allows"))
         return self
 
     def default_version(self, app_version: str) -> str:
@@ -409,15 +413,16 @@ class Service(Model):
             try:
                 re.compile(value)
             except re.error as error:
-                raise _invalid(f"{value!r} is not a regular expression: {error}",
-                               "a Python regular expression such as '^/usr/bin/lua5.4 /usr/bin/prosody'") from None
+                raise _invalid(_("{value!r} is not a regular expression: {error}").format(value=value, error=error),
+                               _("a Python regular expression such as '{example}'").format(
+                                   example="^/usr/bin/lua5.4 /usr/bin/prosody")) from None
         return value
 
     @model_validator(mode="after")
     def _one_way(self) -> "Service":
         if (self.unit is None) == (self.process is None):
-            raise _invalid("a service is found by its unit or by its command line",
-                           "exactly one of unit (e.g. prosody.service) or process (a regular expression)")
+            raise _invalid(_("a service is found by its unit or by its command line"),
+                           _("exactly one of unit (e.g. prosody.service) or process (a regular expression)"))
         return self
 
 
@@ -436,7 +441,7 @@ class Signature(Model):
             compact = value.replace(" ", "").upper()
             if re.fullmatch(r"[0-9A-F]{40}", compact):
                 return compact
-        raise _invalid(f"{value!r} is not a key fingerprint", "40 hexadecimal digits")
+        raise _invalid(_("{value!r} is not a key fingerprint").format(value=value), _("40 hexadecimal digits"))
 
     @field_validator("key_file")
     @classmethod
@@ -445,7 +450,8 @@ class Signature(Model):
         if value is not None:
             parts = Path(value).parts
             if not parts or Path(value).is_absolute() or ".." in parts:
-                raise _invalid(f"{value!r} leaves the plugin folder", "a path relative to the plugin, without '..'")
+                raise _invalid(_("{value!r} leaves the plugin folder").format(value=value),
+                               _("a path relative to the plugin, without '..'"))
         return value
 
     @model_validator(mode="after")
@@ -523,7 +529,7 @@ class Deployment(Model):
             try:
                 SpecifierSet(value)
             except InvalidSpecifier:
-                raise ValueError(f"{value!r} is not a version specifier such as '>=0.1,<0.2'") from None
+                raise ValueError(_("{value!r} is not a version specifier such as '>=0.1,<0.2'").format(value=value)) from None
         return value
 
 
@@ -560,19 +566,20 @@ def cross_checks(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
     """Rules spanning several fields, as (location, message, expected)."""
     found: list[tuple[tuple[Any, ...], str, str]] = []
     if (reserved := reserved_name(manifest.name)) is not None:
-        found.append((("name",), reserved, "another name"))
+        found.append((("name",), reserved, _("another name")))
     prefix = manifest.name + "_"
-    expected = f"a name starting with {prefix!r}"
+    expected = _("a name starting with {prefix!r}").format(prefix=prefix)
     for index, secret in enumerate(manifest.deployment.secrets):
         if not secret.name.startswith(prefix):
             found.append((("deployment", "secrets", index, "name"),
-                          f"secret {secret.name!r} is not prefixed with the plugin name", expected))
+                          _("secret {name!r} is not prefixed with the plugin name").format(name=secret.name), expected))
     for index, port in enumerate(manifest.deployment.ports):
         if port.allow_from_setting and not port.allow_from_setting.startswith(prefix):
             found.append((("deployment", "ports", index, "allow_from_setting"),
-                          f"setting {port.allow_from_setting!r} is not prefixed with the plugin name", expected))
+                          _("setting {name!r} is not prefixed with the plugin name").format(name=port.allow_from_setting),
+                          expected))
     if manifest.name in manifest.deployment.depends_on:
-        found.append((("deployment", "depends_on"), "a plugin cannot depend on itself", "other plugin names"))
+        found.append((("deployment", "depends_on"), _("a plugin cannot depend on itself"), _("other plugin names")))
     found += _default_version_allowed(manifest)
     return found
 
@@ -601,15 +608,16 @@ def _default_version_allowed(manifest: Manifest) -> list[tuple[tuple[Any, ...], 
              if p.supported and not p.app_version and p.app_versions and p.app_versions != UNKNOWN]
     if not specs or any(_allows(spec, manifest.app.version) for spec in specs):
         return []
-    return [(("app", "version"), f"version {manifest.app.version} is outside every supported platform's app_versions",
-             "a version allowed by the app_versions of a release without its own app_version")]
+    return [(("app", "version"),
+             _("version {version} is outside every supported platform's app_versions").format(version=manifest.app.version),
+             _("a version allowed by the app_versions of a release without its own app_version"))]
 
 
 # --- loading ------------------------------------------------------------------
 
 def _parse(text: str, file: str) -> tuple[Any, yaml.Node | None]:
     """YAML data and its node tree (for line numbers), from one parse."""
-    return yamlfile.parse(text, file, loader=yamlfile.TextDatesLoader, expected="a YAML mapping")
+    return yamlfile.parse(text, file, loader=yamlfile.TextDatesLoader, expected=_("a YAML mapping"))
 
 
 def _unwrap(annotation: Any) -> list[Any]:
@@ -653,32 +661,32 @@ def _expected(error: dict[str, Any], loc: tuple[Any, ...], root: type[BaseModel]
     if kind == "extra_forbidden":
         parent = model_at(loc[:-1], root)  # type: ignore[arg-type]
         if parent is not None:
-            return "one of: " + ", ".join(field_key(i, n) for n, i in parent.model_fields.items())
+            return _("one of: {keys}").format(keys=", ".join(field_key(i, n) for n, i in parent.model_fields.items()))
     if kind == "missing":
-        return "this key to be present"
+        return _("this key to be present")
     if kind == "string_pattern_mismatch":
-        return f"text matching {ctx.get('pattern')}"
+        return _("text matching {pattern}").format(pattern=ctx.get("pattern"))
     if kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
-        return "an ISO date such as 2026-11-28"
+        return _("an ISO date such as 2026-11-28")
     if kind.startswith("int") or kind.startswith("greater") or kind.startswith("less"):
         bounds = [f"{k.replace('_', ' ')} {v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt")]
-        return "an integer" + (" (" + ", ".join(bounds) + ")" if bounds else "")
+        return _("an integer") + (" (" + ", ".join(bounds) + ")" if bounds else "")
     if kind in ("string_type", "string_too_short"):
-        return "non-empty text (quote values such as versions: \"1.0\")"
+        return _("non-empty text (quote values such as versions: \"1.0\")")
     if kind == "bool_type":
-        return "true or false"
+        return _("true or false")
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "a mapping"
+        return _("a mapping")
     if kind == "list_type":
-        return "a list"
+        return _("a list")
     return None
 
 
 def _message(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
-        return "unknown key"
+        return _("unknown key")
     if error["type"] == "missing":
-        return "required key is missing"
+        return _("required key is missing")
     return str(error["msg"]).removeprefix("Value error, ")
 
 
@@ -738,8 +746,8 @@ def load_manifest(path: str | Path, *, folder_name: str | None = None) -> Manife
 
     problems = cross_checks(manifest)
     if folder_name is not None and manifest.name != folder_name:
-        problems.append((("name",), f"name {manifest.name!r} differs from its folder {folder_name!r}",
-                         f"name: {folder_name}"))
+        problems.append((("name",), _("name {name!r} differs from its folder {folder!r}").format(
+            name=manifest.name, folder=folder_name), f"name: {folder_name}"))
     if problems:
         records = []
         for loc, message, expected in problems:
