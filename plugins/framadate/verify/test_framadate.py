@@ -111,9 +111,8 @@ def test_mariadb_running(host: Any, anl_fact: Callable[[str, Any], None]) -> Non
     """
     service = host.service("mariadb")
     assert service.is_running and service.is_enabled, "mariadb is not running or not enabled at boot"
-    with host.sudo():
-        databases = host.check_output("mariadb -N -B -e 'SHOW DATABASES'").split()
-        version = host.check_output("mariadb -N -B -e 'SELECT VERSION()'").strip()
+    databases = host.check_output("mariadb -N -B -e 'SHOW DATABASES'").split()
+    version = host.check_output("mariadb -N -B -e 'SELECT VERSION()'").strip()
     assert "framadate" in databases, f"no framadate database: {databases}"
     anl_fact("mariadb", version)
 
@@ -126,8 +125,7 @@ def test_mariadb_listens_on_localhost_only(host: Any) -> None:
     addresses = _listening(host, MARIADB_PORT)
     outside = [a for a in addresses if a not in ("127.0.0.1", "::1")]
     assert not outside, f"MariaDB listens on {outside}"
-    with host.sudo():
-        hosts = host.check_output("mariadb -N -B -e \"SELECT Host FROM mysql.user WHERE User = 'framadate'\"").split()
+    hosts = host.check_output("mariadb -N -B -e \"SELECT Host FROM mysql.user WHERE User = 'framadate'\"").split()
     assert hosts == ["localhost"], f"the framadate user may connect from {hosts}"
 
 
@@ -136,9 +134,8 @@ def test_nginx_configuration_valid(host: Any) -> None:
 
     Hint: `nginx -t` names the file and line at fault.
     """
-    with host.sudo():
-        check = host.run("nginx -t")
-        dump = host.run("nginx -T")
+    check = host.run("nginx -t")
+    dump = host.run("nginx -T")
     assert check.rc == 0, check.stderr
     assert "zone=framadate_create" in dump.stdout, "no limit_req zone for poll creation in nginx's configuration"
     assert re.search(r"location ~ \^/create_.*\{\s*limit_req zone=framadate_create", dump.stdout), \
@@ -197,12 +194,11 @@ def test_admin_password_file_private(host: Any) -> None:
 
     Hint: deploy again; `chown root:www-data /etc/anl-framadate/admin.htpasswd && chmod 0640 ...`.
     """
-    with host.sudo():
-        file = host.file("/etc/anl-framadate/admin.htpasswd")
-        assert file.exists, "the admin password file is missing"
-        assert (file.user, file.group, file.mode) == ("root", "www-data", 0o640), \
-            f"{file.user}:{file.group} {file.mode:04o}"
-        lines = [line for line in file.content_string.splitlines() if line]
+    file = host.file("/etc/anl-framadate/admin.htpasswd")
+    assert file.exists, "the admin password file is missing"
+    assert (file.user, file.group, file.mode) == ("root", "www-data", 0o640), \
+        f"{file.user}:{file.group} {file.mode:04o}"
+    lines = [line for line in file.content_string.splitlines() if line]
     assert len(lines) == 1 and re.fullmatch(r"[^:]+:\$2[aby]\$\d\d\$.{53}", lines[0]), "not one bcrypt entry"
 
 
@@ -271,15 +267,14 @@ def test_file_modes(host: Any, root: str) -> None:
 
     Hint: deploy again (the recipe resets owners and modes), or `chown -R root:www-data` the code folder.
     """
-    with host.sudo():
-        config = host.file(f"{root}/app/inc/config.php")
-        assert (config.user, config.group, config.mode) == ("root", "www-data", 0o640), \
-            f"config.php is {config.user}:{config.group} {config.mode:04o}"
-        quoted = shlex.quote(root)
-        foreign = host.check_output(f"find {quoted} ! -user root -print -quit")
-        world = host.check_output(f"find {quoted} -perm /o=rwx -print -quit")
-        writable = host.check_output(f"find {quoted} -path {quoted}/tpl_c -prune -o "
-                                     f"! -path {quoted}/admin/stdout.log -perm /g=w -print")
+    config = host.file(f"{root}/app/inc/config.php")
+    assert (config.user, config.group, config.mode) == ("root", "www-data", 0o640), \
+        f"config.php is {config.user}:{config.group} {config.mode:04o}"
+    quoted = shlex.quote(root)
+    foreign = host.check_output(f"find {quoted} ! -user root -print -quit")
+    world = host.check_output(f"find {quoted} -perm /o=rwx -print -quit")
+    writable = host.check_output(f"find {quoted} -path {quoted}/tpl_c -prune -o "
+                                 f"! -path {quoted}/admin/stdout.log -perm /g=w -print")
     assert foreign == "", f"not owned by root: {foreign}"
     assert world == "", f"readable by every account: {world}"
     assert [p for p in writable.splitlines() if p != f"{root}/tpl_c"] == [], f"writable by www-data: {writable}"
@@ -292,8 +287,7 @@ def test_migrations_done(host: Any, plugin_vars: dict[str, Any]) -> None:
     Hint: open `/admin/migration.php` with the admin password, or deploy again with `--tags app`.
     """
     prefix = str(plugin_vars.get("framadate_db_prefix", "fd_"))
-    with host.sudo():
-        tables = host.check_output("mariadb -N -B -e 'SHOW TABLES' framadate").split()
+    tables = host.check_output("mariadb -N -B -e 'SHOW TABLES' framadate").split()
     missing = {f"{prefix}{t}" for t in ("poll", "slot", "vote", "comment")} - set(tables)
     assert not missing, f"tables missing: {sorted(missing)}"
 
