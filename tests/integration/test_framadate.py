@@ -186,7 +186,7 @@ def test_config_php_template_is_valid_php(stack: object) -> None:
         template.read_text()).render(**values)
     php = f"/usr/bin/php{PHP_BY_DEBIAN[host.release]}"  # type: ignore[attr-defined]
     read = ("include $argv[1]; echo json_encode([DB_PASSWORD, NOMAPPLICATION, URL_PROPRE, DEFAULT_LANGUAGE, "
-            "PURGE_DELAY, $config['use_smtp'], $config['smtp_options']['password']]);")
+            "PURGE_DELAY, $config[\"use_smtp\"], $config[\"smtp_options\"][\"password\"]]);")  # inside '...' of the shell
     proc = host.ssh(f"f=$(mktemp) && cat > $f && {php} -l $f >/dev/null && {php} -r '{read}' $f; "  # type: ignore[attr-defined]
                     "rc=$?; rm -f $f; exit $rc", input=text)
     assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -213,7 +213,7 @@ def test_app_step_refused_without_the_release(stack: object, tmp_path_factory: p
     host = stack
     before = host_state(host)
     empty = tmp_path_factory.mktemp("artifacts-app")
-    proc = anl("deploy", "framadate", "--lab", host.name, "--tags", "app",  # type: ignore[attr-defined]
+    proc = anl("deploy", "framadate", "--lab", host.name, "--debian", host.release, "--tags", "app",  # type: ignore[attr-defined]
                env={"ANL_STACK_ARTIFACTS_DIR": str(empty)})
     assert_refused_for_the_release(proc)
     assert host_state(host) == before, "the refused app step changed the host"
@@ -276,5 +276,5 @@ def test_remove_keeps_the_data(stack: object) -> None:
     assert ssh(host, f"for f in {SITE} /etc/nginx/conf.d/anl-framadate.conf; do test -e $f && echo $f; done; true"
                ).strip() == ""
     ssh(host, "nginx -t && systemctl is-active nginx")
-    assert sql(host, f"SELECT label FROM {TABLE} ORDER BY id").splitlines()[0] == "1\tréunion du collectif"
+    assert sql(host, f"SELECT label FROM {TABLE} ORDER BY id").splitlines()[0] == "réunion du collectif"
     ssh(host, f"test -f {HTPASSWD}")
