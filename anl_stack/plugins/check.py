@@ -119,7 +119,7 @@ def check_artifacts(plugin: Path, manifest: Any) -> list[ErrorRecord]:
     for index, artifact in enumerate(manifest.deployment.artifacts):
         loc = ("deployment", "artifacts", index)
         key = f"deployment.artifacts[{index}]"
-        if not artifact.pinned:
+        if not artifact.pinned and not artifact.commune_pin:
             found.append(ErrorRecord(_("artifact {artifact!r} is trusted by nothing").format(artifact=artifact.name), str(file),
                                      doc.line(*loc), key, _("sha256, sha512 or signature with a pinned key")))
         sig = artifact.signature

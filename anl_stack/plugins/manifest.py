@@ -471,6 +471,8 @@ class Artifact(Model):
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="Pinned SHA-256 checksum.")
     sha512: str | None = Field(None, pattern=r"^[0-9a-f]{128}$", description="Pinned SHA-512 checksum.")
     signature: Signature | None = Field(None, description="Upstream signature and pinned key.")
+    commune_pin: bool = Field(False, description="Upstream publishes neither checksum nor signature: trust comes "
+                                                 "only from the commune's anl_artifact_pins (deploy refuses until then).")
 
     @field_validator("sha256", "sha512", mode="before")
     @classmethod
