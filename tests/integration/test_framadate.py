@@ -22,16 +22,15 @@ fakes Framadate.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.lab import assert_release_engine
+from tests.integration.test_nextcloud import anl, json_summary, output
 
 pytestmark = pytest.mark.lab
 
@@ -53,22 +52,6 @@ def host(request: pytest.FixtureRequest) -> Iterator[object]:
     for made in lab_host_for(f"fd{request.param}", request.param):
         use_release_engine(made.inventory, request.param)  # type: ignore[attr-defined]
         yield made
-
-
-def anl(*args: str, env: dict[str, str] | None = None, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "anl_stack", *args], capture_output=True, text=True,
-                          env=dict(os.environ, **(env or {})), timeout=timeout, cwd=PROJECT)
-
-
-def output(proc: subprocess.CompletedProcess[str]) -> str:
-    return proc.stdout[-4000:] + proc.stderr[-4000:]
-
-
-def json_summary(proc: subprocess.CompletedProcess[str]) -> dict:
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    summaries = [line for line in lines if line.get("summary")]
-    assert summaries, output(proc)
-    return summaries[-1]
 
 
 def ssh(host: object, command: str, **kwargs: object) -> str:
