@@ -16,7 +16,7 @@ import click
 
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import _, current_language, translate
+from anl_stack.core.i18n import _
 
 DEFAULT_PARALLEL = 2
 
@@ -65,7 +65,7 @@ def _detail(summary: dict[str, Any] | None) -> str:
     return ""
 
 
-def _progress(as_json: bool) -> Callable[[str, Any], None]:
+def _progress() -> Callable[[str, Any], None]:
     def show(commune: str, result: Any) -> None:
         if result is None:
             line = _("{commune}: started").format(commune=commune)
@@ -89,16 +89,15 @@ def run_fleet_command(command: Sequence[str], fleet: Path, communes: str | None,
     for record in skipped:
         click.echo(_("warning: {message}").format(message=record.format()), err=True)
     result = run_fleet(Path(fleet).expanduser().absolute(), chosen, list(command), parallel=parallel,
-                       skipped=skipped, progress=_progress(as_json))
+                       skipped=skipped, progress=_progress())
     if as_json:
         echo_json(result.to_dict())
         sys.exit(result.exit_code)
-    lang = current_language()
     width = max(len(r.commune) for r in result.results) if result.results else 10
     click.echo(_("Fleet {action}: {count} communes — {folder}").format(
         action=command[0], count=len(result.results), folder=result.folder))
     for r in sorted(result.results, key=lambda r: r.commune):
-        line = f"  {r.commune:<{width}}  {translate(r.outcome, lang):<10} {r.elapsed:>6.0f} s"
+        line = f"  {r.commune:<{width}}  {_(r.outcome):<10} {r.elapsed:>6.0f} s"
         if detail := _detail(r.summary):
             line += f"  {detail}"
         click.echo(line)
