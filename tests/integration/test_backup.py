@@ -41,7 +41,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.lab import connection_vars, replace_lost_server
+from tests.fixtures.lab import ENGINE_BY_RELEASE, checked_connection_vars, replace_lost_server
 
 pytestmark = pytest.mark.lab
 
@@ -62,6 +62,7 @@ class Drill:
     partner: Any
     domain: str
     snapshots: dict[str, str]
+    known_hosts: Path   # the commune inventory's host keys
 
 
 def anl(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
@@ -115,17 +116,20 @@ def drill(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         password.chmod(0o600)
         inventory = root / "inventory"
         domain = f"live.{primary.domain}"
+        known_hosts = root / "known_hosts"
         create_inventory(
             inventory, commune="exemple", domain=primary.domain, email="dsi@exemple.fr", tls_mode="selfsigned",
-            hosts={"hosts": {primary.name: connection_vars(primary), partner.name: connection_vars(partner)},
+            hosts={"hosts": {primary.name: checked_connection_vars(primary, known_hosts),
+                             partner.name: checked_connection_vars(partner, known_hosts)},
                    "children": {"streaming": {"hosts": {primary.name: {}}}}},
             vault_password_file=password,
-            extra_settings={"anl_lab": True, "anl_backup_schedule": "daily", "anl_backup_check_schedule": "weekly",
+            extra_settings={"anl_lab": True, "anl_engine": ENGINE_BY_RELEASE[release],
+                            "anl_backup_schedule": "daily", "anl_backup_check_schedule": "weekly",
                             "anl_backup_repositories": [
                                 {"name": "local", "path": "/var/backups/anl-stack/restic"},
                                 {"name": "voisine", "partner": partner.name}]})
         lab.add_names(primary.name, [domain])
-        yield Drill(release, inventory, password, primary, partner, domain, {})
+        yield Drill(release, inventory, password, primary, partner, domain, {}, known_hosts)
     finally:
         for name in reversed(names):
             _down_quietly(name)
@@ -301,7 +305,8 @@ def test_restore_onto_a_new_server_from_the_partner(deployed: Drill) -> None:
     expected = json.loads(d.snapshots["sums"])
     drill_id = drill_snapshot(d)
     # The server is lost; a new one takes its place in hosts.yml.
-    new: Any = replace_lost_server(d.inventory, "streaming", d.primary, d.release, f"bn{d.release}", d.partner)
+    new: Any = replace_lost_server(d.inventory, "streaming", d.primary, d.release, f"bn{d.release}", d.partner,
+                                       d.known_hosts)
     lab.add_names(new.name, [d.domain])
 
     proc = anl("restore", "streaming", "-i", str(d.inventory), "--from", drill_id[:12], "--to-host", new.name)

@@ -6,7 +6,9 @@ own (``fl1``, ``fl2``), with their own inventory, vault and settings;
 ``deploy --fleet --parallel 3 --idempotence`` runs the three at once: alpha
 and beta converge (their re-run changes nothing), gamma is reported failed
 with its reason, and the fleet exits 1. ``verify --fleet --commune
-alpha,beta`` then passes on both hosts.
+alpha,beta`` then passes on both hosts. The communes' inventories check host
+keys, and deploy with Mitogen (``DAY_TWO_ENGINE``): what is proven here is
+the fleet command, not the recipe.
 
 The shared server (one host in several communes' inventories) is not built
 yet; fleets of 1, 4 and 8 communes are measured in benchmarks/, not here.
@@ -25,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.lab import connection_vars
+from tests.fixtures.lab import DAY_TWO_ENGINE, checked_connection_vars
 
 pytestmark = pytest.mark.lab
 
@@ -55,7 +57,7 @@ def commune_inventory(fleet: Path, name: str, host: Any, host_vars: dict[str, An
     create_inventory(fleet / name, commune=name, domain=host.domain, email=f"dsi@{name}.exemple.fr",
                      tls_mode="selfsigned",
                      hosts={"hosts": {host.name: host_vars}, "children": {"hello": {"hosts": {host.name: {}}}}},
-                     vault_password_file=password, extra_settings={"anl_lab": True})
+                     vault_password_file=password, extra_settings={"anl_lab": True, "anl_engine": DAY_TWO_ENGINE})
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +71,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         hosts = {commune: lab.up(name, "13") for commune, name in HOSTS.items()}
         folder = tmp_path_factory.mktemp("syndicat") / "communes"
         folder.mkdir()
+        known_hosts = folder.parent / "known_hosts"
+        reach = {commune: checked_connection_vars(host, known_hosts) for commune, host in hosts.items()}
         for commune, host in hosts.items():
-            commune_inventory(folder, commune, host, connection_vars(host))
-        closed = {**connection_vars(hosts["alpha"]), "ansible_port": 1}  # nothing listens there
+            commune_inventory(folder, commune, host, reach[commune])
+        closed = {**reach["alpha"], "ansible_port": 1}  # nothing listens there
         commune_inventory(folder, "gamma", hosts["alpha"], closed)
         yield Fleet(folder, hosts)
     finally:

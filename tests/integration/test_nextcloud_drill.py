@@ -12,6 +12,10 @@ restores from the partner and runs the stack's checks. The database rows,
 every file's checksum, owner and mode, and the database's owner and locale
 match what was backed up.
 
+The commune inventory checks host keys, and the module deploys with Mitogen
+(``DAY_TWO_ENGINE``): the Nextcloud stack is deployed by Ansible's linear
+strategy in test_nextcloud.py.
+
 Debian 12 runs the same round trip in place (test_nextcloud.py, PostgreSQL
 15); the partner account and restic 0.14 over SFTP on Debian 12 are proven
 by test_backup.py. The application steps are not here (see the fiche).
@@ -29,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.lab import connection_vars, replace_lost_server
+from tests.fixtures.lab import DAY_TWO_ENGINE, checked_connection_vars, replace_lost_server
 from tests.integration.test_nextcloud import APP_CHECKS, live_state, psql, seed
 
 pytestmark = pytest.mark.lab
@@ -46,6 +50,7 @@ class Drill:
     before: dict[str, object]   # live_state() when the backup was made
     locale: str
     snapshot: str               # id of the drill's snapshot in the partner's repository
+    known_hosts: Path           # the commune inventory's host keys
 
 
 def anl(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
@@ -78,12 +83,14 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
         password.write_text(Path(primary.vault_password_file).read_text())
         password.chmod(0o600)
         inventory = root / "inventory"
+        known_hosts = root / "known_hosts"
         create_inventory(
             inventory, commune="exemple", domain=primary.domain, email="dsi@exemple.fr", tls_mode="selfsigned",
-            hosts={"hosts": {primary.name: connection_vars(primary), partner.name: connection_vars(partner)},
+            hosts={"hosts": {primary.name: checked_connection_vars(primary, known_hosts),
+                             partner.name: checked_connection_vars(partner, known_hosts)},
                    "children": {"nextcloud": {"hosts": {primary.name: {}}}}},
             vault_password_file=password,
-            extra_settings={"anl_lab": True, "anl_backup_repositories": [
+            extra_settings={"anl_lab": True, "anl_engine": DAY_TWO_ENGINE, "anl_backup_repositories": [
                 {"name": "local", "path": "/var/backups/anl-stack/restic"},
                 {"name": "voisine", "partner": partner.name}]})
         ok(anl("deploy", "nextcloud", "-i", str(inventory), "--tags", "stack"))
@@ -95,7 +102,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
         listed = json.loads(ok(anl("backups", "nextcloud", "-i", str(inventory), "--repo", "voisine",
                                    "--json")).stdout)
         snapshot = next(s["id"] for s in listed["snapshots"] if "drill" in s["labels"])
-        yield Drill(inventory, primary, partner, before, locale, snapshot)
+        yield Drill(inventory, primary, partner, before, locale, snapshot, known_hosts)
     finally:
         for name in (NEW, PARTNER, PRIMARY):
             _down_quietly(name)
@@ -104,7 +111,8 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
 @pytest.fixture(scope="module")
 def restored(drill: Drill) -> tuple[Any, subprocess.CompletedProcess[str]]:
     """The server lost, a new one in its place in hosts.yml, restored from the partner."""
-    new: Any = replace_lost_server(drill.inventory, "nextcloud", drill.primary, "13", NEW, drill.partner)
+    new: Any = replace_lost_server(drill.inventory, "nextcloud", drill.primary, "13", NEW, drill.partner,
+                                       drill.known_hosts)
     proc = anl("restore", "nextcloud", "-i", str(drill.inventory), "--from", drill.snapshot[:12],
                "--to-host", new.name, "--tags", "stack", "--mark", "not app", "--json")
     return new, proc
