@@ -47,10 +47,22 @@ def refuse_fleet_conflicts(fleet: Path | None, communes: str | None, **given: An
                            key=option, expected=_("--fleet alone"))
 
 
+def _snapshots(summary: dict[str, Any]) -> int | None:
+    """How many snapshots a backup's JSON summary reports (one plugin's, or each of several), else None."""
+    documents = summary["plugins"] if isinstance(summary.get("plugins"), list) else [summary]
+    if not all(isinstance(d, dict) and isinstance(d.get("reports"), dict) for d in documents):
+        return None
+    return sum(len(report.get("snapshots", [])) for d in documents for report in d["reports"].values()
+               if isinstance(report, dict))
+
+
 def _detail(summary: dict[str, Any] | None) -> str:
-    """A commune's figures from its command's JSON summary: changes for deploy, checks for verify."""
+    """A commune's figures from its command's JSON summary: changes for deploy, checks for verify,
+    snapshots for backup."""
     if not summary:
         return ""
+    if (count := _snapshots(summary)) is not None:
+        return _("{count} snapshots written").format(count=count)
     runs = summary.get("runs")
     if isinstance(runs, list) and runs:
         hosts = runs[-1].get("hosts", {})

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from anl_stack.cli.engine_option import ENGINE_OPTION
+from anl_stack.cli.fleet_cli import fleet_options, refuse_fleet_conflicts, run_fleet_command
 from anl_stack.cli.i18n_click import Command
 from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.core.i18n import N_, _
@@ -112,13 +113,26 @@ def _fail_on(prep: Any, result: Any, as_json: bool, extra: dict[str, Any]) -> No
         raise AnlError(result.records, exit_code=result.exit_code)
 
 
+def _fleet_backup_command(plugins: tuple[str, ...], limit: str | None, repos: tuple[str, ...],
+                          labels: tuple[str, ...]) -> list[str]:
+    """The command each commune of a fleet runs: the same backup and options, without -i."""
+    command = ["backup", *plugins, *(["--limit", limit] if limit else [])]
+    for repo in repos:
+        command += ["--repo", repo]
+    for label in labels:
+        command += ["--label", label]
+    return command
+
+
 @click.command("backup", cls=Command)
 @click.argument("plugins", nargs=-1, required=True)
 @_target_options_without_plugin
 @REPO_OPTION
 @click.option("--label", "labels", multiple=True, metavar="TEXT", help="A label on the snapshot (repeatable).")
+@fleet_options
 def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, limit: str | None,
-           vault_password_file: str | None, as_json: bool, repos: tuple[str, ...], labels: tuple[str, ...]) -> None:
+           vault_password_file: str | None, as_json: bool, repos: tuple[str, ...], labels: tuple[str, ...],
+           fleet: Any, communes: str | None, parallel: int) -> None:
     """Back up PLUGINS into the commune's repositories (restic: encrypted, deduplicated).
 
     \b
@@ -128,13 +142,20 @@ def backup(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None
     the host and off-host over SFTP), or only those given with --repo.
     Refused (exit 2) when a plugin has no backup step. Exit 1 when a host or a
     repository fails (the service is put back as it was); 130 on Ctrl-C.
+    With --fleet: every commune into its own repositories; exit 1 when any
+    commune failed or was refused while others ran.
     """
     from anl_stack.cli.progress import display_factory
     from anl_stack.deploy.recovery import backup as run_backup
 
+    refuse_fleet_conflicts(fleet, communes, **{"-i": inventory, "--lab": lab_name,
+                                               "--vault-password-file": vault_password_file})
     bad = [label for label in labels if not LABEL.match(label)]
     if bad:
         raise AnlError(_("{label!r} is not a label").format(label=bad[0]), key="--label", expected=_("lower-case letters, digits, '.' and '-'"))
+    if fleet is not None:
+        run_fleet_command(_fleet_backup_command(plugins, limit, repos, labels), fleet, communes, parallel, as_json)
+        return
     from anl_stack.cli.deploy_cmd import _print_report
     from anl_stack.deploy.lifecycle import require_step
     from anl_stack.deploy.prepare import resolve_plugins

@@ -49,6 +49,8 @@ class CommuneResult:
     stderr: Path
     summary: dict[str, Any] | None = None
     message: str = ""
+    #: What the commune ran, after ``anl-stack`` (the fleet's command, its inventory, --json).
+    command: list[str] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
@@ -62,7 +64,8 @@ class CommuneResult:
 
     def to_dict(self, root: Path) -> dict[str, Any]:
         return {"commune": self.commune, "outcome": self.outcome, "exit_code": self.exit_code,
-                "elapsed_s": round(self.elapsed, 1), "summary": self.summary, "message": self.message,
+                "elapsed_s": round(self.elapsed, 1), "command": self.command, "summary": self.summary,
+                "message": self.message,
                 "stdout": str(self.stdout.relative_to(root)), "stderr": str(self.stderr.relative_to(root))}
 
 
@@ -154,7 +157,7 @@ def _run_commune(commune: Commune, command: Sequence[str], folder: Path, childre
     argv = [sys.executable, "-m", "anl_stack", *command, "-i", str(commune.inventory), "--json"]
     with stdout.open("wb") as out, stderr.open("wb") as err:
         if children.stopping.is_set():
-            return CommuneResult(commune.name, int(ExitCode.INTERRUPTED), 0.0, stdout, stderr)
+            return CommuneResult(commune.name, int(ExitCode.INTERRUPTED), 0.0, stdout, stderr, command=argv[3:])
         # A process group of its own: Ctrl-C in the terminal reaches the fleet, which stops each commune.
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_locale_env(),
                                 start_new_session=True)
@@ -170,7 +173,8 @@ def _run_commune(commune: Commune, command: Sequence[str], folder: Path, childre
     if code != ExitCode.OK:
         lines = _error_lines(summary) + errors
         message = "\n".join(lines[-ERROR_LINES:])
-    return CommuneResult(commune.name, code, time.monotonic() - started, stdout, stderr, summary, message)
+    return CommuneResult(commune.name, code, time.monotonic() - started, stdout, stderr, summary, message,
+                         argv[3:])
 
 
 def _error_lines(summary: dict[str, Any] | None) -> list[str]:

@@ -6,7 +6,8 @@ own (``fl1``, ``fl2``), with their own inventory, vault and settings;
 ``deploy --fleet --parallel 3 --idempotence`` runs the three at once: alpha
 and beta converge (their re-run changes nothing), gamma is reported failed
 with its reason, and the fleet exits 1. ``verify --fleet --commune
-alpha,beta`` then passes on both hosts. The communes' inventories check host
+alpha,beta`` then passes on both hosts, and ``backup --fleet`` writes a
+snapshot into each commune's own repository. The communes' inventories check host
 keys, and deploy with Mitogen (``DAY_TWO_ENGINE``): what is proven here is
 the fleet command, not the recipe.
 
@@ -115,3 +116,20 @@ def test_the_converged_communes_verify(fleet: Fleet, deployed: tuple[Any, dict[s
     for entry in summary["communes"]:
         checks = entry["summary"]["summary"]
         assert entry["outcome"] == "ok" and checks["passed"] > 0 and checks["failed"] == 0, entry
+
+
+def test_the_converged_communes_back_up_each_into_its_own_repository(
+        fleet: Fleet, deployed: tuple[Any, dict[str, Any]]) -> None:
+    proc = anl("backup", "hello", "--fleet", str(fleet.folder), "--commune", "alpha,beta", "--label", "fleet",
+               "--json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["counts"] == {"ok": 2, "failed": 0, "refused": 0, "interrupted": 0}, summary
+    for entry in summary["communes"]:
+        host = fleet.hosts[entry["commune"]]
+        snapshots = entry["summary"]["reports"][host.name]["snapshots"]
+        assert [s["repo"] for s in snapshots] == ["local"], entry
+        # The snapshot is in that commune's server's repository, with the label given to the fleet.
+        listed = json.loads(host.ssh("/usr/local/sbin/anl-backup snapshots hello", check=True).stdout)
+        ids = {s["id"] for s in listed["snapshots"] if "fleet" in s["labels"]}
+        assert any(i.startswith(str(snapshots[0]["snapshot"])[:8]) for i in ids), (listed, snapshots)

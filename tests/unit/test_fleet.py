@@ -115,3 +115,36 @@ def test_one_commune_failing_and_one_refused_gives_1_with_each_reason(tmp_path: 
     failed = next(c for c in summary["communes"] if c["commune"] == "montagne")
     assert failed["exit_code"] == 1 and failed["summary"]["exit_code"] == 1
     assert yaml.safe_load((fleet / "montagne" / "hosts.yml").read_text())["all"]["hosts"]["web1"]["ansible_port"] == 1
+
+
+def test_backup_takes_the_fleet_options_and_refuses_one_communes_files(tmp_path: Path) -> None:
+    result = invoke("backup", "hello", "--fleet", str(tmp_path), "--vault-password-file", str(tmp_path / "pw"))
+    assert result.exit_code == 2 and "--vault-password-file" in result.output, result.output
+    result = invoke("backup", "hello", "--commune", "a")
+    assert result.exit_code == 2 and "needs --fleet" in result.output, result.output
+
+
+def test_backup_of_a_fleet_whose_communes_are_all_refused_gives_2(tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    broken(fleet, "a")
+    broken(fleet, "b")
+    result = invoke("backup", "hello", "--fleet", str(fleet), "--label", "avant-travaux", "--repo", "local", "--json")
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.stdout)
+    assert summary["action"] == "backup" and summary["counts"]["refused"] == 2, summary
+    # Each commune ran the same backup, with the fleet's options, on its own inventory.
+    a = summary["communes"][0]
+    assert a["command"][:7] == ["backup", "hello", "--repo", "local", "--label", "avant-travaux", "-i"], a
+    assert "hosts.yml" in a["message"]
+
+
+def test_a_backup_summary_gives_the_snapshots_written() -> None:
+    from anl_stack.cli.fleet_cli import _detail
+
+    one = {"plugin": "hello", "reports": {"web1": {"snapshots": [{"repo": "local"}, {"repo": "voisine"}]}}}
+    assert _detail(one) == "2 snapshots written"
+    several = {"step": "backup", "plugins": [one, {"plugin": "x", "reports": {"web1": {"snapshots": []}}}]}
+    assert _detail(several) == "2 snapshots written"
+    deploy = {"runs": [{"hosts": {"web1": {"changed": 3, "failed": 0, "unreachable": 0}}}]}
+    assert _detail(deploy) == "1 hosts, changed=3 failed=0"
