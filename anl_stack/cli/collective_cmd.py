@@ -13,7 +13,7 @@ import click
 
 from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
-from anl_stack.core.errors import ExitCode
+from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.core.i18n import _
 
 # Feature packages are imported inside each command (start-up speed).
@@ -59,16 +59,38 @@ def collective() -> None:
 @click.option("--quorum", type=int, default=2, show_default=True,
               help="How many members must sign every later change of the members file.")
 @_identity
+@click.option("--founder", "founders", multiple=True, metavar="COMMUNE;INSEE;CONTACT;FINGERPRINT",
+              help="Another founding member (repeatable): version 1 then waits for each founder's signature.")
 @KEY_OPTION
 @JSON_OPTION
-def init_cmd(folder: Path, name: str, quorum: int, commune: str, insee: str, contact: str, key: str,
-             as_json: bool) -> None:
-    """Create a collective in COLLECTIVE with your commune as its founding member (members/0001.yml, signed)."""
+def init_cmd(folder: Path, name: str, quorum: int, commune: str, insee: str, contact: str,
+             founders: tuple[str, ...], key: str, as_json: bool) -> None:
+    """Create a collective in COLLECTIVE with your commune as a founding member (members/0001.yml, signed).
+
+    \b
+    With --founder, the other founding communes are listed too; each of them
+    then signs version 1 with `anl-stack collective sign`, and the
+    collective exists once every founder has signed.
+    """
     from anl_stack.collective import members
 
-    written = members.init(folder, name=name, quorum=quorum, founders=[_member(commune, insee, contact, key)],
-                           key=key)
-    _written(written, as_json, _("collective created: {file}"))
+    others = [_founder(text) for text in founders]
+    written = members.init(folder, name=name, quorum=quorum,
+                           founders=[_member(commune, insee, contact, key), *others], key=key)
+    _written(written, as_json, _("collective created: {file}") if not others else
+             _("collective proposed: {file} (each founder signs it with `anl-stack collective sign`)"))
+
+
+def _founder(text: str) -> Any:
+    """``COMMUNE;INSEE;CONTACT;FINGERPRINT`` from --founder (each field checked with the members file)."""
+    from anl_stack.collective.model import Member
+
+    parts = [part.strip() for part in text.split(";")]
+    if len(parts) != 4 or not all(parts):
+        raise AnlError(_("{value!r} is not a founding member").format(value=text), key="--founder",
+                       expected="COMMUNE;INSEE;CONTACT;FINGERPRINT")
+    commune, insee, contact, fingerprint = parts
+    return Member(commune, insee.upper(), contact, fingerprint.replace(" ", "").upper())
 
 
 @collective.command("join")

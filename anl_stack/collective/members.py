@@ -214,8 +214,11 @@ def init(folder: Path, *, name: str, quorum: int, founders: list[Member], key: s
     if fingerprint not in {m.fingerprint for m in founders}:
         raise AnlError(_("the signing key is not a founding member's"), key="--key",
                        expected=_("the key of one of the founding members"))
+    data = _version_data(name, 1, None, quorum, founders)
+    check_members(root / MEMBERS_DIR / version_name(1), data)  # before anything is written
     root.mkdir(parents=True, exist_ok=True)
-    return _propose(root, _version_data(name, 1, None, quorum, founders), fingerprint)
+    # With several founders, version 1 waits for each one's signature (`collective sign`).
+    return _propose(root, data, fingerprint)
 
 
 def propose(folder: Path, members: list[Member], *, key: str, quorum: int | None = None) -> Path:

@@ -316,3 +316,39 @@ def test_bad_input_is_exit_2_without_traceback(tmp_path: Path, keys: dict[str, s
     again = runner.invoke(cli, ["collective", "init", str(root), "--name", "ANL", "--commune", "A",
                                 "--insee", "73001", "--contact", "x", "--key", keys["A"]])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_init_with_several_founders_waits_for_each_ones_signature(tmp_path: Path, keys: dict[str, str]) -> None:
+    runner = CliRunner()
+    root = tmp_path / "anl"
+    a, b, c = member("A", keys), member("B", keys), member("C", keys)
+    founders = [f"{m.commune};{m.insee};{m.contact};{m.fingerprint}" for m in (b, c)]
+    made = runner.invoke(cli, ["--lang", "en", "collective", "init", str(root), "--name", "ANL", "--commune", a.commune,
+                               "--insee", a.insee, "--contact", a.contact, "--key", keys["A"],
+                               "--founder", founders[0], "--founder", founders[1]])
+    assert made.exit_code == 0 and "each founder signs it" in made.output, made.output
+    chain = members_mod.read_chain(root)
+    assert chain.current is None and chain.pending is not None and chain.pending[2] == 3
+    assert sorted(chain.pending[1]) == [keys["A"]]
+    members_mod.sign(root, key=keys["B"])
+    assert members_mod.read_chain(root).current is None  # C has not signed yet
+    members_mod.sign(root, key=keys["C"])
+    chain = members_mod.read_chain(root)
+    assert [m.insee for m in chain.current.members] == [a.insee, b.insee, c.insee] and chain.pending is None
+    with pytest.raises(AnlError) as outsider:
+        members_mod.sign(root, key=keys["X"])
+    assert outsider.value.exit_code == 2
+
+
+@pytest.mark.parametrize("founder, key", [("Commune de Bessans;73002;dsi@b.fr", "--founder"),
+                                          ("Commune de Bessans;7300;dsi@b.fr;{B}", "members[1].insee"),
+                                          ("Commune de Bessans;73002;dsi@b.fr;ABCDEF", "members[1].fingerprint")])
+def test_a_bad_founder_is_refused_before_anything_is_written(tmp_path: Path, keys: dict[str, str], founder: str,
+                                                             key: str) -> None:
+    root = tmp_path / "anl"
+    a = member("A", keys)
+    result = CliRunner().invoke(cli, ["--lang", "en", "collective", "init", str(root), "--name", "ANL",
+                                      "--commune", a.commune, "--insee", a.insee, "--contact", a.contact,
+                                      "--key", keys["A"], "--founder", founder.format(B=keys["B"])])
+    assert result.exit_code == 2 and key in result.output and "Traceback" not in result.output, result.output
+    assert not root.exists()
