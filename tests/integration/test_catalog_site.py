@@ -6,6 +6,9 @@ file://). Every page loads with no console error and no request to another
 host, every internal link resolves (files and #fragments), the calculator
 gives the Python cost model's figures for three inputs, axe-core finds no
 violation, and three screenshots are written next to the test's output.
+A second site, built from two collectives of real signed files (one of them
+tampered), is checked the same way on the pages that show the collectives'
+sections (who runs the tool, the reviews, the experience notes).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from anl_stack.core.i18n import translate
 from anl_stack.costs.report import cost_report
 from anl_stack.plugins.discovery import discover_plugins, get_plugin, require_loaded
 from tests.fixtures.browser import axe_violations
+from tests.unit.test_catalog_collective import collectives  # noqa: F401 (a fixture)
+from tests.unit.test_collective import NAME, keys, plugin  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -53,9 +58,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def server(site: tuple[Path, dict[str, Any]]) -> Iterator[str]:
-    handler = functools.partial(_Quiet, directory=str(site[0]))
+def _serve(folder: Path) -> Iterator[str]:
+    """Serve FOLDER on a free port of 127.0.0.1 while the generator is open; yields its address."""
+    handler = functools.partial(_Quiet, directory=str(folder))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -64,6 +69,11 @@ def server(site: tuple[Path, dict[str, Any]]) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(site: tuple[Path, dict[str, Any]]) -> Iterator[str]:
+    yield from _serve(site[0])
 
 
 class Watched:
@@ -139,8 +149,8 @@ def test_every_page_loads_clean_and_every_internal_link_resolves(site: tuple[Pat
 
 
 def _python_figures(name: str, inhabitants: int, overrides: dict[str, str]) -> dict[str, Any]:
-    plugin = get_plugin(name, discover_plugins())
-    report = cost_report(plugin.path, require_loaded(plugin), sizes=(inhabitants,), overrides=overrides)
+    tool = get_plugin(name, discover_plugins())
+    report = cost_report(tool.path, require_loaded(tool), sizes=(inhabitants,), overrides=overrides)
     return report["sizes"][0]
 
 
@@ -231,3 +241,32 @@ def test_screenshots(server: str, watched: Watched, tmp_path_factory: pytest.Tem
         written.append(target)
     with capsys.disabled():
         print("\ncatalog screenshots: " + ", ".join(str(p) for p in written))
+
+
+def test_collective_sections_load_clean_without_accessibility_violation(
+        tmp_path: Path, plugin: Path, collectives: tuple[Path, Path], browser: Any,  # noqa: F811
+        axe_script: Path) -> None:
+    from anl_stack.plugins.discovery import load_folder
+
+    out = tmp_path / "site-collectives"
+    summary = build_site(out, "fr", plugins=[*discover_plugins(), load_folder(plugin, NAME)],
+                         collectives=list(collectives))
+    shown = [p for p in summary["pages"] if "Cevins-le-Faux" not in (out / p).read_text()
+             and "Aiguebelle" in (out / p).read_text()]
+    assert len(shown) >= 4, summary["pages"]  # the demo tool's page and the users' page, in both languages
+    for server_url in _serve(out):
+        w = Watched(browser, server_url)
+        try:
+            page = w.page()
+            found = {}
+            for path in shown:
+                response = page.goto(server_url + path)
+                assert response is not None and response.status == 200, path
+                assert page.locator("text=Aiguebelle").count() > 0, path
+                violations = axe_violations(page, axe_script)
+                if violations:
+                    found[path] = [f"{v['id']} ({v['impact']}): {v['help']} x{len(v['nodes'])}" for v in violations]
+            assert found == {}
+            assert w.errors == [] and w.elsewhere == []
+        finally:
+            w.context.close()
