@@ -185,8 +185,49 @@ def verify_cmd(folder: Path, as_json: bool) -> None:
                 needed=data["pending"]["needed"]))
         for trusted in data["trusted"]:
             click.echo(_("trusted: {commune} ({file})").format(commune=trusted["commune"], file=trusted["file"]))
+        for included in data["included"]:
+            click.echo(_("included: {collective} (included/{folder}), index of {date}, {count} communes").format(
+                collective=included["collective"], folder=included["folder"], date=included["date"],
+                count=len(included["communes"])))
         _print_problems(data)
     sys.exit(int(ExitCode.OK if result.ok else ExitCode.FAILED))
+
+
+@collective.command("index")
+@COLLECTIVE
+@KEY_OPTION
+@JSON_OPTION
+def index_cmd(folder: Path, key: str, as_json: bool) -> None:
+    """Write and sign index.yml: the members and the commune files this collective trusts, for others to include."""
+    from anl_stack.collective.index_write import make_index
+
+    _written(make_index(folder, key=key), as_json, _("index written and signed: {file}"))
+
+
+@collective.command("include")
+@COLLECTIVE
+@click.argument("source", type=click.Path(path_type=Path), metavar="OTHER")
+@click.option("--signer", "signers", multiple=True, required=True, metavar="FINGERPRINT",
+              help="A key that may sign the other collective's index (repeatable): one of its members'.")
+@click.option("--required", type=click.IntRange(1, 99), default=1, show_default=True,
+              help="How many of those keys must have signed the index.")
+@click.option("--name", default=None, help="The folder name under included/ (default: from the collective's name).")
+@KEY_OPTION
+@JSON_OPTION
+def include_cmd(folder: Path, source: Path, signers: tuple[str, ...], required: int, name: str | None, key: str,
+                as_json: bool) -> None:
+    """Include the signed index of the collective in OTHER (a copy of its folder) into COLLECTIVE.
+
+    \b
+    The index, its signatures by the keys given with --signer and those keys
+    go into included/NAME/, with pin.yml (who may sign that index), signed
+    with your key. Refused (exit 2, nothing written) unless --required of
+    those keys signed the index. Run it again to take a newer index.
+    """
+    from anl_stack.collective.index import include
+
+    written = include(folder, source, key=key, signers=list(signers), required=required, name=name)
+    _written(written, as_json, _("included: {file}"))
 
 
 @collective.command("status")

@@ -46,6 +46,8 @@ class Verified:
     communes: list[CommuneFile] = field(default_factory=list)
     #: (file, why), one per file not trusted
     ignored: list[ErrorRecord] = field(default_factory=list)
+    #: other collectives' indexes this one includes and trusts (anl_stack.collective.index)
+    included: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +65,8 @@ class Verified:
                         "needed": pending[2]} if pending else None,
             "trusted": [{"file": str(c.file), "insee": c.insee, "commune": c.data["commune"]}
                         for c in self.communes],
+            "included": [{"folder": i.name, "collective": i.collective, "members_version": i.members_version,
+                          "date": i.date, "communes": [c["insee"] for c in i.communes]} for i in self.included],
             "problems": [r.to_dict() for r in self.chain.problems + self.ignored],
             "ok": self.ok,
         }
@@ -112,6 +116,10 @@ def verify(folder: Path) -> Verified:
             result.ignored.append(outcome)
         else:
             result.communes.append(outcome)
+    from anl_stack.collective.index import read_included
+
+    result.included, problems = read_included(root, chain)
+    result.ignored += problems
     return result
 
 

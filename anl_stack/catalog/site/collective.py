@@ -6,6 +6,9 @@ ignores are listed (by their path inside the collective, never a local path).
 A regional or national catalog is built from several collectives: an entry
 that several of them publish (the same commune and tool, a commune being a
 member of two collectives) appears once, with every collective it came from.
+A collective's folder may include other collectives' signed indexes
+(:mod:`anl_stack.collective.index`): their trusted entries come in with
+their own collective as origin.
 """
 
 from __future__ import annotations
@@ -87,20 +90,25 @@ def read_collectives(folders: Sequence[Path]) -> CollectiveView:
         })
         for fingerprint, commune in result.chain.signers().items():
             view.signers.setdefault(fingerprint, commune)
-        for commune in result.communes:
-            who = {"commune": commune.data["commune"], "insee": commune.insee, "origin": name}
-            for entry in commune.data.get("instances", []):
+        view.collectives[-1]["included"] = [{"name": i.collective, "date": i.date, "trusted": len(i.communes)}
+                                            for i in result.included]
+        # The collective's own members, then what the indexes it includes list (each origin is shown).
+        sources = [(name, c.data) for c in result.communes] + \
+                  [(i.collective, data) for i in result.included for data in i.communes]
+        for origin, data in sources:
+            who = {"commune": data["commune"], "insee": data["insee"], "origin": origin}
+            for entry in data.get("instances", []):
                 row = {**who, **{k: entry.get(k) for k in ("plugin", "address", "recipe_version", "app_version",
                                                             "digest", "result", "quality_level", "since",
                                                             "verified")}}
-                _merge(instances, (commune.insee, entry["plugin"]), row, newer="verified")
-            for entry in commune.data.get("reviews", []):
+                _merge(instances, (data["insee"], entry["plugin"]), row, newer="verified")
+            for entry in data.get("reviews", []):
                 row = {**who, **{k: entry.get(k) for k in ("plugin", "digest", "date", "file")}}
-                _merge(reviews, (commune.insee, entry["plugin"], entry["digest"], entry["date"]), row)
-            for entry in commune.data.get("notes", []):
+                _merge(reviews, (data["insee"], entry["plugin"], entry["digest"], entry["date"]), row)
+            for entry in data.get("notes", []):
                 row = {**who, "date": entry["date"], "plugin": entry.get("plugin"),
                        **{k: dict(entry[k]) for k in ("context", "worked", "cost")}}
-                _merge(notes, (commune.insee, entry["date"], entry.get("plugin"), entry["context"]["fr"]), row)
+                _merge(notes, (data["insee"], entry["date"], entry.get("plugin"), entry["context"]["fr"]), row)
     for row in sorted(instances.values(), key=lambda r: (r["plugin"], r["commune"])):
         view.instances.setdefault(row["plugin"], []).append(row)
     for row in sorted(reviews.values(), key=lambda r: (r["plugin"], r["date"], r["commune"])):
