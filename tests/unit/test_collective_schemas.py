@@ -1,5 +1,8 @@
 """The JSON Schemas of the collective's files (docs/schemas/) agree with what anl-stack writes and reads.
 
+Members versions, commune files, experience notes, a collective's index and
+the pin that includes it in another collective.
+
 Files written by the real commands (members versions, a commune file with
 notes, signed with throw-away OpenPGP keys) validate against the schemas;
 each broken variant below is refused by both the schema and anl-stack's own
@@ -19,13 +22,16 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
+from anl_stack.collective import members as members_mod
+from anl_stack.collective.index import include
+from anl_stack.collective.index_write import make_index
 from anl_stack.collective.model import check_commune, check_members
 from anl_stack.collective.publish import publish
 from anl_stack.core.errors import AnlError
 from anl_stack.core.yamlfile import TextDatesLoader
 from anl_stack.plugins.discovery import load_folder
 from anl_stack.plugins.scaffold import create_plugin
-from tests.unit.test_collective import NAME, build_collective, inventory, keys  # noqa: F401 (a fixture)
+from tests.unit.test_collective import NAME, build_collective, inventory, keys, member  # noqa: F401 (a fixture)
 from tests.unit.test_reviews import report_file
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
@@ -116,3 +122,15 @@ def test_a_broken_members_version_is_refused_by_both(key: str, written: tuple[li
     with pytest.raises(AnlError) as caught:
         check_members(file, data)
     assert key in {r.key for r in caught.value.records}, caught.value.records
+
+
+def test_an_index_and_the_pin_that_includes_it_validate(tmp_path: Path, keys: dict[str, str],  # noqa: F811
+                                                        written: tuple[list[Path], Path]) -> None:
+    source = written[1].parent.parent  # the module's collective (A, B, C), A's file published
+    index = make_index(source, key=keys["B"])
+    validator("collective-index").validate(load(index))
+    other = tmp_path / "other"
+    members_mod.init(other, name="Autre", quorum=1, founders=[member("D", keys)], key=keys["D"])
+    included = include(other, source, key=keys["D"], signers=[keys["B"]])
+    validator("collective-include").validate(load(included / "pin.yml"))
+    validator("collective-index").validate(load(included / "index.yml"))
