@@ -230,6 +230,46 @@ def include_cmd(folder: Path, source: Path, signers: tuple[str, ...], required: 
     _written(written, as_json, _("included: {file}"))
 
 
+@collective.command("sync")
+@COLLECTIVE
+@click.option("-i", "--inventory", required=True, type=click.Path(path_type=Path), metavar="PATH",
+              help="Your commune's inventory folder.")
+@click.option("--insee", required=True, help="Your commune's INSEE code, as in the members file.")
+@click.option("--dry-run", is_flag=True, help="Show the settings and what would change; write nothing.")
+@JSON_OPTION
+def sync_cmd(folder: Path, inventory: Path, insee: str, dry_run: bool, as_json: bool) -> None:
+    """Fill your federation settings from the other members' verified instances.
+
+    \b
+    For each federated tool your inventory runs: nextcloud_trusted_servers,
+    peertube_follow_hosts and peertube_redundancy_hosts,
+    mastodon_allowed_domains, from the trusted commune files (and included
+    indexes) whose last verification passed. Written to
+    group_vars/all/collective.yml, which sync owns; `anl-stack plan` then
+    shows what a deploy would change.
+    """
+    from anl_stack.collective.sync import sync
+
+    result = sync(folder, inventory, insee=insee, dry_run=dry_run)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    click.echo(_("federation settings ({file}):").format(file=result.file))
+    changes = result.changes()
+    for key, values in sorted(result.after.items()):
+        click.echo(f"  {key}: {', '.join(values) if values else '-'}")
+        if key in changes:
+            change = changes[key]
+            click.echo("    " + _("added: {added}; removed: {removed}").format(
+                added=", ".join(change["added"]) or "-", removed=", ".join(change["removed"]) or "-"))
+    for record in result.ignored:
+        click.echo(_("ignored: {problem}").format(problem=record.format()), err=True)
+    if dry_run:
+        click.echo(_("dry run: nothing written"))
+    else:
+        click.echo(_("written") if result.written else _("unchanged"))
+
+
 @collective.command("status")
 @COLLECTIVE
 @JSON_OPTION
