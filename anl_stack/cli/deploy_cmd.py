@@ -76,6 +76,8 @@ def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
     if prep.generated_secrets and not as_json:
         click.echo(_("generated secrets (values kept in the vault): {names}").format(
             names=", ".join(prep.generated_secrets)))
+    if check and not as_json:
+        _print_federation(prep)
     if check and lab_name is None:
         from anl_stack.inventory.acme_names import acme_name_warnings
 
@@ -91,6 +93,17 @@ def _run(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, 
         _print_report(report, prep.scrub, check=check)
     if result.exit_code != ExitCode.OK:
         raise AnlError(result.records, exit_code=result.exit_code)
+
+
+def _print_federation(prep: Any) -> None:
+    """The federation settings `collective sync` wrote for the planned plugins, before the run."""
+    from anl_stack.collective.sync import SYNC_FILE, synced_settings
+
+    settings = synced_settings(prep.inventory, [p.name for p in prep.plugins])
+    if settings:
+        click.echo(_("federation settings from the collective (group_vars/all/{file}):").format(file=SYNC_FILE))
+        for key, values in settings.items():
+            click.echo(f"  {key}: {', '.join(values) if values else '-'}")
 
 
 def _print_report(report: Any, scrub: Callable[[str], str], *, check: bool) -> None:

@@ -145,4 +145,15 @@ def sync(folder: Path, inventory: Path, *, insee: str, dry_run: bool = False) ->
     return outcome
 
 
-__all__ = ["FEDERATION", "SYNC_FILE", "SyncResult", "federation_values", "sync"]
+def synced_settings(inventory: Any, plugins: list[str]) -> dict[str, list[str]]:
+    """The federation settings of ``plugins`` that ``collective sync`` wrote in the inventory (for plan)."""
+    own = (inventory.paths.root / "group_vars" / "all" / SYNC_FILE).resolve()
+    keys = {key for plugin in plugins for key in FEDERATION.get(plugin, {})}
+    for source in inventory.var_sources:
+        if Path(source.doc.file).resolve() == own:
+            return {k: [str(v) for v in source.values[k]] for k in sorted(keys & set(source.values))
+                    if isinstance(source.values[k], list)}
+    return {}
+
+
+__all__ = ["FEDERATION", "SYNC_FILE", "SyncResult", "federation_values", "sync", "synced_settings"]

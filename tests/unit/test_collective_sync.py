@@ -116,3 +116,14 @@ def test_cli_dry_run_writes_nothing_then_sync_writes(tmp_path: Path, collective:
     done = runner.invoke(cli, ["--lang", "fr", "collective", "sync", str(collective), "-i", str(inventory),
                                "--insee", "73002", "--json"])
     assert done.exit_code == 0 and '"written": true' in done.output, done.output
+
+
+def test_plan_reads_back_what_sync_wrote_for_the_planned_plugins(tmp_path: Path, collective: Path) -> None:
+    from anl_stack.collective.sync import synced_settings
+    from anl_stack.inventory.model import load_inventory
+
+    inventory = commune_inventory(tmp_path)
+    assert synced_settings(load_inventory(inventory), ["peertube"]) == {}  # nothing synced yet
+    sync(collective, inventory, insee="73002")
+    assert synced_settings(load_inventory(inventory), ["peertube", "streaming"]) == {
+        "peertube_follow_hosts": ["video.a.exemple.fr"], "peertube_redundancy_hosts": ["video.a.exemple.fr"]}
