@@ -3,8 +3,8 @@
 A regional or national catalog is the merge of local ones. A collective
 publishes what it trusts as one file, ``index.yml`` (its members and the
 commune files ``collective verify`` trusted, copied as they are), signed by
-one of its current members (``index.<FINGERPRINT>.asc``, written by :mod:`anl_stack.collective.index_write`). Another collective
-includes it under ``included/<name>/``: the index, its signatures, the
+one of its current members (``index.<FINGERPRINT>.asc``, written by
+:mod:`anl_stack.collective.index_write`). Another collective includes it under ``included/<name>/``: the index, its signatures, the
 signers' public keys, and ``pin.yml``, which says which keys may sign that
 index and how many must; the pin is signed by a current member of the
 including collective (``pin.yml.asc``), so the choice of whom to trust is
@@ -144,9 +144,12 @@ def read_one(root: Path, base: Path, chain: Chain) -> tuple[Included | None, lis
         return None, [ErrorRecord(_("the index names another collective than its pin"), str(index_file), None,
                                   "collective", str(pin["collective"]))]
     entries = index.get("members")
-    listed = {m.get("insee"): m.get("fingerprint") for m in entries if isinstance(m, dict)} \
-        if isinstance(entries, list) else {}
-    included = Included(name, pin["collective"], index.get("members_version") or 0, str(index.get("date") or ""))
+    listed = {m["insee"]: m["fingerprint"] for m in (entries if isinstance(entries, list) else [])
+              if isinstance(m, dict) and isinstance(m.get("insee"), str) and isinstance(m.get("fingerprint"), str)
+              and FINGERPRINT.match(m["fingerprint"])}
+    version = index.get("members_version")
+    included = Included(name, pin["collective"], version if isinstance(version, int) else 0,
+                        str(index.get("date") or "")[:10])
     problems: list[ErrorRecord] = []
     communes = index.get("communes")
     for i, entry in enumerate(communes if isinstance(communes, list) else []):
