@@ -4,9 +4,10 @@ A regional or national catalog is the merge of local ones. A collective
 publishes what it trusts as one file, ``index.yml`` (its members and the
 commune files ``collective verify`` trusted, copied as they are), signed by
 one of its current members (``index.<FINGERPRINT>.asc``, written by
-:mod:`anl_stack.collective.index_write`). Another collective includes it under ``included/<name>/``: the index, its signatures, the
-signers' public keys, and ``pin.yml``, which says which keys may sign that
-index and how many must; the pin is signed by a current member of the
+:mod:`anl_stack.collective.index_write`). Another collective includes it
+under ``included/<name>/``: the index, its signatures, the signers' public
+keys, and ``pin.yml``, which says which keys may sign that index and how
+many must; the pin is signed by a current member of the
 including collective (``pin.yml.asc``), so the choice of whom to trust is
 that collective's own, signed like everything else.
 
