@@ -24,27 +24,36 @@ from anl_stack.collective.index import include
 from anl_stack.collective.index_write import make_index
 from anl_stack.collective.verify import verify
 from anl_stack.core.errors import AnlError
-from tests.unit.test_collective import NAME, build_collective, keys, member, plugin, publish_for  # noqa: F401
+from anl_stack.plugins.scaffold import create_plugin
+from tests.unit.test_collective import NAME, build_collective, keys, member, publish_for  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str]) -> tuple[Path, Path]:  # noqa: F811
+    """Savoie with its index, and ANL, built once (signing takes time); each test works on copies."""
+    base = tmp_path_factory.mktemp("collectives")
+    plugin = create_plugin(NAME, base / "plugins")
+    savoie = base / "savoie"
+    members_mod.init(savoie, name="Savoie", quorum=2, founders=[member("A", keys)], key=keys["A"])
+    members_mod.join(savoie, member("D", keys), key=keys["D"])
+    members_mod.sign(savoie, key=keys["A"])
+    publish_for(base / "p-savoie", savoie, plugin, keys, "A")
+    publish_for(base / "p-savoie", savoie, plugin, keys, "D")
+    make_index(savoie, key=keys["D"])
+    anl = build_collective(base / "anl", keys, "ABC")
+    publish_for(base / "p-anl", anl, plugin, keys, "A")
+    publish_for(base / "p-anl", anl, plugin, keys, "B")
+    return savoie, anl
 
 
 @pytest.fixture
-def savoie(tmp_path: Path, keys: dict[str, str], plugin: Path) -> Path:  # noqa: F811
-    root = tmp_path / "savoie"
-    members_mod.init(root, name="Savoie", quorum=2, founders=[member("A", keys)], key=keys["A"])
-    members_mod.join(root, member("D", keys), key=keys["D"])
-    members_mod.sign(root, key=keys["A"])
-    publish_for(tmp_path / "p-savoie", root, plugin, keys, "A")
-    publish_for(tmp_path / "p-savoie", root, plugin, keys, "D")
-    make_index(root, key=keys["D"])
-    return root
+def savoie(tmp_path: Path, made: tuple[Path, Path]) -> Path:
+    return Path(shutil.copytree(made[0], tmp_path / "savoie"))
 
 
 @pytest.fixture
-def anl(tmp_path: Path, keys: dict[str, str], plugin: Path) -> Path:  # noqa: F811
-    root = build_collective(tmp_path / "anl", keys, "ABC")
-    publish_for(tmp_path / "p-anl", root, plugin, keys, "A")
-    publish_for(tmp_path / "p-anl", root, plugin, keys, "B")
-    return root
+def anl(tmp_path: Path, made: tuple[Path, Path]) -> Path:
+    return Path(shutil.copytree(made[1], tmp_path / "anl"))
 
 
 def origins(root: Path) -> dict[str, list[str]]:
