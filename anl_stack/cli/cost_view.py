@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from anl_stack.core.i18n import Lang, translate
-from anl_stack.costs.text import LINE_LABELS, PERIODS, number
+from anl_stack.costs.text import LINE_LABELS, PERIODS, formula, number, unit
 
 
 class _Sources:
@@ -23,10 +23,10 @@ class _Sources:
 
 def _value(line: dict[str, Any], lang: Lang, _: Any) -> str:
     if line["value"] is not None:
-        return f"{number(line['value'], lang)} {line['unit']}"
+        return f"{number(line['value'], lang)} {unit(line['unit'], lang)}"
     text = _("unknown")
     if line.get("known_part"):
-        text = _("at least") + f" {number(line['known_part'], lang)} {line['unit']}"
+        text = _("at least") + f" {number(line['known_part'], lang)} {unit(line['unit'], lang)}"
     if line["missing"]:
         text += " (" + _("needs") + " " + ", ".join(line["missing"]) + ")"
     return text
@@ -48,7 +48,7 @@ def render_cost(report: dict[str, Any], lang: Lang) -> str:
             out += ["", _("Commune of {count} inhabitants").format(count=number(size["inhabitants"], lang))]
         for line in size["lines"]:
             out.append(f"  {_(LINE_LABELS.get(line['key'], line['key']))}: {_value(line, lang, _)}")
-            out.append(f"      = {line['formula']}")
+            out.append(f"      = {formula(line['formula'], lang)}")
         server, title = size["server"], _("Server")
         if server is not None:
             out.append(f"  {title}: {server['label'][lang]} {sources.ref(server)}")
@@ -63,7 +63,7 @@ def render_cost(report: dict[str, Any], lang: Lang) -> str:
                        f"{_(PERIODS[paid['period']])}{monthly} {sources.ref(paid)}")
     out += ["", _("Assumptions (change one with --set KEY=VALUE)")]
     for a in report["assumptions"]:
-        value = _("unknown") if a["value"] == "unknown" else f"{number(a['value'], lang)} {a['unit']}"
+        value = _("unknown") if a["value"] == "unknown" else f"{number(a['value'], lang)} {unit(a['unit'], lang)}"
         mark = " (" + _("set on the command line") + ")" if a["overridden"] else f" {sources.ref(a)}"
         out.append(f"  {a['key']} = {value}: {a['label'][lang]}{mark}")
         if a["notes"] and not a["overridden"]:

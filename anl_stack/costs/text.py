@@ -6,7 +6,7 @@ calculator writes numbers the same way in JavaScript (assets/cost-model.js).
 
 from __future__ import annotations
 
-from anl_stack.core.i18n import N_, Lang
+from anl_stack.core.i18n import N_, Lang, translate
 
 #: What each computed line is, in English (translated where shown).
 LINE_LABELS: dict[str, str] = {
@@ -23,6 +23,30 @@ LINE_LABELS: dict[str, str] = {
     "total_eur_per_month": N_("Total per month"),
 }
 PERIODS = {"month": N_("per month"), "year": N_("per year"), "once": N_("once")}
+#: The units of figures and assumptions (as the model and the cost files write them), in English.
+UNITS: dict[str, str] = {
+    "GB": N_("GB"), "MB": N_("MB"), "GB/month": N_("GB/month"), "GB/account": N_("GB/account"),
+    "GB/account/month": N_("GB/account/month"), "EUR": N_("EUR"), "EUR/month": N_("EUR/month"),
+    "EUR/h": N_("EUR/h"), "EUR/GB": N_("EUR/GB"), "h": N_("h"), "h/month": N_("h/month"), "min": N_("min"),
+    "months": N_("months"), "accounts": N_("accounts"), "viewers": N_("viewers"), "copies": N_("copies"),
+    "Mbit/s": N_("Mbit/s"), "kbit/s": N_("kbit/s"),
+}
+
+#: The formulas that are prose rather than arithmetic on the assumptions' keys, in English.
+FORMULA_TEXTS: dict[str, str] = {
+    "not modelled": N_("not modelled"),
+    "not modelled (PeerTube spreads viewers over P2P)": N_("not modelled (PeerTube spreads viewers over P2P)"),
+}
+
+
+def formula(text: str, lang: Lang) -> str:
+    """A line's formula as shown: a prose one in ``lang``, arithmetic on the keys as it is."""
+    return translate(FORMULA_TEXTS[text], lang) if text in FORMULA_TEXTS else text
+
+
+def unit(text: str, lang: Lang) -> str:
+    """A unit in ``lang`` ("GB/month" is "Go/mois" in French); one not listed in :data:`UNITS` as it is."""
+    return translate(UNITS[text], lang) if text in UNITS else text
 
 
 def number(value: float, lang: Lang) -> str:

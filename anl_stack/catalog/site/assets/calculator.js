@@ -30,11 +30,16 @@
     return lang === "fr" ? text.replace(".", ",") : text;
   }
 
+  // A unit in the page's language (anl_stack/costs/text.py, unit).
+  function unitText(unit) {
+    return Object.prototype.hasOwnProperty.call(texts, "unit." + unit) ? texts["unit." + unit] : unit;
+  }
+
   // The same text as `plugins cost` (anl_stack/cli/cost_view.py, _value).
   function valueText(line) {
-    if (line.value !== null) { return model.number(line.value, lang) + " " + line.unit; }
+    if (line.value !== null) { return model.number(line.value, lang) + " " + unitText(line.unit); }
     var text = texts.unknown;
-    if (line.known_part) { text = texts.at_least + " " + model.number(line.known_part, lang) + " " + line.unit; }
+    if (line.known_part) { text = texts.at_least + " " + model.number(line.known_part, lang) + " " + unitText(line.unit); }
     if (line.missing.length) { text += " (" + texts.needs + " " + line.missing.join(", ") + ")"; }
     return text;
   }
@@ -89,7 +94,7 @@
       var row = el("tr", {"data-key": line.key, "data-value": line.value === null ? "" : String(line.value)});
       row.appendChild(el("th", {scope: "row"}, texts["line." + line.key] || line.key));
       row.appendChild(el("td", {"class": "value"}, valueText(line)));
-      row.appendChild(el("td", {"class": "formula"}, line.formula));
+      row.appendChild(el("td", {"class": "formula"}, texts["formula." + line.formula] || line.formula));
       body.appendChild(row);
     });
     serverLine.setAttribute("data-server", size.server ? size.server.name : "");
