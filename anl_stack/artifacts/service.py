@@ -277,7 +277,7 @@ def verify_cache(plugin: str | None = None, settings: dict[str, Any] | None = No
                                                          message=error.message, expected=error.expected,
                                                          actual=error.actual)))
                 continue
-        findings.append(Finding(key, True, Joined("; ", notes)))
+        findings.append(Finding(key, True, Joined(N_("; "), notes)))
     return findings
 
 

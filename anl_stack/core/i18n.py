@@ -149,7 +149,7 @@ def _text_again(message: str, values: dict[str, Any]) -> Text:
 
 
 class Joined(Text):
-    """Texts joined by a separator (``"; "``), each translated where shown."""
+    """Texts joined by a separator (``N_("; ")``, which French writes " ; "), each translated where shown."""
 
     parts: tuple[str, ...]
 
@@ -163,7 +163,8 @@ class Joined(Text):
         return Joined, (self.message, self.parts)
 
     def shown(self, lang: Lang) -> str:
-        return self.message.join(translate(part, lang) if isinstance(part, Text) else part for part in self.parts)
+        separator = _catalog(lang).gettext(self.message)
+        return separator.join(translate(part, lang) if isinstance(part, Text) else part for part in self.parts)
 
 
 def translate(message: str, lang: Lang) -> str:
