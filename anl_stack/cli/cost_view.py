@@ -28,7 +28,7 @@ def _value(line: dict[str, Any], lang: Lang, _: Any) -> str:
     if line.get("known_part"):
         text = _("at least") + f" {number(line['known_part'], lang)} {unit(line['unit'], lang)}"
     if line["missing"]:
-        text += " (" + _("needs") + " " + ", ".join(line["missing"]) + ")"
+        text += " (" + _("needs") + " " + ", ".join(formula(m, lang) for m in line["missing"]) + ")"
     return text
 
 

@@ -209,5 +209,5 @@ def calculator_data(plugins: list[Plugin], lang: Lang, today: dt.date) -> dict[s
     texts = {key: _(text, lang) for key, text in CALCULATOR_TEXTS.items()}
     texts.update({f"line.{key}": _(text, lang) for key, text in LINE_LABELS.items()})
     texts.update({f"unit.{key}": _(text, lang) for key, text in UNITS.items()})
-    texts.update({f"formula.{key}": _(text, lang) for key, text in FORMULA_TEXTS.items()})
-    return {"lang": lang, "tools": tools, "texts": texts}
+    formulas = [[text, _(text, lang)] for text in FORMULA_TEXTS]
+    return {"lang": lang, "tools": tools, "texts": texts, "formulas": formulas}
