@@ -306,3 +306,17 @@ def test_cost_units_speak_french_in_the_command_and_the_calculator() -> None:
     units = {a["key"]: a["unit"] for a in data["tools"][0]["assumptions"]}
     assert units["hourly_cost_eur"] == "EUR/h" and units["admin_hours_per_month"] == "h/mois"
     assert units["quota_gb"] == "Go/compte", units
+
+
+def test_manifest_type_errors_speak_french_instead_of_pydantic_english(tmp_path: Path) -> None:
+    created = invoke("plugins", "new", "typlug", "--dir", str(tmp_path))
+    assert created.exit_code == 0, created.output
+    manifest = tmp_path / "typlug" / "plugin.yml"
+    manifest.write_text(manifest.read_text().replace("{port: 443, protocol: tcp", "{port: https, protocol: tcp")
+                        .replace("    supported: true", "    supported: maybe", 1))
+    french, english = both("plugins", "check", "--no-lint", str(tmp_path / "typlug"), code=1)
+    assert_french(french, english, [
+        ("deployment.ports[0].port : pas un entier (attendu : un entier", "deployment.ports[0].port: not an integer"),
+        ("supported : ni true ni false (attendu : true ou false)", "supported: not true or false"),
+    ])
+    assert "Input should be" not in french + english
