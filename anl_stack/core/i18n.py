@@ -296,6 +296,30 @@ def label(key: str, lang: Lang) -> str:
     return translate(LABELS[key], lang) if key in LABELS else key
 
 
+def check_doc_parts(doc: str) -> tuple[str, str]:
+    """A check's explanation (the first line of its docstring) and hint (the paragraph starting ``Hint:``).
+
+    Reports show them translated (:func:`check_text`); the extractor gives
+    those of anl-stack's own checks to Babel.
+    """
+    lines = [line.strip() for line in doc.splitlines()]
+    explanation = lines[0] if lines else ""
+    hint_lines: list[str] = []
+    for line in lines:
+        if hint_lines and line and not line.lower().startswith(("hint:",)):
+            hint_lines.append(line)
+        elif line.lower().startswith("hint:"):
+            hint_lines = [line[5:].strip()]
+        elif hint_lines and not line:
+            break
+    return explanation, " ".join(hint_lines)
+
+
+def check_text(text: str | None) -> str:
+    """A check's explanation or hint in the current language (a plugin's own checks: as they are written)."""
+    return _(text) if text else ""
+
+
 def help_messages(text: str) -> list[str]:
     """The messages of a Click help text, as catalogs hold them: one per paragraph.
 

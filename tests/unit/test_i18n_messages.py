@@ -320,3 +320,46 @@ def test_manifest_type_errors_speak_french_instead_of_pydantic_english(tmp_path:
         ("supported : ni true ni false (attendu : true ou false)", "supported: not true or false"),
     ])
     assert "Input should be" not in french + english
+
+
+# --- the verify report: anl-stack's own checks explain themselves in French ----------------------
+
+def test_verify_report_explains_the_baseline_checks_in_french(tmp_path: Path) -> None:
+    import json
+
+    from anl_stack.core.i18n import set_language
+    from anl_stack.plugin_api.fixtures import _doc_parts
+    from anl_stack.verify.baseline import test_baseline
+    from anl_stack.verify.report import render
+    from anl_stack.verify.result import VerifyResult
+
+    explanation, hint = _doc_parts(test_baseline.test_firewall_default_deny)  # as the verify run records them
+    plugin_check = ("The page answers.", "restart nginx.")  # a plugin's own check: shown as it is written
+    result = VerifyResult(
+        date="2026-12-07T10:00:00+01:00", inventory=str(tmp_path), label="brioux", marker_expr="not live",
+        hosts=[{"name": "web1", "plugins": ["hello"], "debian_version": "13.1", "codename": "trixie", "lab": False,
+                "environment": "production", "facts": {}}],
+        plugins=[{"name": "hello", "recipe_version": "0.1.0", "app_version": "unknown", "digest": "sha256:0",
+                  "path": str(tmp_path)}],
+        checks=[{"host": "web1", "suite": "baseline", "check": "test_firewall_default_deny", "outcome": "failed",
+                 "message": "no input chain", "explanation": explanation, "hint": hint, "nodeid": "a"},
+                {"host": "web1", "suite": "hello", "check": "test_page", "outcome": "failed", "message": "503",
+                 "explanation": plugin_check[0], "hint": plugin_check[1], "nodeid": "b"}],
+        summary={"passed": 0, "failed": 2, "error": 0, "n/a": 0, "skipped": 0, "not run": 0},
+        notes=[], run_dir=str(tmp_path), junit="j.xml", log="l.log")
+    shown: dict[str, dict[str, str]] = {}
+    for lang in ("fr", "en"):
+        set_language(lang)  # type: ignore[arg-type]
+        try:
+            shown[lang] = {fmt: render(result, fmt) for fmt in (".md", ".html", ".json")}
+        finally:
+            set_language(None)
+    for fmt in (".md", ".html"):
+        assert_french(shown["fr"][fmt], shown["en"][fmt], [
+            ("Le pare-feu nftables est chargé, activé au démarrage", "The nftables firewall is loaded, enabled at boot"),
+            ("relancez le déploiement (le rôle base écrit /etc/nftables.conf", "re-run the deploy (the base role writes"),
+        ])
+        assert "The page answers." in shown["fr"][fmt] and "restart nginx." in shown["fr"][fmt]
+    # JSON, for tools and records, keeps the checks' own texts.
+    checks = json.loads(shown["fr"][".json"])["checks"]
+    assert checks[0]["explanation"] == explanation and checks[0]["hint"] == hint
