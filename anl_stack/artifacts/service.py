@@ -227,7 +227,7 @@ class Finding:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"artifact": self.key, "ok": self.ok, "message": self.message}
+        return {"artifact": self.key, "ok": self.ok, "message": str(self.message)}  # the English text
 
 
 def verify_cache(plugin: str | None = None, settings: dict[str, Any] | None = None,

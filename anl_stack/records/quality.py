@@ -66,7 +66,7 @@ class Quality:
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "digest": self.digest, "next_level": self.next_level(),
                 "missing": self.missing("en"), "met": {str(k): v for k, v in sorted(self.met.items())},
-                "ignored": [{"file": f, "why": w} for f, w in self.ignored],
+                "ignored": [{"file": f, "why": str(w)} for f, w in self.ignored],  # the English text
                 "reviews": [r.to_dict() for r in self.reviews]}
 
 

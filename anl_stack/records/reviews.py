@@ -173,9 +173,11 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": str(self.file), "by": self.by, "reviewer": self.reviewer, "date": self.date,
-                "digest": self.digest, "status": self.status, "signature": self.signature, "signer": self.signer,
+                "digest": self.digest, "status": str(self.status), "signature": self.signature,
+                "signer": None if self.signer is None else str(self.signer),
                 "evidence": {"environments": self.evidence_environments, "debian_releases": self.releases,
-                             "problem": self.evidence_problem} if self.evidence_environments or
+                             "problem": None if self.evidence_problem is None else str(self.evidence_problem)}
+                if self.evidence_environments or
                 self.evidence_problem else None}
 
 
