@@ -31,7 +31,7 @@ from anl_stack.artifacts.service import Result, _store, fetch, plugin_refs, sele
 from anl_stack.artifacts.trust import Ref, check_file, hash_file, plugin_key_file
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.files import check_writable, streamed_file
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import N_, _
 from anl_stack.inventory.model import load_inventory
 from anl_stack.plugins.discovery import discover_plugins
 
@@ -115,18 +115,19 @@ def _read_members(tar: tarfile.TarFile, file: str) -> dict[str, tarfile.TarInfo]
 
 _HEX = {64: re.compile(r"^[0-9a-f]{64}$"), 128: re.compile(r"^[0-9a-f]{128}$")}
 #: Fields of one listed artifact: (required, check, what is expected).
-_TEXT = (lambda v: isinstance(v, str) and bool(v.strip()) and "\0" not in v, "non-empty text")
+_TEXT = (lambda v: isinstance(v, str) and bool(v.strip()) and "\0" not in v, N_("non-empty text"))
 _ITEM_FIELDS: dict[str, tuple[bool, Any, str]] = {
     "plugin": (True, *_TEXT),
     "name": (True, *_TEXT),
     "version": (True, *_TEXT),
-    "filename": (True, lambda v: isinstance(v, str) and _plain_name(v), "a plain file name (no '/', no '..')"),
-    "sha256": (True, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)), "64 lower-case hex digits"),
-    "sha512": (False, lambda v: isinstance(v, str) and bool(_HEX[128].match(v)), "128 lower-case hex digits"),
-    "size": (False, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a number of bytes"),
-    "fingerprint": (False, _TEXT[0], "a key fingerprint"),
-    "signature_sha256": (False, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)), "64 lower-case hex digits"),
-    "key_sha256": (False, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)), "64 lower-case hex digits"),
+    "filename": (True, lambda v: isinstance(v, str) and _plain_name(v), N_("a plain file name (no '/', no '..')")),
+    "sha256": (True, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)), N_("64 lower-case hex digits")),
+    "sha512": (False, lambda v: isinstance(v, str) and bool(_HEX[128].match(v)), N_("128 lower-case hex digits")),
+    "size": (False, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, N_("a number of bytes")),
+    "fingerprint": (False, _TEXT[0], N_("a key fingerprint")),
+    "signature_sha256": (False, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)),
+                         N_("64 lower-case hex digits")),
+    "key_sha256": (False, lambda v: isinstance(v, str) and bool(_HEX[64].match(v)), N_("64 lower-case hex digits")),
 }
 
 
@@ -150,11 +151,11 @@ def _item_problems(index: int, item: Any, file: str) -> list[ErrorRecord]:
             if required:
                 records.append(ErrorRecord(_("{manifest_name}: required key is missing")
                                            .format(manifest_name=MANIFEST_NAME), file, None,
-                                           f"{where}.{key}", expected))
+                                           f"{where}.{key}", _(expected)))
         elif not check(value):
             records.append(ErrorRecord(_("{manifest_name}: {value!r} is not usable")
                                        .format(manifest_name=MANIFEST_NAME, value=str(value)[:80]), file, None,
-                                       f"{where}.{key}", expected))
+                                       f"{where}.{key}", _(expected)))
     return records
 
 

@@ -23,7 +23,7 @@ from anl_stack.artifacts.trust import (
     require_trust,
 )
 from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import N_, Joined, Text, _
 from anl_stack.plugins.discovery import get_plugin, require_loaded
 
 # --- which artifacts a plugin needs -------------------------------------------
@@ -227,7 +227,7 @@ class Finding:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"artifact": self.key, "ok": self.ok, "message": self.message}
+        return {"artifact": self.key, "ok": self.ok, "message": str(self.message)}  # the English text
 
 
 def verify_cache(plugin: str | None = None, settings: dict[str, Any] | None = None,
@@ -242,14 +242,14 @@ def verify_cache(plugin: str | None = None, settings: dict[str, Any] | None = No
             continue
         blob = cache.blob(entry["sha256"])
         if not blob.is_file():
-            findings.append(Finding(key, False, "cached file is missing"))
+            findings.append(Finding(key, False, Text(N_("cached file is missing"))))
             continue
         actual = hash_file(blob)
         if actual.sha256 != entry["sha256"] or actual.sha512 != entry.get("sha512", actual.sha512):
-            findings.append(Finding(key, False, f"sha256 check failed: expected {entry['sha256']}, "
-                                                f"actual {actual.sha256}"))
+            findings.append(Finding(key, False, Text(N_("sha256 check failed: expected {expected}, actual {actual}"),
+                                                     expected=entry["sha256"], actual=actual.sha256)))
             continue
-        notes = ["hash ok"]
+        notes = [Text(N_("hash ok"))]
         try:
             if entry["plugin"] not in seen:
                 seen.add(entry["plugin"])
@@ -259,10 +259,10 @@ def verify_cache(plugin: str | None = None, settings: dict[str, Any] | None = No
                     pass  # plugin not installed here: the hash and signature checks still apply
             ref = refs.get(key)
             if ref is None:
-                notes.append("not listed by an installed plugin manifest")
+                notes.append(Text(N_("not listed by an installed plugin manifest")))
             else:
                 entry_matches(ref, entry, settings)
-                notes.append("matches the manifest's pins")
+                notes.append(Text(N_("matches the manifest's pins")))
         except AnlError as error:
             findings.append(Finding(key, False, str(error)))
             continue
@@ -270,12 +270,14 @@ def verify_cache(plugin: str | None = None, settings: dict[str, Any] | None = No
             try:
                 verify_detached(blob, cache.blob(entry["signature_sha256"]), cache.blob(entry["key_sha256"]),
                                 entry["fingerprint"])
-                notes.append(f"signature by {entry['fingerprint']} ok")
+                notes.append(Text(N_("signature by {fingerprint} ok"), fingerprint=entry["fingerprint"]))
             except GpgError as error:
-                findings.append(Finding(key, False, f"{error.check} check failed: {error.message}; "
-                                                    f"expected {error.expected}, actual {error.actual}"))
+                findings.append(Finding(key, False, Text(N_("{check} check failed: {message}; expected {expected}, "
+                                                            "actual {actual}"), check=error.check,
+                                                         message=error.message, expected=error.expected,
+                                                         actual=error.actual)))
                 continue
-        findings.append(Finding(key, True, "; ".join(notes)))
+        findings.append(Finding(key, True, Joined(N_("; "), notes)))
     return findings
 
 

@@ -19,9 +19,18 @@ from typing import Any
 
 from anl_stack.adapters.gpg import GpgError, verify_detached
 from anl_stack.core.errors import AnlError, ErrorRecord
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import N_, Text, _, parse_text, shown
 
 PINS_SETTING = "anl_artifact_pins"
+#: The checks a cached file passed, as the cache's index stores them (in English; shown translated).
+PIN_ORIGINS = (N_("manifest"), N_("commune setting {setting}"))
+CHECK_NOTES = (N_("{algorithm} pinned in {origin}"), N_("OpenPGP signature by {fingerprint} (checked when cached)"),
+               N_("OpenPGP signature by {fingerprint}"))
+
+
+def check_note(note: str) -> str:
+    """A check stored in the cache's index, in the current language."""
+    return shown(parse_text(note, CHECK_NOTES, origin=PIN_ORIGINS))
 VERSIONS_SETTING = "anl_artifact_versions"
 
 
@@ -150,31 +159,30 @@ def require_trust(ref: Ref, settings: dict[str, Any] | None) -> None:
         _("artifact {artifact} has no pinned checksum nor signature: refusing to trust it")
         .format(artifact=ref.label),
         key=ref.where,
-        expected=f'a checksum pinned by the commune in group_vars/all/anl.yml: '
-                 f'{PINS_SETTING}: {{{ref.name}: "sha256:<hex>"}}; `anl-stack artifacts` commands read it '
-                 'with -i INVENTORY',
+        expected=_("a checksum pinned by the commune in group_vars/all/anl.yml: {pins}; `anl-stack artifacts` "
+                   "commands read it with -i INVENTORY").format(pins=f'{PINS_SETTING}: {{{ref.name}: "sha256:<hex>"}}'),
     )
 
 
 def check_failure(ref: Ref, check: str, expected: str, actual: str, filename: str | None = None) -> AnlError:
     what = f" ({filename})" if filename else ""
     return AnlError(ErrorRecord(_("artifact {artifact}{what}: {check} check failed; actual: {actual}")
-                                .format(artifact=ref.label, what=what, check=check, actual=actual),
-                                key=ref.where, expected=expected))
+                                .format(artifact=ref.label, what=what, check=shown(check), actual=shown(actual)),
+                                key=ref.where, expected=shown(expected)))
 
 
 def check_digests(ref: Ref, digests: Digests, settings: dict[str, Any] | None, filename: str | None = None) -> list[str]:
     """Compare the file's digests with every pin; return the checks passed."""
     passed = []
-    pins = [(d, "manifest") for d in manifest_pins(ref)]
+    pins = [(d, Text(PIN_ORIGINS[0])) for d in manifest_pins(ref)]
     if (pin := commune_pin(ref, settings)) is not None:
-        pins.append((pin, f"commune setting {PINS_SETTING}"))
+        pins.append((pin, Text(PIN_ORIGINS[1], setting=PINS_SETTING)))
     for digest, origin in pins:
         actual = digests.get(digest.algorithm)
         if actual != digest.hex:
-            raise check_failure(ref, f"{digest.algorithm} ({origin})", f"{digest.algorithm}:{digest.hex}",
+            raise check_failure(ref, f"{digest.algorithm} ({shown(origin)})", f"{digest.algorithm}:{digest.hex}",
                                 f"{digest.algorithm}:{actual}", filename)
-        passed.append(f"{digest.algorithm} pinned in {origin}")
+        passed.append(Text(CHECK_NOTES[0], algorithm=digest.algorithm, origin=origin))
     return passed
 
 
@@ -187,16 +195,18 @@ def check_file(ref: Ref, path: Path, settings: dict[str, Any] | None, *,
     sig = ref.spec.signature
     if sig is not None:
         if signature is None or not signature.is_file():
-            raise check_failure(ref, "signature", f"a detached signature ({sig.url})", "no signature file", path.name)
+            raise check_failure(ref, Text(N_("signature")), Text(N_("a detached signature ({url})"), url=sig.url),
+                                Text(N_("no signature file")), path.name)
         if key is None or not key.is_file():
-            raise check_failure(ref, "signing key", f"key {sig.fingerprint}", "no key file", path.name)
+            raise check_failure(ref, Text(N_("signing key")), Text(N_("key {fingerprint}"), fingerprint=sig.fingerprint),
+                                Text(N_("no key file")), path.name)
         try:
             result = verify_detached(path, signature, key, sig.fingerprint)
         except GpgError as error:
             raise check_failure(ref, error.check, error.expected or sig.fingerprint,
                                 f"{error.message}: {error.actual}", path.name) from None
         evidence.fingerprint = result.primary_fingerprint
-        evidence.checks.append(f"OpenPGP signature by {result.primary_fingerprint}")
+        evidence.checks.append(Text(CHECK_NOTES[2], fingerprint=result.primary_fingerprint))
     return evidence
 
 
@@ -208,8 +218,10 @@ def entry_matches(ref: Ref, entry: dict[str, Any], settings: dict[str, Any] | No
     sig = ref.spec.signature
     if sig is not None:
         if entry.get("fingerprint") != sig.fingerprint:
-            raise check_failure(ref, "signature", f"a good signature by {sig.fingerprint}",
-                                f"cached file was checked against {entry.get('fingerprint') or 'no signature'}",
-                                entry.get("filename"))
-        passed.append(f"OpenPGP signature by {sig.fingerprint} (checked when cached)")
+            checked = Text(N_("cached file was checked against {fingerprint}"), fingerprint=entry["fingerprint"]) \
+                if entry.get("fingerprint") else Text(N_("cached file was checked against no signature"))
+            raise check_failure(ref, Text(N_("signature")), Text(N_("a good signature by {fingerprint}"),
+                                                                 fingerprint=sig.fingerprint),
+                                checked, entry.get("filename"))
+        passed.append(Text(CHECK_NOTES[1], fingerprint=sig.fingerprint))
     return passed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from anl_stack.core.i18n import LANGS, label
+from anl_stack.core.i18n import LANGS, N_, label, translate
 from anl_stack.records.quality import LADDER, legend, safe_compute
 
 
@@ -30,14 +30,16 @@ def build_listing(found: list[Any], levels: dict[str, Any]) -> dict[str, Any]:
         "text": {},
     }
     listing["json"]["levels"] = [{"level": level, "needs": text} for level, text in LADDER]
-    notes = []
-    for p in found:
-        if p.error:
-            notes += [f"error: {p.name}: {r.format()}" for r in p.error.records]
-        for s in p.shadowed:
-            notes.append(f"shadowed: {p.name} from {s.source} ({s.origin}) is ignored; "
-                         f"{p.source} ({p.origin}) comes first")
     for language in LANGS:
+        notes = []
+        for p in found:
+            if p.error:
+                notes += [translate(N_("error: {plugin}: {problem}"), language).format(plugin=p.name, problem=r.format())
+                          for r in p.error.records]
+            for s in p.shadowed:
+                notes.append(translate(N_("shadowed: {plugin} from {source} ({origin}) is ignored; {first} "
+                                          "({first_origin}) comes first"), language).format(
+                    plugin=p.name, source=s.source, origin=s.origin, first=p.source, first_origin=p.origin))
         headers = [label(k, language) for k in ("name", "recipe_version", "app_version", "platforms",
                                                   "recipe_status")]
         headers += [label("level", language), label("source", language)]

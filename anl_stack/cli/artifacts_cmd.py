@@ -10,7 +10,7 @@ import click
 from anl_stack.cli.i18n_click import Group
 from anl_stack.cli.output import echo_json
 from anl_stack.core.errors import ExitCode
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import _, shown
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -58,6 +58,7 @@ def fetch(plugin: str, version: str | None, inventory: Path | None, as_json: boo
     """
     from anl_stack.artifacts import fetch as do_fetch
     from anl_stack.artifacts import select
+    from anl_stack.artifacts.trust import check_note
     from anl_stack.cli.progress import DownloadBars
 
     settings = _settings(inventory)
@@ -72,7 +73,7 @@ def fetch(plugin: str, version: str | None, inventory: Path | None, as_json: boo
         state = _("cache hit") if r.cached else _("fetched and verified")
         click.echo(f"{r.ref.name} {r.ref.version}: {state}: {_short(r.entry)}")
         for check in r.entry.get("checks", []):
-            click.echo(f"  ok: {check}")
+            click.echo(f"  ok: {check_note(check)}")
 
 
 @artifacts.command()
@@ -90,6 +91,7 @@ def add(plugin: str, file: Path, signature: Path | None, name: str | None, versi
     from anl_stack.artifacts import find_ref
     from anl_stack.artifacts.service import plugin_refs
     from anl_stack.artifacts.sources import expected_filename
+    from anl_stack.artifacts.trust import check_note
 
     settings = _settings(inventory)
     by_filename = [r for r in plugin_refs(plugin)
@@ -102,7 +104,7 @@ def add(plugin: str, file: Path, signature: Path | None, name: str | None, versi
         return
     click.echo(f"{ref.name} {ref.version}: " + _("added to the cache: {file}").format(file=_short(result.entry)))
     for check in result.entry.get("checks", []):
-        click.echo(f"  ok: {check}")
+        click.echo(f"  ok: {check_note(check)}")
 
 
 @artifacts.command()
@@ -159,7 +161,7 @@ def verify(plugin: str | None, inventory: Path | None, as_json: bool) -> None:
                        else _("the artifact cache holds nothing"))
         for f in findings:
             mark = _("ok  ") if f.ok else _("FAIL")
-            click.echo(f"{mark} {f.key}: {f.message}")
+            click.echo(f"{mark} {f.key}: {shown(f.message)}")
     if any(not f.ok for f in findings):
         raise SystemExit(int(ExitCode.FAILED))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from anl_stack.core.i18n import Lang, translate
-from anl_stack.costs.text import LINE_LABELS, PERIODS, number
+from anl_stack.costs.text import LINE_LABELS, PERIODS, formula, number, unit
 
 
 class _Sources:
@@ -23,12 +23,12 @@ class _Sources:
 
 def _value(line: dict[str, Any], lang: Lang, _: Any) -> str:
     if line["value"] is not None:
-        return f"{number(line['value'], lang)} {line['unit']}"
+        return f"{number(line['value'], lang)} {unit(line['unit'], lang)}"
     text = _("unknown")
     if line.get("known_part"):
-        text = _("at least") + f" {number(line['known_part'], lang)} {line['unit']}"
+        text = _("at least") + f" {number(line['known_part'], lang)} {unit(line['unit'], lang)}"
     if line["missing"]:
-        text += " (" + _("needs") + " " + ", ".join(line["missing"]) + ")"
+        text += " (" + _("needs") + " " + ", ".join(formula(m, lang) for m in line["missing"]) + ")"
     return text
 
 
@@ -47,25 +47,29 @@ def render_cost(report: dict[str, Any], lang: Lang) -> str:
         else:
             out += ["", _("Commune of {count} inhabitants").format(count=number(size["inhabitants"], lang))]
         for line in size["lines"]:
-            out.append(f"  {_(LINE_LABELS.get(line['key'], line['key']))}: {_value(line, lang, _)}")
-            out.append(f"      = {line['formula']}")
+            out.append("  " + _("{label}: {value}").format(label=_(LINE_LABELS.get(line["key"], line["key"])),
+                                                           value=_value(line, lang, _)))
+            out.append(f"      = {formula(line['formula'], lang)}")
         server, title = size["server"], _("Server")
         if server is not None:
-            out.append(f"  {title}: {server['label'][lang]} {sources.ref(server)}")
+            out.append("  " + _("{label}: {value}").format(label=title,
+                                                           value=f"{server['label'][lang]} {sources.ref(server)}"))
         else:
-            out.append(f"  {title}: " + _("no listed offer is large enough"))
+            out.append("  " + _("{label}: {value}").format(label=title, value=_("no listed offer is large enough")))
     if report["paid_before"]:
         out += ["", _("What public bodies paid before")]
         for paid in report["paid_before"]:
             monthly = f" = {number(paid['per_month'], lang)} {paid['currency']} " + _("per month") \
                 if paid["per_month"] is not None and paid["period"] != "month" else ""
-            out.append(f"  {paid['who']}: {paid['what'][lang]}: {number(paid['amount'], lang)} {paid['currency']} "
-                       f"{_(PERIODS[paid['period']])}{monthly} {sources.ref(paid)}")
+            amount = (f"{number(paid['amount'], lang)} {paid['currency']} "
+                      f"{_(PERIODS[paid['period']])}{monthly} {sources.ref(paid)}")
+            out.append("  " + _("{label}: {value}").format(
+                label=paid["who"], value=_("{label}: {value}").format(label=paid["what"][lang], value=amount)))
     out += ["", _("Assumptions (change one with --set KEY=VALUE)")]
     for a in report["assumptions"]:
-        value = _("unknown") if a["value"] == "unknown" else f"{number(a['value'], lang)} {a['unit']}"
+        value = _("unknown") if a["value"] == "unknown" else f"{number(a['value'], lang)} {unit(a['unit'], lang)}"
         mark = " (" + _("set on the command line") + ")" if a["overridden"] else f" {sources.ref(a)}"
-        out.append(f"  {a['key']} = {value}: {a['label'][lang]}{mark}")
+        out.append("  " + _("{label}: {value}").format(label=f"{a['key']} = {value}", value=f"{a['label'][lang]}{mark}"))
         if a["notes"] and not a["overridden"]:
             out.append(f"      {a['notes'][lang]}")
     out += ["", _("Sources")]
@@ -75,5 +79,5 @@ def render_cost(report: dict[str, Any], lang: Lang) -> str:
             when.append(_("checked") + " " + item["checked"])
         if item.get("age_months") is not None and item.get("dated"):
             when.append(_("{months} months old").format(months=item["age_months"]))
-        out.append(f"  [{i}] {item['source']} ({'; '.join(when)})")
+        out.append(f"  [{i}] {item['source']} (" + _("; ").join(when) + ")")
     return "\n".join(out) + "\n"

@@ -22,7 +22,7 @@ from anl_stack.cli.engine_option import ENGINE_OPTION
 from anl_stack.cli.fleet_cli import fleet_options, refuse_fleet_conflicts, run_fleet_command
 from anl_stack.cli.i18n_click import Command
 from anl_stack.core.errors import AnlError, ExitCode
-from anl_stack.core.i18n import N_, _
+from anl_stack.core.i18n import N_, Text, _
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -361,7 +361,8 @@ def upgrade(plugin: str, inventory: str | None, lab_name: str | None, limit: str
         hosts=", ".join(report.hosts)))
     for step in report.steps:
         mark = _("ok  ") if step.ok else _("FAIL")
-        click.echo(f"  {mark} " + _("{step}: {detail}").format(step=_step_name(step.name), detail=step.detail))
+        click.echo(f"  {mark} " + _("{step}: {detail}").format(
+            step=_step_name(step.name), detail=_(step.detail) if isinstance(step.detail, Text) else step.detail))
     outcome = _(UPGRADE_OUTCOMES[report.outcome]) if report.outcome in UPGRADE_OUTCOMES else report.outcome
     click.echo(_("{outcome} (report: {report})").format(outcome=outcome, report=report.folder / "upgrade.json"))
     sys.exit(int(report.exit_code))

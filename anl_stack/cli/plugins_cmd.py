@@ -80,12 +80,13 @@ def _quality_text(quality: Any, language: Lang) -> list[str]:
     if quality.reviews:
         lines.append("  " + _("reviews") + ":")
         for r in quality.reviews:
-            signed = f"signed by {r.signer}" if r.signature == "signed" else r.signature
+            signed = _("signed by {signer}").format(signer=r.signer) if r.signature == "signed" \
+                else _(r.signature)
             evidence = f", {'/'.join(r.evidence_environments)} Debian {'/'.join(r.releases)}" \
                 if r.evidence_environments else ""
-            lines.append(f"    {r.date} {r.by} ({r.reviewer}): {r.status}, {signed}{evidence}")
+            lines.append(f"    {r.date} {r.by} ({r.reviewer}): {_(r.status)}, {signed}{evidence}")
     for file, why in quality.ignored:
-        lines.append(f"  {not_counted}: {file}: {why}")
+        lines.append(f"  {not_counted}: {file}: {_(why)}")
     return lines
 
 

@@ -100,7 +100,8 @@ class LiveDisplay(Display):
         from rich.table import Table
 
         m = self.model
-        table = Table(title=f"{m.play or _('starting')} — {m.elapsed:.0f}s", title_justify="left", expand=False)
+        play = m.play or _("starting")  # Babel does not read inside f-strings
+        table = Table(title=f"{play} — {m.elapsed:.0f}s", title_justify="left", expand=False)
         table.add_column(_("host"))
         table.add_column(_("state"))
         table.add_column(_("ok"), justify="right")

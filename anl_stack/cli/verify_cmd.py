@@ -11,7 +11,7 @@ import click
 from anl_stack.cli.fleet_cli import fleet_options, refuse_fleet_conflicts, run_fleet_command
 from anl_stack.cli.i18n_click import Command
 from anl_stack.cli.output import echo_json
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import _, check_text
 
 # Feature packages are imported inside each command (start-up speed): `--help` and
 # `plugins list` import neither Ansible, testinfra nor pydantic (tests/unit/test_startup.py).
@@ -107,6 +107,6 @@ def _row(row: dict[str, Any], label: Any) -> None:
     if row["outcome"] in ("failed", "error"):
         click.echo(f"      {row['message']}")
         if row.get("hint"):
-            click.echo("      " + _("hint: {hint}").format(hint=row["hint"]))
+            click.echo("      " + _("hint: {hint}").format(hint=check_text(row["hint"])))
     elif row["outcome"] in ("n/a", "not run", "skipped") and row.get("message"):
         click.echo(f"      {row['message']}")

@@ -191,7 +191,7 @@ def check_writable(path: Path, *, key: str | None = None) -> None:
     is tried for real, with a probe file removed at once: permissions, a
     read-only or immutable folder and a full disk all show, even for root.
     """
-    expected = "a file name in a folder anl-stack may write in"
+    expected = _("a file name in a folder anl-stack may write in")
     if path.is_symlink():
         raise AnlError([dataclasses.replace(r, key=key) for r in _refuse_link(path).records])
     if path.is_dir():

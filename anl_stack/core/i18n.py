@@ -114,14 +114,91 @@ def _catalog(lang: str) -> Any:
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
 
 
+class Text(str):
+    """A message with its values, kept in English and translated where it is shown.
+
+    For texts made before the language of their reader is known (why a
+    record does not count, shown by ``plugins show`` and by the catalog site
+    in both languages): ``Text(N_("its source {file} is missing"), file=name)``
+    is the English text (a ``str``, for JSON and comparisons), and
+    :func:`translate` or :func:`_` give it in a language, the values
+    included when they are ``Text`` too. The message stays a literal for
+    Babel; it is never built at run time.
+    """
+
+    message: str
+    values: dict[str, Any]
+
+    def __new__(cls, message: str, **values: Any) -> Text:
+        made = super().__new__(cls, message.format(**values) if values else message)
+        made.message, made.values = message, values
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle keep the message and its values
+        return _text_again, (self.message, self.values)
+
+    def shown(self, lang: Lang) -> str:
+        text = _catalog(lang).gettext(self.message)
+        if not self.values:
+            return text
+        return text.format(**{k: v.shown(lang) if isinstance(v, Text) else v for k, v in self.values.items()})
+
+
+def _text_again(message: str, values: dict[str, Any]) -> Text:
+    return Text(message, **values)
+
+
+class Joined(Text):
+    """Texts joined by a separator (``N_("; ")``, which French writes " ; "), each translated where shown."""
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, separator: str, parts: Any) -> Joined:
+        parts = tuple(parts)
+        made = str.__new__(cls, separator.join(parts))
+        made.message, made.values, made.parts = separator, {}, parts
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Joined, (self.message, self.parts)
+
+    def shown(self, lang: Lang) -> str:
+        separator = _catalog(lang).gettext(self.message)
+        return separator.join(translate(part, lang) if isinstance(part, Text) else part for part in self.parts)
+
+
 def translate(message: str, lang: Lang) -> str:
-    """``message`` (English, as written in the code) in ``lang``."""
-    return _catalog(lang).gettext(message)
+    """``message`` (English, as written in the code, or a :class:`Text`) in ``lang``."""
+    return message.shown(lang) if isinstance(message, Text) else _catalog(lang).gettext(message)
 
 
 def _(message: str) -> str:
     """``message`` in the current language (gettext's ``_``; Babel extracts its argument)."""
-    return _catalog(current_language()).gettext(message)
+    return translate(message, current_language())
+
+
+def shown(value: Any) -> Any:
+    """A :class:`Text` in the current language; any other value (a name, an error already translated) as it is."""
+    return value.shown(current_language()) if isinstance(value, Text) else value
+
+
+def parse_text(text: str, messages: tuple[str, ...], **inner: tuple[str, ...]) -> str:
+    """``text`` (English, read back from a file) as the :class:`Text` of the first of ``messages`` it matches.
+
+    For notes stored in English (the artifact cache's index): each ``{name}``
+    of a message matches any text, itself parsed with ``inner[name]`` when
+    given. A text that matches none is returned as it is.
+    """
+    import re
+
+    for message in messages:
+        pattern = "".join(f"(?P<{part[1:-1]}>.+?)" if part.startswith("{") else re.escape(part)
+                          for part in re.split(r"(\{[a-z_]+\})", message) if part)
+        found = re.fullmatch(pattern, text)
+        if found:
+            values = {k: parse_text(v, inner[k]) if k in inner else v for k, v in found.groupdict().items()}
+            return Text(message, **values)
+    return text
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
@@ -217,6 +294,30 @@ LABELS: dict[str, str] = {
 def label(key: str, lang: Lang) -> str:
     """A catalog label; the key itself when it has none."""
     return translate(LABELS[key], lang) if key in LABELS else key
+
+
+def check_doc_parts(doc: str) -> tuple[str, str]:
+    """A check's explanation (the first line of its docstring) and hint (the paragraph starting ``Hint:``).
+
+    Reports show them translated (:func:`check_text`); the extractor gives
+    those of anl-stack's own checks to Babel.
+    """
+    lines = [line.strip() for line in doc.splitlines()]
+    explanation = lines[0] if lines else ""
+    hint_lines: list[str] = []
+    for line in lines:
+        if hint_lines and line and not line.lower().startswith(("hint:",)):
+            hint_lines.append(line)
+        elif line.lower().startswith("hint:"):
+            hint_lines = [line[5:].strip()]
+        elif hint_lines and not line:
+            break
+    return explanation, " ".join(hint_lines)
+
+
+def check_text(text: str | None) -> str:
+    """A check's explanation or hint in the current language (a plugin's own checks: as they are written)."""
+    return _(text) if text else ""
 
 
 def help_messages(text: str) -> list[str]:

@@ -5,7 +5,9 @@ it yields the help of commands, options and arguments as Click shows them:
 the docstring of a function decorated with ``@....command``/``@....group``,
 and the literal ``help=``/``short_help=``/``epilog=`` given to Click. They
 stay plain strings in the code; the CLI translates them when it shows them
-(:mod:`anl_stack.cli.i18n_click`).
+(:mod:`anl_stack.cli.i18n_click`). It also yields the explanation and hint
+of anl-stack's own checks (the docstrings of ``test_*`` functions in
+``verify/baseline``), which the verify reports show translated.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import io
 from collections.abc import Iterator
 from typing import IO, Any
 
-from anl_stack.core.i18n import help_messages
+from anl_stack.core.i18n import check_doc_parts, help_messages
 
 #: Click calls whose help keywords hold a text for the user.
 CLICK_CALLS = frozenset({"option", "argument", "command", "group", "version_option", "help_option",
@@ -34,7 +36,7 @@ def _callee(node: ast.expr) -> str | None:
 
 
 def click_help_texts(source: str) -> Iterator[tuple[int, str]]:
-    """``(line, message)`` for every Click help text in a module's source."""
+    """``(line, message)`` for every Click help text in a module's source (and every check's explanation and hint)."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and _callee(node) in CLICK_CALLS:
             for keyword in node.keywords:
@@ -42,6 +44,12 @@ def click_help_texts(source: str) -> Iterator[tuple[int, str]]:
                 if keyword.arg in HELP_KEYWORDS and isinstance(value, ast.Constant) and isinstance(value.value, str):
                     for message in help_messages(value.value):
                         yield node.lineno, message
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            # A check of anl-stack's own (verify/baseline): its explanation and hint, as reports show them.
+            doc = ast.get_docstring(node, clean=True)
+            for message in check_doc_parts(doc) if doc else ():
+                if message:
+                    yield node.lineno, message
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             commands = [d for d in node.decorator_list
                         if isinstance(d, ast.Call) and _callee(d) in ("command", "group")]

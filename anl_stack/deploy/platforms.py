@@ -51,11 +51,14 @@ def _version_refusal(inv: Inventory, plugin: Any, host: str, release: str, reque
                      spec: str) -> ErrorRecord:
     file, line, setting = version_origin(inv, plugin, host)
     key = f"debian-{release}"
-    expected = f"a version matching {spec} (platforms.{key}.app_versions of {plugin.name})"
     if setting == "app.version":
-        expected += f", platforms.{key}.app_version, or {plugin.name}_version in the inventory for its hosts"
-    return ErrorRecord(f"{plugin.manifest.app.name} {requested} cannot run on {key} (host {host})",
-                       file, line, setting, expected)
+        expected = _("a version matching {spec} (platforms.{key}.app_versions of {plugin}), "
+                     "platforms.{key}.app_version, or {plugin}_version in the inventory for its hosts")
+    else:
+        expected = _("a version matching {spec} (platforms.{key}.app_versions of {plugin})")
+    return ErrorRecord(_("{app} {requested} cannot run on {key} (host {host})").format(
+                           app=plugin.manifest.app.name, requested=requested, key=key, host=host),
+                       file, line, setting, expected.format(spec=spec, key=key, plugin=plugin.name))
 
 
 def check_platforms(inv: Inventory, plugins: list[Any], releases: dict[str, str]) -> None:

@@ -91,9 +91,9 @@ def target_hosts(inv: Inventory, plugins: list[Any], limit: str | None) -> list[
         selected = limits.select(limit, inv.hosts, inv.groups, file=str(inv.paths.hosts))
         hosts = [h for h in hosts if h in selected]
         if not hosts:
-            raise AnlError("--limit selects no host that runs these plugins", file=str(inv.paths.hosts), key="--limit",
-                           expected="one of: " + ", ".join(sorted(set().union(
-                               *(inv.groups.get(p.name, []) for p in plugins)))))
+            raise AnlError(_("--limit selects no host that runs these plugins"), file=str(inv.paths.hosts),
+                           key="--limit", expected=_("one of: {hosts}").format(hosts=", ".join(sorted(set().union(
+                               *(inv.groups.get(p.name, []) for p in plugins))))))
     return hosts
 
 

@@ -71,15 +71,15 @@ def host_key_checking(paths: InventoryPaths, *, log: Callable[[str], None] | Non
                        line=doc.line("host_key_checking"), key="host_key_checking", expected=_("true or false"))
     if value:
         return True
-    where = f"{paths.private_settings}: host_key_checking: false"
+    where = f"{paths.private_settings}: host_key_checking: false"  # a file and a setting: not translated
     if paths.root.resolve().is_relative_to(lab_state.hosts_dir().resolve()) or \
             allows_no_host_key_checking(paths.root):
         if log:
-            log(f"warning: {where}: SSH host keys are not checked for this inventory")
+            log(_("warning: {where}: SSH host keys are not checked for this inventory").format(where=where))
         return False
     if log:
-        log(f"warning: {where} is ignored: host keys stay checked (the operator may allow it with "
-            f"allow_no_host_key_checking in {operator_file()})")
+        log(_("warning: {where} is ignored: host keys stay checked (the operator may allow it with "
+              "allow_no_host_key_checking in {operator_file})").format(where=where, operator_file=operator_file()))
     return True
 
 

@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from anl_stack import lab
 from anl_stack.core.errors import AnlError, ExitCode
 from anl_stack.core.files import write_file
-from anl_stack.core.i18n import _, current_language
+from anl_stack.core.i18n import N_, Text, _, current_language
 from anl_stack.deploy import recipes
 from anl_stack.deploy.engine import Options, execute, new_run_folder
 from anl_stack.deploy.events import DisplayFactory, quiet_display
@@ -159,13 +159,14 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
         report.outcome, report.exit_code = "failed", ExitCode.FAILED
         report.write()
         return report
-    report.add("backup", True, ", ".join(f"{h}: {s[:8]} in {local}" for h, s in sorted(snapshots.items())),
+    report.add("backup", True, Text(N_("{snapshots} (repository {repository})"), repository=local,
+                                    snapshots=", ".join(f"{h}: {s[:8]}" for h, s in sorted(snapshots.items()))),
                saved.result.reports[0].folder)
 
     # 3. and 4. The upgrade step, then the checks.
     _result, stepped = run_lifecycle_step(plugin_name, "upgrade", **where, display=display)
     upgraded = report.add("upgrade step", stepped.exit_code == ExitCode.OK,
-                          "done" if stepped.exit_code == ExitCode.OK else _first_failure(stepped),
+                          Text(N_("done")) if stepped.exit_code == ExitCode.OK else _first_failure(stepped),
                           stepped.reports[0].folder if stepped.reports else None)
     if upgraded:
         passed, summary = checks(hosts)
@@ -178,7 +179,7 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
     report.exit_code = ExitCode.FAILED
     if not rollback:
         report.outcome = "failed"
-        report.add("rollback", False, "not attempted (--no-rollback): the hosts are left for inspection")
+        report.add("rollback", False, Text(N_("not attempted (--no-rollback): the hosts are left for inspection")))
         return report
 
     # 5. Rollback: the kept recipe again, then the pre-upgrade data, then the checks.
@@ -186,14 +187,15 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
     prep = prepare([plugin_name], **where, debian=debian, recipe_dirs=dirs)
     redeployed = execute(prep, Options(limit=limit, display=display))
     ok = report.add("rollback: deploy the previous recipe", redeployed.exit_code == ExitCode.OK,
-                    f"recipe {previous['version']} ({previous['digest'][:19]})" if redeployed.exit_code == ExitCode.OK
+                    Text(N_("recipe {version} ({digest})"), version=previous["version"], digest=previous["digest"][:19])
+                    if redeployed.exit_code == ExitCode.OK
                     else _first_failure(redeployed), redeployed.reports[0].folder if redeployed.reports else None)
     for host in hosts if ok else []:
         _result, restored = run_lifecycle_step(plugin_name, "restore", **{**where, "limit": host}, display=display,
                                          extra_vars={"anl_restore_from": snapshots[host], "anl_backup_repo": [local]},
                                          recipe_dirs=dirs)
         ok = report.add(f"rollback: restore {host}", restored.exit_code == ExitCode.OK,
-                        f"snapshot {snapshots[host][:8]}" if restored.exit_code == ExitCode.OK
+                        Text(N_("snapshot {snapshot}"), snapshot=snapshots[host][:8]) if restored.exit_code == ExitCode.OK
                         else _first_failure(restored), restored.reports[0].folder if restored.reports else None)
         if not ok:
             break

@@ -35,7 +35,7 @@ def controller_effects(text: str) -> list[str]:
     try:
         tree = _PARSER.parse(text)
     except jinja2.TemplateSyntaxError as error:
-        return [f"is not a template Ansible can render ({error.message})"]
+        return [_("is not a template Ansible can render ({error})").format(error=error.message)]
     found: list[str] = []
     for node in tree.find_all((nodes.Call, nodes.Getattr, nodes.Getitem, nodes.Include, nodes.Import,
                                nodes.FromImport, nodes.Extends, nodes.Filter)):

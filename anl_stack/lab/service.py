@@ -513,7 +513,7 @@ def _teardown(name: str, data: dict[str, Any]) -> None:
     step("/etc/hosts", hosts_block)
     step("package cache", lambda: _publish_packages(p["apt_upper"]))
     if nspawn.mounted(p["merged"]):
-        errors.append(f"{p['merged']} is still mounted: host folder kept")
+        errors.append(_("{folder} is still mounted: host folder kept").format(folder=p["merged"]))
     else:
         step("state", lambda: shutil.rmtree(p["dir"]) if p["dir"].exists() else None)
         if isinstance(data.get("subnet_index"), int):

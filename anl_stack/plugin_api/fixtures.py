@@ -33,6 +33,7 @@ import yaml
 from anl_stack.adapters.testinfra import parsable_remote_locale
 from anl_stack.adapters.tls import https_headers
 from anl_stack.core.errors import AnlError
+from anl_stack.core.i18n import check_doc_parts
 from anl_stack.plugin_api import (
     BASELINE,
     MARKERS,
@@ -100,19 +101,7 @@ def _host_name(item: pytest.Item) -> str | None:
 def _doc_parts(func: Callable[..., Any] | None) -> tuple[str, str]:
     """Explanation (first docstring line) and hint (the line starting with ``Hint:``)."""
     doc = inspect.getdoc(func) if func is not None else None
-    if not doc:
-        return "", ""
-    lines = [line.strip() for line in doc.splitlines()]
-    explanation = lines[0]
-    hint_lines: list[str] = []
-    for line in lines:
-        if hint_lines and line and not line.lower().startswith(("hint:",)):
-            hint_lines.append(line)
-        elif line.lower().startswith("hint:"):
-            hint_lines = [line[5:].strip()]
-        elif hint_lines and not line:
-            break
-    return explanation, " ".join(hint_lines)
+    return check_doc_parts(doc) if doc else ("", "")
 
 
 class VerifyPlugin:

@@ -148,9 +148,9 @@ def check_facts(plugin: Path, manifest: Any, max_age_months: int,
     warnings = []
     for ref, age in decision_facts.old_facts(manifest, max_age_months, today):
         since = ref.fact.dated or ref.fact.checked.isoformat()
-        what = "source dated" if ref.fact.dated else "undated source last checked"
-        warnings.append(ErrorRecord(_("fact is {age} months old ({what} {since})")
-                                    .format(age=age, what=what, since=since), file, line(ref.key),
+        what = _("fact is {age} months old (source dated {since})") if ref.fact.dated \
+            else _("fact is {age} months old (undated source last checked {since})")
+        warnings.append(ErrorRecord(what.format(age=age, since=since), file, line(ref.key),
                                     ref.key, _("a source checked again, at most {max_age_months} months old")
                                              .format(max_age_months=max_age_months)))
     return findings, warnings
@@ -198,7 +198,7 @@ def check_syntax(plugin: Path) -> list[ErrorRecord]:
         return []
     text = proc.text
     where = _ANSIBLE_WHERE.search(text) or _ORIGIN.search(text)
-    first = next((line for line in text.splitlines() if "ERROR" in line), text.strip().splitlines()[0] if text.strip() else "syntax check failed")
+    first = next((line for line in text.splitlines() if "ERROR" in line), text.strip().splitlines()[0] if text.strip() else _("syntax check failed"))
     return [ErrorRecord(first.replace("[ERROR]: ", "").replace("ERROR! ", "").strip(),
                         where.group(1) if where else str(playbook), int(where.group(2)) if where else None,
                         "syntax", _("a playbook ansible-playbook --syntax-check accepts"))]

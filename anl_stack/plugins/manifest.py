@@ -34,7 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from anl_stack.core import yamlfile
 from anl_stack.core.errors import AnlError, ErrorRecord
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import N_, _
 from anl_stack.core.paths import shared_roles
 from anl_stack.plugin_api import MANIFEST_FILE
 
@@ -258,7 +258,7 @@ class Platforms(Model):
     @model_validator(mode="after")
     def _at_least_one(self) -> "Platforms":
         if not self.items():
-            raise _invalid("no platform listed", "at least one of " + ", ".join(PLATFORMS))
+            raise _invalid(_("no platform listed"), _("at least one of {platforms}").format(platforms=", ".join(PLATFORMS)))
         return self
 
 
@@ -331,8 +331,8 @@ class UpstreamHealth(Sourced):
     @model_validator(mode="after")
     def _unmaintained_details(self) -> "UpstreamHealth":
         if self.value == "unmaintained" and (self.since is None or not self.alternatives):
-            raise _invalid("an unmaintained project must give the date it stopped and alternatives",
-                           "since (a date) and alternatives (a non-empty list)")
+            raise _invalid(_("an unmaintained project must give the date it stopped and alternatives"),
+                           _("since (a date) and alternatives (a non-empty list)"))
         return self
 
 
@@ -457,7 +457,7 @@ class Signature(Model):
     @model_validator(mode="after")
     def _one_key(self) -> "Signature":
         if not self.key_url and not self.key_file:
-            raise _invalid("no signing key given", "key_url or key_file")
+            raise _invalid(_("no signing key given"), _("key_url or key_file"))
         return self
 
 
@@ -491,7 +491,7 @@ class Artifact(Model):
     @model_validator(mode="after")
     def _one_origin(self) -> "Artifact":
         if bool(self.url) == bool(self.npm):
-            raise _invalid("an artifact comes from exactly one place", "either url or npm")
+            raise _invalid(_("an artifact comes from exactly one place"), _("either url or npm"))
         return self
 
     @property
@@ -675,7 +675,7 @@ def _expected(error: dict[str, Any], loc: tuple[Any, ...], root: type[BaseModel]
         return _("an integer") + (" (" + ", ".join(bounds) + ")" if bounds else "")
     if kind in ("string_type", "string_too_short"):
         return _("non-empty text (quote values such as versions: \"1.0\")")
-    if kind == "bool_type":
+    if kind in ("bool_type", "bool_parsing"):
         return _("true or false")
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return _("a mapping")
@@ -684,11 +684,28 @@ def _expected(error: dict[str, Any], loc: tuple[Any, ...], root: type[BaseModel]
     return None
 
 
+#: Pydantic's error types with a message of ours (pydantic writes its own in English); the expected
+#: value, given next to it (:func:`_expected`), says what to write instead.
+TYPE_MESSAGES: dict[str, str] = {
+    "extra_forbidden": N_("unknown key"),
+    "missing": N_("required key is missing"),
+    "int_parsing": N_("not an integer"), "int_type": N_("not an integer"), "int_from_float": N_("not an integer"),
+    "float_parsing": N_("not a number"), "float_type": N_("not a number"),
+    "string_type": N_("not text"), "string_too_short": N_("empty text"),
+    "string_pattern_mismatch": N_("not in the expected form"),
+    "bool_type": N_("not true or false"), "bool_parsing": N_("not true or false"),
+    "list_type": N_("not a list"),
+    "dict_type": N_("not a mapping"), "model_type": N_("not a mapping"), "model_attributes_type": N_("not a mapping"),
+    "greater_than": N_("too small"), "greater_than_equal": N_("too small"),
+    "less_than": N_("too large"), "less_than_equal": N_("too large"),
+    "date_parsing": N_("not a date"), "date_from_datetime_parsing": N_("not a date"), "date_type": N_("not a date"),
+    "literal_error": N_("not one of the allowed values"), "enum": N_("not one of the allowed values"),
+}
+
+
 def _message(error: dict[str, Any]) -> str:
-    if error["type"] == "extra_forbidden":
-        return _("unknown key")
-    if error["type"] == "missing":
-        return _("required key is missing")
+    if error["type"] in TYPE_MESSAGES:
+        return _(TYPE_MESSAGES[error["type"]])
     return str(error["msg"]).removeprefix("Value error, ")
 
 

@@ -29,7 +29,7 @@ import yaml
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import write_new_file
-from anl_stack.core.i18n import N_, _
+from anl_stack.core.i18n import N_, Text, _
 from anl_stack.core.yamlfile import read_yaml
 from anl_stack.plugin_api import MANIFEST_FILE
 from anl_stack.plugins.digest import content_digest
@@ -98,7 +98,7 @@ def require_plugin_folder(path: Path) -> Path:
 
 def read_report(path: Path) -> dict[str, Any]:
     """A verify report in its JSON form; exit 2 on anything else."""
-    expected = "a report written by `anl-stack verify ... --report FILE.json`"
+    expected = _("a report written by `anl-stack verify ... --report FILE.json`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -133,11 +133,12 @@ def report_facts(report: dict[str, Any], plugin: str) -> dict[str, Any]:
 def report_problem(facts: dict[str, Any], digest: str, plugin: str) -> str | None:
     """Why a report cannot be evidence for the recipe ``digest`` (None when it can)."""
     if facts["digest"] is None or not facts["hosts"]:
-        return f"the report did not verify plugin {plugin!r} on any host"
+        return Text(N_("the report did not verify plugin {plugin!r} on any host"), plugin=plugin)
     if facts["digest"] != digest:
-        return f"the report verified digest {facts['digest']}, the recipe is now {digest}: verify again"
+        return Text(N_("the report verified digest {verified}, the recipe is now {digest}: verify again"),
+                    verified=facts["digest"], digest=digest)
     if facts["result"] != "passed":
-        return "the report did not pass"
+        return Text(N_("the report did not pass"))
     return None
 
 
@@ -159,19 +160,23 @@ def read_run(folder: Path) -> tuple[Path, dict[str, Any]]:
 def run_problem(run: dict[str, Any], kind: str, plugin: str, digest: str) -> str | None:
     """Why a run summary cannot be evidence of ``kind`` for the recipe ``digest``."""
     if run.get("kind") != kind:
-        return f"the run is a {run.get('kind')!r} run, not {kind!r}"
+        return Text(N_("the run is a {ran!r} run, not {kind!r}"), ran=run.get("kind"), kind=kind)
     if plugin not in (run.get("plugins") or []):
-        return f"the run did not include plugin {plugin!r}"
+        return Text(N_("the run did not include plugin {plugin!r}"), plugin=plugin)
     ran = (run.get("digests") or {}).get(plugin)
     if ran != digest:
-        return f"the run used digest {ran or '(not recorded)'}, the recipe is now {digest}"
+        if ran is None:
+            return Text(N_("the run recorded no digest, the recipe is now {digest}"), digest=digest)
+        return Text(N_("the run used digest {ran}, the recipe is now {digest}"), ran=ran, digest=digest)
     if run.get("status") != "successful" or run.get("check_mode"):
-        return f"the run ended {run.get('status')!r}" + (" in check mode" if run.get("check_mode") else "")
+        if run.get("check_mode"):
+            return Text(N_("the run ended {status!r} in check mode"), status=run.get("status"))
+        return Text(N_("the run ended {status!r}"), status=run.get("status"))
     hosts = run.get("hosts") or {}
     if not hosts or any(h.get("failed") or h.get("unreachable") for h in hosts.values()):
-        return "a host failed or was unreachable"
+        return Text(N_("a host failed or was unreachable"))
     if kind == "idempotence" and any(h.get("changed") for h in hosts.values()):
-        return "something changed on the idempotence run"
+        return Text(N_("something changed on the idempotence run"))
     return None
 
 
@@ -219,7 +224,7 @@ def _lab_report_facts(report_file: Path, ident: dict[str, Any]) -> dict[str, Any
     facts = report_facts(read_report(report_file), name)
     problem = report_problem(facts, digest, name)
     if problem:
-        raise AnlError(problem, file=str(report_file), key="report", expected=_("a passing report on {digest}")
+        raise AnlError(_(problem), file=str(report_file), key="report", expected=_("a passing report on {digest}")
                                                                               .format(digest=digest))
     if facts["environments"] != ["lab"]:
         raise AnlError(_("the report's hosts are not all lab hosts"), file=str(report_file), key="hosts",
@@ -241,7 +246,7 @@ def _load_runs(runs: dict[str, list[tuple[str, Path]]], name: str, digest: str) 
             file, data = read_run(run_path)
             why = run_problem(data, run_kind, name, digest)
             if why:
-                raise AnlError(why, file=str(file), key=run_kind, expected=_("a successful {run_kind} run on {digest}")
+                raise AnlError(_(why), file=str(file), key=run_kind, expected=_("a successful {run_kind} run on {digest}")
                                                                            .format(run_kind=run_kind,
                                                                                    digest=digest))
             loaded[kind].append((run_kind, file, data))
@@ -306,12 +311,12 @@ class Evidence:
 
 def _source_problem(folder: Path, ref: Any) -> str | None:
     if not isinstance(ref, dict) or not ref.get("file"):
-        return "names no source file"
+        return Text(N_("names no source file"))
     source = folder / str(ref["file"])
     if not source.is_file() or source.parent != folder:
-        return f"its source {ref['file']} is missing"
+        return Text(N_("its source {file} is missing"), file=ref["file"])
     if sha256_file(source) != ref.get("sha256"):
-        return f"its source {ref['file']} does not match the recorded sha256"
+        return Text(N_("its source {file} does not match the recorded sha256"), file=ref["file"])
     return None
 
 
@@ -326,11 +331,11 @@ def evaluate(file: Path, data: dict[str, Any], name: str, digest: str) -> Eviden
         return ev
 
     if kind not in KINDS:
-        return fail(f"unknown kind {kind!r}")
+        return fail(Text(N_("unknown kind {kind!r}"), kind=kind))
     if data.get("plugin") != name:
-        return fail(f"it is about plugin {data.get('plugin')!r}")
+        return fail(Text(N_("it is about plugin {plugin!r}"), plugin=data.get("plugin")))
     if data.get("digest") != digest:
-        return fail(N_("changed since this evidence"))
+        return fail(Text(N_("changed since this evidence")))
     if kind == "check":
         check = data.get("check") or {}
         why = _source_problem(folder, check)
@@ -339,9 +344,9 @@ def evaluate(file: Path, data: dict[str, Any], name: str, digest: str) -> Eviden
         stored = json.loads((folder / check["file"]).read_text(encoding="utf-8"))
         statuses = {c.get("check"): c.get("status") for c in stored.get("checks", [])}
         if not stored.get("ok"):
-            return fail(N_("the check had findings"))
+            return fail(Text(N_("the check had findings")))
         if statuses.get("lint") != "ok":
-            return fail(N_("ansible-lint did not run (--no-lint)"))
+            return fail(Text(N_("ansible-lint did not run (--no-lint)")))
         return ev
     report = data.get("report") or {}
     why = _source_problem(folder, report)
@@ -352,14 +357,15 @@ def evaluate(file: Path, data: dict[str, Any], name: str, digest: str) -> Eviden
     if why:
         return fail(why)
     if facts["environments"] != ["lab"]:
-        return fail(N_("the report's hosts are not all lab hosts"))
+        return fail(Text(N_("the report's hosts are not all lab hosts")))
     if facts["summary"].get("not run"):
         # A run limited by --tags or a verify limited by --mark proves part of the recipe only.
-        return fail(N_("the report left checks not run (a partial deploy or --mark): the whole recipe was not verified"))
+        return fail(Text(N_("the report left checks not run (a partial deploy or --mark): the whole recipe was not "
+                               "verified")))
     needed = {"idempotence": ["idempotence"], "backup-restore": ["backup", "restore"], "upgrade": ["upgrade"]}
     for run_kind in needed.get(kind, []):
         ref = next((r for r in data.get("runs") or [] if r.get("kind") == run_kind), None)
-        why = _source_problem(folder, ref) if ref else f"no {run_kind} run"
+        why = _source_problem(folder, ref) if ref else Text(N_("no {run_kind} run"), run_kind=run_kind)
         if why:
             return fail(why)
         run = json.loads((folder / ref["file"]).read_text(encoding="utf-8"))
@@ -374,7 +380,7 @@ def load_evidence(folder: Path, name: str, digest: str) -> list[Evidence]:
     for file in sorted((folder / EVIDENCE_DIR).glob("*.yml")):
         data = read_record(file)
         if data is None or data.get(RECORD_TAG) != "evidence":
-            found.append(Evidence(file, "?", None, "not an evidence record"))
+            found.append(Evidence(file, "?", None, Text(N_("not an evidence record"))))
             continue
         found.append(evaluate(file, data, name, digest))
     return found

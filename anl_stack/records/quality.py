@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anl_stack.core.i18n import N_, Lang, translate
+from anl_stack.core.i18n import N_, Lang, Text, translate
 from anl_stack.plugins.digest import content_digest
 from anl_stack.records.evidence import load_evidence
 from anl_stack.records.reviews import load_reviews
@@ -66,7 +66,7 @@ class Quality:
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "digest": self.digest, "next_level": self.next_level(),
                 "missing": self.missing("en"), "met": {str(k): v for k, v in sorted(self.met.items())},
-                "ignored": [{"file": f, "why": w} for f, w in self.ignored],
+                "ignored": [{"file": f, "why": str(w)} for f, w in self.ignored],  # the English text
                 "reviews": [r.to_dict() for r in self.reviews]}
 
 
@@ -99,14 +99,14 @@ def compute(folder: Path, name: str, members: Mapping[str, str] | None = None) -
     counted = []
     for r in reviews:
         if not r.counts:
-            quality.ignored.append((r.file.name, r.status if not r.current else r.signature))
+            quality.ignored.append((r.file.name, r.status if not r.current else Text(r.signature)))
             continue
         if member_commune(r, members) is None:
-            quality.ignored.append((r.file.name, NOT_A_MEMBER_REVIEW))
+            quality.ignored.append((r.file.name, Text(NOT_A_MEMBER_REVIEW)))
             continue
         counted.append(r)
         if r.evidence_problem:
-            quality.ignored.append((r.file.name, f"evidence: {r.evidence_problem}"))
+            quality.ignored.append((r.file.name, Text(N_("evidence: {problem}"), problem=r.evidence_problem)))
     production = [r for r in counted if r.production_evidence]
     communes = {member_commune(r, members) for r in counted}
     rungs = {

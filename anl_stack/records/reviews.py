@@ -29,7 +29,7 @@ from typing import Any
 from anl_stack.adapters import gpg
 from anl_stack.core.errors import AnlError, ErrorRecord
 from anl_stack.core.files import write_new_file
-from anl_stack.core.i18n import N_, _
+from anl_stack.core.i18n import N_, Text, _
 from anl_stack.plugins.digest import content_digest
 from anl_stack.records.evidence import (
     RECORD_TAG,
@@ -91,11 +91,11 @@ def signature_status(record: Path, data: dict[str, Any]) -> tuple[str, str | Non
     signature = record.with_name(record.name + ".asc")
     declared = (data.get("signature") or {}).get("fingerprint") if isinstance(data.get("signature"), dict) else None
     if not signature.exists():
-        return ("bad signature", "the record names a signer but its .asc file is missing") if declared \
+        return ("bad signature", Text(N_("the record names a signer but its .asc file is missing"))) if declared \
             else ("unsigned", None)
     key_file = record.with_name(record.stem + ".key.asc")
     if not declared or not key_file.is_file():
-        return "bad signature", "no signer fingerprint or public key next to the record"
+        return "bad signature", Text(N_("no signer fingerprint or public key next to the record"))
     try:
         gpg.verify_detached(record, signature, key_file, declared)
     except gpg.GpgError as error:
@@ -160,7 +160,7 @@ class Review:
 
     @property
     def status(self) -> str:
-        return N_("current") if self.current else N_("changed since review")
+        return Text(N_("current")) if self.current else Text(N_("changed since review"))
 
     @property
     def counts(self) -> bool:
@@ -173,9 +173,11 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": str(self.file), "by": self.by, "reviewer": self.reviewer, "date": self.date,
-                "digest": self.digest, "status": self.status, "signature": self.signature, "signer": self.signer,
+                "digest": self.digest, "status": str(self.status), "signature": self.signature,
+                "signer": None if self.signer is None else str(self.signer),
                 "evidence": {"environments": self.evidence_environments, "debian_releases": self.releases,
-                             "problem": self.evidence_problem} if self.evidence_environments or
+                             "problem": None if self.evidence_problem is None else str(self.evidence_problem)}
+                if self.evidence_environments or
                 self.evidence_problem else None}
 
 
@@ -184,9 +186,9 @@ def _evidence_problem(folder: Path, ev: Any, name: str, digest: str) -> tuple[st
         return None, [], []
     source = folder / str(ev.get("file") or "")
     if not ev.get("file") or not source.is_file():
-        return "its report is missing", [], []
+        return Text(N_("its report is missing")), [], []
     if sha256_file(source) != ev.get("sha256"):
-        return "its report does not match the recorded sha256", [], []
+        return Text(N_("its report does not match the recorded sha256")), [], []
     facts = report_facts(json.loads(source.read_text(encoding="utf-8")), name)
     return report_problem(facts, digest, name), facts["environments"], facts["debian_releases"]
 

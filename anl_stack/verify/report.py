@@ -19,7 +19,7 @@ import jinja2
 
 from anl_stack.core.errors import AnlError
 from anl_stack.core.files import check_writable, write_file
-from anl_stack.core.i18n import N_, _, current_language
+from anl_stack.core.i18n import N_, _, check_text, current_language
 from anl_stack.verify.result import JSON_FORMAT, JSON_FORMAT_VERSION, VerifyResult
 
 FORMATS = {".md": "verify_report.md.j2", ".markdown": "verify_report.md.j2",
@@ -61,6 +61,7 @@ def _environment(autoescape: bool) -> Any:
     env.filters["label"] = label
     env.globals["_"] = _  # texts marked {{ _("...") }}: Babel extracts them (babel.cfg), shown in the current language
     env.filters["md"] = _md_cell
+    env.filters["check_text"] = check_text  # a check's explanation and hint (JSON keeps them as written)
     return env
 
 

@@ -436,3 +436,31 @@ def test_fetch_replaces_a_cached_file_when_the_pin_changed(env, server):
     result = fetch(only("atest", settings), settings)
     assert not result.cached
     assert Path(resolve_for_deploy(["atest"], settings)["atest"]["path"]).read_bytes() == fixed
+
+
+# --- the checks in French: made now, or read back from the cache's index --------------------
+
+def test_checks_and_findings_are_shown_in_french(env, server, monkeypatch):
+    for var in ("ANL_STACK_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    checksum_plugin(env, server)
+    runner = CliRunner()
+    fetched = runner.invoke(cli, ["--lang", "fr", "artifacts", "fetch", "atest"], prog_name="anl-stack")
+    assert fetched.exit_code == 0, fetched.output
+    assert "ok: sha256 épinglé dans le manifeste" in fetched.output, fetched.output
+    # The second fetch reads the checks back from the index, where they are kept in English.
+    assert [entry["checks"] for entry in Cache().entries().values()] == [["sha256 pinned in manifest"]]
+    again = runner.invoke(cli, ["--lang", "fr", "artifacts", "fetch", "atest"], prog_name="anl-stack")
+    assert "déjà en cache" in again.output and "ok: sha256 épinglé dans le manifeste" in again.output, again.output
+    english = runner.invoke(cli, ["--lang", "en", "artifacts", "fetch", "atest"], prog_name="anl-stack")
+    assert "ok: sha256 pinned in manifest" in english.output, english.output
+    verified = runner.invoke(cli, ["--lang", "fr", "artifacts", "verify"], prog_name="anl-stack")
+    assert verified.exit_code == 0, verified.output
+    assert "empreinte correcte ; conforme aux épinglages du manifeste" in verified.output, verified.output
+    assert "hash ok" not in verified.output
+    Cache().blob(SHA256).write_bytes(flipped(ARCHIVE))
+    broken = runner.invoke(cli, ["--lang", "fr", "artifacts", "verify"], prog_name="anl-stack")
+    assert broken.exit_code == int(ExitCode.FAILED), broken.output
+    assert f"échec de la vérification sha256 : attendu {SHA256}, obtenu " in broken.output, broken.output
+    as_json = runner.invoke(cli, ["--lang", "fr", "artifacts", "verify", "--json"], prog_name="anl-stack")
+    assert f"sha256 check failed: expected {SHA256}" in json.loads(as_json.output)[0]["message"]  # JSON: English

@@ -132,3 +132,34 @@ def test_services_not_as_root_checks_what_plugins_declare() -> None:
     finally:
         process.kill()
         process.wait()
+
+
+def test_check_failures_and_reasons_speak_the_chosen_language(tmp_path: Path) -> None:
+    """verify's checks run with the user's language (ANL_STACK_LANG): their messages are in it."""
+    from anl_stack.core.i18n import set_language
+
+    host = testinfra.get_host("local://")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "open.txt").write_text("")
+    os.chmod(data / "open.txt", 0o666)
+    hostvars = _plugin_with_data(tmp_path, [data])
+    said = {}
+    for lang in ("fr", "en"):
+        set_language(lang)  # type: ignore[arg-type]
+        try:
+            with pytest.raises(AssertionError) as failure:
+                baseline.test_plugin_data_not_world_writable(host, {"plugins": ["demo"]}, hostvars)
+            with pytest.raises(pytest.skip.Exception) as skipped:
+                baseline.test_plugin_data_not_world_writable(host, {"plugins": ["demo"]},
+                                                             {"backup_config_dir": str(tmp_path / "none")})
+            with pytest.raises(AssertionError) as no_disk:
+                baseline.test_enough_free_disk(host, {"anl_verify_disk_paths": [str(tmp_path / "nowhere")]})
+        finally:
+            set_language(None)
+        said[lang] = (str(failure.value), str(skipped.value), str(no_disk.value))
+    assert said["fr"][0].startswith(f"modifiables par tous sous les dossiers de données : demo: {data / 'open.txt'}")
+    assert said["en"][0].startswith(f"world-writable under the data folders: demo: {data / 'open.txt'}")
+    assert said["fr"][1] == f"{NOT_APPLICABLE} aucun plugin de cet hôte n'y a de dossier de données (chemins de sauvegarde)"
+    assert said["en"][1] == f"{NOT_APPLICABLE} no plugin of this host has a data folder (backup paths) on it"
+    assert said["fr"][2].startswith("df n'a trouvé aucun de [") and said["en"][2].startswith("df found none of [")

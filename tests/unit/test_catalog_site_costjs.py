@@ -133,3 +133,55 @@ def test_js_checks_typed_values_as_the_command_line_does() -> None:
     assert results == [{"value": None}, {"value": None}, {"value": 12}, {"error": "not_allowed"}, {"value": 12.5},
                        {"error": "not_allowed"}, {"error": "not_a_number"}, {"value": 1000}, {"error": "not_allowed"},
                        {"value": 7}]
+
+
+# --- the calculator's words: formulas and missing needs, as `plugins cost` shows them ----------------
+
+CALCULATOR_JS = ROOT / "anl_stack" / "catalog" / "site" / "assets" / "calculator.js"
+#: The calculator's text functions (unitText, formulaText, valueText), taken out of calculator.js, on the page's data.
+TEXT_RUNNER = """
+const fs = require("fs");
+const source = fs.readFileSync(process.argv[1], "utf8");
+const start = source.indexOf("  // A unit in the page's language"), end = source.indexOf("  function showAssumptions");
+const input = JSON.parse(fs.readFileSync(0, "utf8"));
+const model = require(process.argv[2]);
+const make = new Function("data", "texts", "lang", "model",
+  source.slice(start, end) + "; return [formulaText, valueText];");
+const [formulaText, valueText] = make(input.data, input.data.texts, input.data.lang, model);
+process.stdout.write(JSON.stringify({formulas: input.texts.map(formulaText), values: input.lines.map(valueText)}));
+"""
+
+
+def test_calculator_writes_units_formulas_and_needs_as_the_command_does() -> None:
+    import datetime as dt
+
+    from anl_stack.catalog.site.content import calculator_data
+    from anl_stack.cli.cost_view import _value
+    from anl_stack.core.i18n import translate
+    from anl_stack.costs.text import formula
+
+    # Every line the shipped models give, with every assumption known, with none, and with no offer large enough.
+    lines: list[dict[str, Any]] = []
+    shipped = [o.model_dump(mode="json") for o in load_common().offers]
+    for plugin in PLUGINS:
+        known = load_inputs(plugin).values()
+        model = load_inputs(plugin).model
+        for values in (known, {k: None for k in known}, {**known, "ram_mb": 10**9}):
+            lines += [line for size in compute(model, values, shipped, (2000,)) for line in size["lines"]]
+    texts = sorted({line["formula"] for line in lines} | {m for line in lines for m in line["missing"]})
+    assert any("not checked: " in t for t in texts) and "an offer large enough" in texts
+    for lang in ("fr", "en"):
+        data = calculator_data([], lang, dt.date(2026, 12, 7))
+        proc = subprocess.run([node(), "-e", TEXT_RUNNER, str(CALCULATOR_JS), str(MODEL_JS)], capture_output=True,
+                              text=True, input=json.dumps({"data": data, "texts": texts, "lines": lines}), timeout=60)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        shown = json.loads(proc.stdout)
+        assert shown["formulas"] == [formula(t, lang) for t in texts]
+        assert shown["values"] == [_value(line, lang, lambda m, lang=lang: translate(m, lang)) for line in lines]
+        if lang == "fr":  # the words are French: a hosting line with no offer large enough, a unit
+            assert "inconnu (il faut une offre assez grande)" in shown["values"]
+            assert any(v.endswith(" Go") for v in shown["values"]), shown["values"]
+    assert formula("accounts × quota_gb (every quota filled)", "fr") == "accounts × quota_gb (tous les quotas remplis)"
+    assert formula("cheapest offer with ram_mb, disk_gb and peak_mbps covered (not checked: peak_mbps, "
+                   "disk_gb beyond 1 GB)", "fr") == ("offre la moins chère couvrant ram_mb, disk_gb et peak_mbps "
+                                                     "(non vérifié : peak_mbps, disk_gb au-delà de 1 Go)")

@@ -68,6 +68,10 @@ def test_list_reports_shadowed(extra_plugins: Path, tmp_path_factory: pytest.Tem
     result = run("plugins", "list")
     assert result.exit_code == 0
     assert f"shadowed: tcla from path ({other}) is ignored" in result.output
+    french = run("plugins", "list", "--lang", "fr")
+    assert f"masqué : tcla venant de path ({other}) est ignoré ; path ({extra_plugins / 'tcla'}) passe en premier" \
+        in french.output, french.output
+    assert "shadowed: " not in french.output
 
 
 def test_list_json(extra_plugins: Path) -> None:

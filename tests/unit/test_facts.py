@@ -60,6 +60,14 @@ def test_old_facts_warn_and_never_fail(tmp_path: Path) -> None:
     assert warning.key == "facts.references.wikidata" and "54 months old" in warning.message
     assert "source dated 2022-05" in warning.message and warning.line is not None
     assert "24 months" in warning.expected
+    from anl_stack.core.i18n import set_language
+
+    set_language("fr")
+    try:
+        [warning] = check_facts(folder, manifest, 24, TODAY)[1]
+    finally:
+        set_language(None)
+    assert warning.message == "le fait a 54 mois (source datée du 2022-05)", warning.message
     _, warnings = check_facts(folder, manifest, 60, TODAY)
     assert warnings == []
     # An 'unknown' fact states nothing: it never warns, however old.

@@ -161,3 +161,205 @@ def test_manifest_problems_speak_french(tmp_path: Path) -> None:
          "secret 'other_password' is not prefixed with the plugin name"),
         ("(attendu : un nom commençant par 'mfplug_')", "(expected: a name starting with 'mfplug_')"),
     ])
+
+
+# --- records: why a piece of evidence or a review does not count -------------------------------
+
+def test_records_that_do_not_count_say_why_in_french(tmp_path: Path) -> None:
+    from anl_stack.cli.plugins_cmd import _quality_text
+    from anl_stack.core.errors import AnlError
+    from anl_stack.core.i18n import set_language
+    from anl_stack.plugins.scaffold import create_plugin
+    from anl_stack.records import quality
+    from anl_stack.records.evidence import record_evidence
+    from anl_stack.records.reviews import record_review
+    from tests.unit.test_reviews import report_file, run_summary
+
+    plugin = create_plugin("demo", tmp_path / "plugins")
+    report = report_file(tmp_path, plugin)
+    written = record_evidence(plugin, report)
+    next(p for p in written.sources if p.suffix == ".json").unlink()  # the stored report goes missing
+    record_review(plugin, by="Brioux", reviewer="dsi")
+    french = "\n".join(_quality_text(quality.compute(plugin, "demo"), "fr"))
+    english = "\n".join(_quality_text(quality.compute(plugin, "demo"), "en"))
+    stored = next(p.name for p in written.sources if p.suffix == ".json")
+    assert_french(french, english, [
+        (f"sa source {stored} est absente", f"its source {stored} is missing"),
+        (": à jour, non signée", ": current, unsigned"),
+    ])
+    # Scripts keep the English texts.
+    assert quality.compute(plugin, "demo").to_dict()["ignored"][0]["why"] == f"its source {stored} is missing"
+
+    page = next((plugin / "roles" / "demo" / "templates").glob("*.j2"))
+    page.write_text(page.read_text() + "\n<!-- changed -->\n")
+    french = "\n".join(_quality_text(quality.compute(plugin, "demo"), "fr"))
+    english = "\n".join(_quality_text(quality.compute(plugin, "demo"), "en"))
+    assert_french(french, english, [
+        ("modifiée depuis cette preuve", "changed since this evidence"),
+        ("modifiée depuis la relecture", "changed since review"),
+    ])
+
+    # A run that does not prove what it is given for is refused in the chosen language.
+    report = report_file(tmp_path, plugin, name="again.json")
+    set_language("fr")
+    try:
+        with pytest.raises(AnlError) as caught:
+            record_evidence(plugin, report, idempotence_run=run_summary(tmp_path, plugin, "deploy"))
+    finally:
+        set_language(None)
+    assert "l'exécution est de type 'deploy', pas 'idempotence'" in caught.value.records[0].message
+
+
+def test_site_quality_block_speaks_french(tmp_path: Path) -> None:
+    from anl_stack.catalog.site.content import quality_data
+    from anl_stack.plugins.discovery import Plugin
+    from anl_stack.plugins.manifest import load_manifest
+    from anl_stack.plugins.scaffold import create_plugin
+    from anl_stack.records.reviews import record_review
+
+    folder = create_plugin("demo", tmp_path / "plugins")
+    (folder / "evidence").mkdir(exist_ok=True)
+    (folder / "evidence" / "2026-01-01-lab.yml").write_text("anl_stack_record: evidence\nkind: lab\nplugin: other\n"
+                                                            "digest: sha256:0\n")
+    record_review(folder, by="Brioux", reviewer="dsi")
+    plugin = Plugin(name="demo", path=folder, source="test", origin=str(folder),
+                    manifest=load_manifest(folder / "plugin.yml"))
+    french, english = quality_data(plugin, "fr"), quality_data(plugin, "en")
+    assert french is not None and english is not None
+    assert [r["why"] for r in french["ignored"]] == ["elle porte sur le plugin 'other'"]
+    assert [r["why"] for r in english["ignored"]] == ["it is about plugin 'other'"]
+    assert (french["reviews"][0]["status"], french["reviews"][0]["signature"]) == ("à jour", "non signée")
+
+
+# --- deploy: host key warnings ------------------------------------------------------------------
+
+def test_host_key_checking_warning_speaks_french(tmp_path: Path, isolated_dirs: Path) -> None:
+    from anl_stack.core.i18n import set_language
+    from anl_stack.deploy.targets import host_key_checking
+    from anl_stack.inventory.model import create_inventory
+
+    paths = create_inventory(tmp_path / "inv", commune="brioux", domain="brioux.fr", email="dsi@brioux.fr")
+    paths.private_settings.write_text(paths.private_settings.read_text() + "host_key_checking: false\n")
+    said: dict[str, list[str]] = {"fr": [], "en": []}
+    for lang in ("fr", "en"):
+        set_language(lang)  # type: ignore[arg-type]
+        try:
+            assert host_key_checking(paths, log=said[lang].append) is True  # refused: no operator allows it
+        finally:
+            set_language(None)
+    assert_french("\n".join(said["fr"]), "\n".join(said["en"]), [
+        ("avertissement : ", "warning: "),
+        ("est ignoré : les clés d'hôte restent vérifiées", "is ignored: host keys stay checked"),
+    ])
+
+
+# --- upgrade: the details of each step -------------------------------------------------------------
+
+def test_upgrade_step_details_speak_french_and_stay_english_in_upgrade_json(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated_dirs: Path) -> None:
+    import json
+
+    from anl_stack.core.errors import ExitCode
+    from anl_stack.deploy import upgrade
+
+    captured: dict[str, Any] = {}
+
+    def fake_upgrade(plugin: str, checks: Any, **kwargs: Any) -> Any:
+        # The report the upgrade writes, with the details its steps give (deploy/upgrade.py).
+        report = upgrade.UpgradeReport("hello", ["h1"], {"version": "1.0.0", "digest": "sha256:" + "a" * 64},
+                                       {"version": "1.1.0", "digest": "sha256:" + "b" * 64}, tmp_path)
+        report.add("backup", True, upgrade.Text(upgrade.N_("{snapshots} (repository {repository})"),
+                                                snapshots="h1: 1234abcd", repository="local"))
+        report.add("upgrade step", False, "task failed")
+        report.add("rollback", False,
+                   upgrade.Text(upgrade.N_("not attempted (--no-rollback): the hosts are left for inspection")))
+        report.outcome, report.exit_code = "failed", ExitCode.FAILED
+        report.write()
+        captured["json"] = json.loads((tmp_path / "upgrade.json").read_text())
+        return report
+
+    monkeypatch.setattr(upgrade, "upgrade", fake_upgrade)
+    french, english = both("upgrade", "hello", "--lab", "demo", code=1)
+    assert_french(french, english, [
+        ("ok   sauvegarde : h1: 1234abcd (dépôt local)", "ok   backup: h1: 1234abcd (repository local)"),
+        ("non tenté (--no-rollback) : les hôtes sont laissés en l'état pour examen",
+         "not attempted (--no-rollback): the hosts are left for inspection"),
+    ])
+    assert [s["detail"] for s in captured["json"]["steps"]] == [
+        "h1: 1234abcd (repository local)", "task failed",
+        "not attempted (--no-rollback): the hosts are left for inspection"]
+
+
+# --- costs: units and prose formulas, in the terminal and on the site --------------------------------
+
+def test_cost_units_speak_french_in_the_command_and_the_calculator() -> None:
+    import datetime as dt
+
+    from anl_stack.catalog.site.content import calculator_data
+    from anl_stack.plugins.discovery import get_plugin
+
+    french, english = both("plugins", "cost", "nextcloud")
+    assert_french(french, english, [("au moins 1 Go (", "at least 1 GB ("), (" EUR/mois", " EUR/month"),
+                                    ("= non modélisé", "= not modelled"), ("12 mois", "12 months")])
+    data = calculator_data([get_plugin("nextcloud")], "fr", dt.date(2026, 12, 7))
+    assert data["texts"]["unit.GB/month"] == "Go/mois" and ["not modelled", "non modélisé"] in data["formulas"]
+    units = {a["key"]: a["unit"] for a in data["tools"][0]["assumptions"]}
+    assert units["hourly_cost_eur"] == "EUR/h" and units["admin_hours_per_month"] == "h/mois"
+    assert units["quota_gb"] == "Go/compte", units
+
+
+def test_manifest_type_errors_speak_french_instead_of_pydantic_english(tmp_path: Path) -> None:
+    created = invoke("plugins", "new", "typlug", "--dir", str(tmp_path))
+    assert created.exit_code == 0, created.output
+    manifest = tmp_path / "typlug" / "plugin.yml"
+    manifest.write_text(manifest.read_text().replace("{port: 443, protocol: tcp", "{port: https, protocol: tcp")
+                        .replace("    supported: true", "    supported: maybe", 1))
+    french, english = both("plugins", "check", "--no-lint", str(tmp_path / "typlug"), code=1)
+    assert_french(french, english, [
+        ("deployment.ports[0].port : pas un entier (attendu : un entier", "deployment.ports[0].port: not an integer"),
+        ("supported : ni true ni false (attendu : true ou false)", "supported: not true or false"),
+    ])
+    assert "Input should be" not in french + english
+
+
+# --- the verify report: anl-stack's own checks explain themselves in French ----------------------
+
+def test_verify_report_explains_the_baseline_checks_in_french(tmp_path: Path) -> None:
+    import json
+
+    from anl_stack.core.i18n import set_language
+    from anl_stack.plugin_api.fixtures import _doc_parts
+    from anl_stack.verify.baseline import test_baseline
+    from anl_stack.verify.report import render
+    from anl_stack.verify.result import VerifyResult
+
+    explanation, hint = _doc_parts(test_baseline.test_firewall_default_deny)  # as the verify run records them
+    plugin_check = ("The page answers.", "restart nginx.")  # a plugin's own check: shown as it is written
+    result = VerifyResult(
+        date="2026-12-07T10:00:00+01:00", inventory=str(tmp_path), label="brioux", marker_expr="not live",
+        hosts=[{"name": "web1", "plugins": ["hello"], "debian_version": "13.1", "codename": "trixie", "lab": False,
+                "environment": "production", "facts": {}}],
+        plugins=[{"name": "hello", "recipe_version": "0.1.0", "app_version": "unknown", "digest": "sha256:0",
+                  "path": str(tmp_path)}],
+        checks=[{"host": "web1", "suite": "baseline", "check": "test_firewall_default_deny", "outcome": "failed",
+                 "message": "no input chain", "explanation": explanation, "hint": hint, "nodeid": "a"},
+                {"host": "web1", "suite": "hello", "check": "test_page", "outcome": "failed", "message": "503",
+                 "explanation": plugin_check[0], "hint": plugin_check[1], "nodeid": "b"}],
+        summary={"passed": 0, "failed": 2, "error": 0, "n/a": 0, "skipped": 0, "not run": 0},
+        notes=[], run_dir=str(tmp_path), junit="j.xml", log="l.log")
+    shown: dict[str, dict[str, str]] = {}
+    for lang in ("fr", "en"):
+        set_language(lang)  # type: ignore[arg-type]
+        try:
+            shown[lang] = {fmt: render(result, fmt) for fmt in (".md", ".html", ".json")}
+        finally:
+            set_language(None)
+    for fmt in (".md", ".html"):
+        assert_french(shown["fr"][fmt], shown["en"][fmt], [
+            ("Le pare-feu nftables est chargé, activé au démarrage", "The nftables firewall is loaded, enabled at boot"),
+            ("relancez le déploiement (le rôle base écrit /etc/nftables.conf", "re-run the deploy (the base role writes"),
+        ])
+        assert "The page answers." in shown["fr"][fmt] and "restart nginx." in shown["fr"][fmt]
+    # JSON, for tools and records, keeps the checks' own texts.
+    checks = json.loads(shown["fr"][".json"])["checks"]
+    assert checks[0]["explanation"] == explanation and checks[0]["hint"] == hint

@@ -25,9 +25,9 @@ from anl_stack.catalog.fiche import (
 from anl_stack.catalog.site.collective import CollectiveView, notes_for
 from anl_stack.catalog.site.markdown import render_markdown
 from anl_stack.core.errors import AnlError
-from anl_stack.core.i18n import N_, Lang, label, translate
+from anl_stack.core.i18n import N_, Lang, Text, label, translate
 from anl_stack.costs.report import cost_report
-from anl_stack.costs.text import LINE_LABELS, number
+from anl_stack.costs.text import FORMULA_TEXTS, LINE_LABELS, UNITS, number, unit
 from anl_stack.plugin_api import FICHE_SECTIONS
 from anl_stack.plugins.discovery import Plugin, require_loaded
 from anl_stack.plugins.fiches import fiche_headings, fiche_path, not_in_ci
@@ -73,7 +73,8 @@ def quality_data(plugin: Plugin, lang: Lang, members: Mapping[str, str] | None =
         "next_level": quality.next_level(),
         "missing": quality.missing(lang),
         "reviews": [{"date": str(r.date), "by": r.by, "reviewer": r.reviewer, "status": _(r.status, lang),
-                     "signature": _(r.signature, lang), "signer": r.signer,
+                     "signature": _(r.signature, lang),
+                     "signer": _(r.signer, lang) if isinstance(r.signer, Text) else r.signer,
                      "environments": list(r.evidence_environments), "releases": list(r.releases)}
                     for r in quality.reviews],
         "ignored": [{"file": file, "why": _(why, lang)} for file, why in quality.ignored],
@@ -199,7 +200,7 @@ def calculator_data(plugins: list[Plugin], lang: Lang, today: dt.date) -> dict[s
         tools.append({
             "name": plugin.name, "title": report["title"][lang], "model": report["model"],
             "assumptions": [{"key": a["key"], "value": None if a["value"] == "unknown" else a["value"],
-                             "unit": a["unit"], "integer": a["integer"], "label": a["label"][lang],
+                             "unit": unit(a["unit"], lang), "integer": a["integer"], "label": a["label"][lang],
                              "notes": a["notes"][lang] if a["notes"] else None, "source": a["source"]}
                             for a in report["assumptions"]],
             # The offers as the model reads them (the report adds their age, which the model ignores).
@@ -207,4 +208,6 @@ def calculator_data(plugins: list[Plugin], lang: Lang, today: dt.date) -> dict[s
         })
     texts = {key: _(text, lang) for key, text in CALCULATOR_TEXTS.items()}
     texts.update({f"line.{key}": _(text, lang) for key, text in LINE_LABELS.items()})
-    return {"lang": lang, "tools": tools, "texts": texts}
+    texts.update({f"unit.{key}": _(text, lang) for key, text in UNITS.items()})
+    formulas = [[text, _(text, lang)] for text in FORMULA_TEXTS]
+    return {"lang": lang, "tools": tools, "texts": texts, "formulas": formulas}

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from anl_stack.adapters import tls
+from anl_stack.core.i18n import _
 from anl_stack.plugin_api import BACKUP_CONFIG_DIR, NOT_APPLICABLE
 from anl_stack.verify.baseline import checks, remote
 
@@ -39,7 +40,7 @@ def test_ssh_password_login_off(host: Any) -> None:
     remove any earlier drop-in in /etc/ssh/sshd_config.d/ that sets them to yes, reload ssh.
     """
     problems = checks.ssh_password_problems(checks.sshd_settings(_run(host, "sshd -T")))
-    assert not problems, "sshd effective config: " + "; ".join(problems)
+    assert not problems, _("sshd effective config: {problems}").format(problems=_("; ").join(problems))
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +54,8 @@ def test_firewall_default_deny(host: Any, firewall: checks.Firewall) -> None:
     Hint: re-run the deploy (the base role writes /etc/nftables.conf with `policy drop` on input)
     and `systemctl enable --now nftables`.
     """
-    assert firewall.default_deny, "no input chain with policy drop in the live nftables ruleset"
-    assert host.service("nftables").is_enabled, "nftables.service is not enabled: the rules vanish at reboot"
+    assert firewall.default_deny, _("no input chain with policy drop in the live nftables ruleset")
+    assert host.service("nftables").is_enabled, _("nftables.service is not enabled: the rules vanish at reboot")
 
 
 def test_only_declared_ports_reachable(host: Any, firewall: checks.Firewall, declared_ports: list[dict[str, Any]],
@@ -65,16 +66,17 @@ def test_only_declared_ports_reachable(host: Any, firewall: checks.Firewall, dec
     or stop the service listening there; a plugin that needs a port declares it in plugin.yml.
     """
     declared = {(p.get("protocol", "tcp"), int(p["port"])) for p in declared_ports}
-    problems = [f"firewall accepts everything: {rule}" for rule in firewall.open_all]
+    problems = [_("firewall accepts everything: {rule}").format(rule=rule) for rule in firewall.open_all]
     extra = sorted(firewall.open_ports - declared)
-    problems += [f"firewall opens undeclared {proto}/{port}" for proto, port in extra]
+    problems += [_("firewall opens undeclared {proto}/{port}").format(proto=proto, port=port) for proto, port in extra]
     for sock in checks.listeners(_run(host, "ss -Hlntu")):
         key = (sock.protocol, sock.port)
         if sock.loopback or key in declared or sock.protocol != "tcp":
             continue
         if tls.tcp_reachable(host_address, sock.port):
-            problems.append(f"tcp/{sock.port} ({sock.address}) answers from the controller but is not declared")
-    assert not problems, "; ".join(sorted(set(problems)))
+            problems.append(_("tcp/{port} ({address}) answers from the controller but is not declared")
+                            .format(port=sock.port, address=sock.address))
+    assert not problems, _("; ").join(sorted(set(problems)))
 
 
 def test_https_tls12_or_later(web_domains: list[str], host_address: str) -> None:
@@ -87,12 +89,13 @@ def test_https_tls12_or_later(web_domains: list[str], host_address: str) -> None
     for domain in web_domains:
         best = tls.tls_version(host_address, domain)
         if best not in ("TLSv1.2", "TLSv1.3"):
-            problems.append(f"{domain}: negotiated {best or 'nothing'}")
+            problems.append(_("{domain}: negotiated {version}").format(domain=domain, version=best) if best
+                            else _("{domain}: negotiated nothing").format(domain=domain))
         for legacy in tls.legacy_versions():
             got = tls.tls_version(host_address, domain, version=legacy)
             if got:
-                problems.append(f"{domain}: accepts {got}")
-    assert not problems, "; ".join(problems)
+                problems.append(_("{domain}: accepts {version}").format(domain=domain, version=got))
+    assert not problems, _("; ").join(problems)
 
 
 def test_https_hsts(web_domains: list[str], host_address: str) -> None:
@@ -105,10 +108,12 @@ def test_https_hsts(web_domains: list[str], host_address: str) -> None:
         status, headers, _ = tls.https_headers(host_address, domain)
         age = checks.hsts_max_age(headers.get("strict-transport-security"))
         if age is None:
-            problems.append(f"{domain}: no Strict-Transport-Security header (HTTP {status})")
+            problems.append(_("{domain}: no Strict-Transport-Security header (HTTP {status})")
+                            .format(domain=domain, status=status))
         elif age < MIN_HSTS_MAX_AGE:
-            problems.append(f"{domain}: HSTS max-age {age} < {MIN_HSTS_MAX_AGE}")
-    assert not problems, "; ".join(problems)
+            problems.append(_("{domain}: HSTS max-age {age} < {minimum}").format(domain=domain, age=age,
+                                                                                  minimum=MIN_HSTS_MAX_AGE))
+    assert not problems, _("; ").join(problems)
 
 
 def test_unattended_security_upgrades(host: Any) -> None:
@@ -117,12 +122,13 @@ def test_unattended_security_upgrades(host: Any) -> None:
     Hint: re-run the deploy (base role), or `apt-get install unattended-upgrades` and
     `dpkg-reconfigure -plow unattended-upgrades`; unmask apt-daily-upgrade.timer.
     """
-    assert host.package("unattended-upgrades").is_installed, "unattended-upgrades is not installed"
+    assert host.package("unattended-upgrades").is_installed, _("unattended-upgrades is not installed")
     problems = checks.unattended_problems(_run(host, "apt-config dump"))
     timer = host.run("systemctl is-enabled apt-daily-upgrade.timer").stdout.strip()
     if timer not in ("enabled", "static", "enabled-runtime"):
-        problems.append(f"apt-daily-upgrade.timer is {timer or 'missing'}")
-    assert not problems, "; ".join(problems)
+        problems.append(_("apt-daily-upgrade.timer is {state}").format(state=timer) if timer
+                        else _("apt-daily-upgrade.timer is missing"))
+    assert not problems, _("; ").join(problems)
 
 
 def test_security_suite_in_apt_sources(host: Any) -> None:
@@ -135,7 +141,8 @@ def test_security_suite_in_apt_sources(host: Any) -> None:
     text = _run(host, "cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list "
                       "/etc/apt/sources.list.d/*.sources 2>/dev/null; true")
     suites = checks.apt_suites(text)
-    assert f"{codename}-security" in suites, f"no {codename}-security suite in apt sources (suites: {suites})"
+    assert f"{codename}-security" in suites, _("no {codename}-security suite in apt sources (suites: {suites})").format(
+        codename=codename, suites=suites)
 
 
 def test_no_pending_security_update(host: Any) -> None:
@@ -144,9 +151,10 @@ def test_no_pending_security_update(host: Any) -> None:
     Hint: run `apt-get update && apt-get upgrade` (or let unattended-upgrades run), then verify again.
     """
     lists = host.run("ls /var/lib/apt/lists/ | grep -c -- '-security_.*Packages' ; true").stdout.strip()
-    assert lists not in ("", "0"), "the security suite's package index was never downloaded (run apt-get update)"
+    assert lists not in ("", "0"), _("the security suite's package index was never downloaded (run apt-get update)")
     pending = checks.pending_security_updates(_run(host, "apt-get -s -o Debug::NoLocking=1 upgrade"))
-    assert not pending, f"{len(pending)} security update(s) pending: {', '.join(pending[:10])}"
+    assert not pending, _("{count} security update(s) pending: {packages}").format(count=len(pending),
+                                                                                  packages=", ".join(pending[:10]))
 
 
 def test_time_synchronised(host: Any) -> None:
@@ -156,8 +164,8 @@ def test_time_synchronised(host: Any) -> None:
     """
     virt = host.run("systemd-detect-virt -c")
     if virt.rc == 0 and virt.stdout.strip() not in ("", "none"):
-        pytest.skip(f"{NOT_APPLICABLE} inside a container ({virt.stdout.strip()}), the clock is the "
-                    "host machine's and cannot be synchronised from here")
+        pytest.skip(f"{NOT_APPLICABLE} " + _("inside a container ({container}), the clock is the host machine's and "
+                                             "cannot be synchronised from here").format(container=virt.stdout.strip()))
     synced = host.run("timedatectl show -p NTPSynchronized --value").stdout.strip()
     assert synced == "yes", f"NTPSynchronized={synced or 'unknown'}"
 
@@ -172,9 +180,10 @@ def test_enough_free_disk(host: Any, anl_settings: dict[str, Any]) -> None:
     paths = [str(p) for p in anl_settings.get("anl_verify_disk_paths", DEFAULT_DISK_PATHS)]
     # testinfra runs a shell command: each path is one quoted word, whatever it holds.
     used = checks.df_used_percent(_run(host, f"df -P -- {shlex.join(paths)} 2>/dev/null; true"))
-    assert used, f"df found none of {paths}"
-    full = [f"{mount} {pct}% used" for mount, pct in sorted(used.items()) if pct > limit]
-    assert not full, f"above {limit}%: " + ", ".join(full)
+    assert used, _("df found none of {paths}").format(paths=paths)
+    full = [_("{mount} {percent}% used").format(mount=mount, percent=pct) for mount, pct in sorted(used.items())
+            if pct > limit]
+    assert not full, _("above {limit}%: {disks}").format(limit=limit, disks=", ".join(full))
 
 
 def test_services_not_as_root(host: Any, anl_host_context: dict[str, Any]) -> None:
@@ -190,8 +199,8 @@ def test_services_not_as_root(host: Any, anl_host_context: dict[str, Any]) -> No
     units = [(s["name"], s["unit"]) for s in declared if s.get("unit")]
     seen, as_root = checks.root_services(_run(host, checks.PS_COMMAND), rules, units)
     if not seen:
-        pytest.skip(f"{NOT_APPLICABLE} none of the known or declared services runs on this host")
-    assert not as_root, "running as root: " + ", ".join(as_root)
+        pytest.skip(f"{NOT_APPLICABLE} " + _("none of the known or declared services runs on this host"))
+    assert not as_root, _("running as root: {services}").format(services=", ".join(as_root))
 
 
 def test_plugin_data_not_world_writable(host: Any, anl_host_context: dict[str, Any],
@@ -210,7 +219,8 @@ def test_plugin_data_not_world_writable(host: Any, anl_host_context: dict[str, A
             continue
         for folder in checks.data_folders(settings.content_string):
             if not folder.startswith("/"):
-                found.append(f"{plugin}: data folder {folder!r} is not an absolute path")
+                found.append(_("{plugin}: data folder {folder!r} is not an absolute path").format(plugin=plugin,
+                                                                                                  folder=folder))
                 continue
             if not host.file(folder).exists:
                 continue
@@ -219,6 +229,7 @@ def test_plugin_data_not_world_writable(host: Any, anl_host_context: dict[str, A
             out = _run(host, f"find {shlex.quote(folder)} ! -type l -perm -o+w -printf '%M %p\\n'")
             found += [f"{plugin}: {entry}" for entry in checks.world_writable(out)]
     if not walked and not found:
-        pytest.skip(f"{NOT_APPLICABLE} no plugin of this host has a data folder (backup paths) on it")
-    more = f" and {len(found) - SHOWN_PATHS} more" if len(found) > SHOWN_PATHS else ""
-    assert not found, "world-writable under the data folders: " + "; ".join(found[:SHOWN_PATHS]) + more
+        pytest.skip(f"{NOT_APPLICABLE} " + _("no plugin of this host has a data folder (backup paths) on it"))
+    more = _(" and {count} more").format(count=len(found) - SHOWN_PATHS) if len(found) > SHOWN_PATHS else ""
+    assert not found, _("world-writable under the data folders: {paths}").format(
+        paths=_("; ").join(found[:SHOWN_PATHS]) + more)

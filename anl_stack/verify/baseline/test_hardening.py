@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from anl_stack.core.i18n import _
 from anl_stack.plugin_api import NOT_APPLICABLE
 from anl_stack.verify.baseline import checks, hardening, remote
 
@@ -31,12 +32,12 @@ def container(host: Any) -> str:
 def _needs_hardening(anl_hostvars: dict[str, Any], switch: str = "base_hardening_enabled") -> None:
     for name in ("base_hardening_enabled", switch):
         if not hardening.expected(anl_hostvars, name):
-            pytest.skip(f"{NOT_APPLICABLE} turned off in the inventory ({name}: false)")
+            pytest.skip(f"{NOT_APPLICABLE} " + _("turned off in the inventory ({name}: false)").format(name=name))
 
 
 def _read(host: Any, path: str) -> str:
     file = host.file(path)
-    assert file.exists, f"{path} is missing"
+    assert file.exists, _("{path} is missing").format(path=path)
     return str(file.content_string)
 
 
@@ -54,9 +55,10 @@ def test_sysctl_hardened(host: Any, anl_hostvars: dict[str, Any], container: str
         proc = host.file("/proc/sys/" + key.replace(".", "/"))
         live[key] = proc.content_string if proc.exists else None
     problems, skipped = hardening.sysctl_drift(wanted, live, bool(container))
-    assert not problems, "live sysctl values: " + "; ".join(problems)
+    assert not problems, _("live sysctl values: {problems}").format(problems=_("; ").join(problems))
     if skipped and not [k for k in wanted if k not in skipped]:
-        pytest.skip(f"{NOT_APPLICABLE} inside a container ({container}): kernel settings are the host machine's")
+        pytest.skip(f"{NOT_APPLICABLE} " + _("inside a container ({container}): kernel settings are the host "
+                                             "machine's").format(container=container))
 
 
 def test_login_defs_umask_and_hashing(host: Any, anl_hostvars: dict[str, Any]) -> None:
@@ -67,7 +69,7 @@ def test_login_defs_umask_and_hashing(host: Any, anl_hostvars: dict[str, Any]) -
     _needs_hardening(anl_hostvars, "base_login_defs_enabled")
     problems = hardening.login_defs_drift(hardening.expected(anl_hostvars, "base_login_defs"),
                                           _read(host, "/etc/login.defs"))
-    assert not problems, "/etc/login.defs: " + "; ".join(problems)
+    assert not problems, "/etc/login.defs: " + _("; ").join(problems)
 
 
 def test_ssh_limits(host: Any, anl_hostvars: dict[str, Any]) -> None:
@@ -79,7 +81,7 @@ def test_ssh_limits(host: Any, anl_hostvars: dict[str, Any]) -> None:
     _needs_hardening(anl_hostvars, "base_ssh_hardening_enabled")
     settings = checks.sshd_settings(remote.output(host, "sshd -T"))
     problems = hardening.sshd_drift(anl_hostvars, settings)
-    assert not problems, "sshd effective config: " + "; ".join(problems)
+    assert not problems, _("sshd effective config: {problems}").format(problems=_("; ").join(problems))
 
 
 def test_legal_banner(host: Any, anl_hostvars: dict[str, Any]) -> None:
@@ -90,11 +92,11 @@ def test_legal_banner(host: Any, anl_hostvars: dict[str, Any]) -> None:
     """
     _needs_hardening(anl_hostvars)
     if "base_legal_banner" in anl_hostvars and not str(anl_hostvars["base_legal_banner"]).strip():
-        pytest.skip(f"{NOT_APPLICABLE} no banner wanted (base_legal_banner is empty in the inventory)")
+        pytest.skip(f"{NOT_APPLICABLE} " + _("no banner wanted (base_legal_banner is empty in the inventory)"))
     for path in ("/etc/issue", "/etc/issue.net"):
-        assert _read(host, path).strip(), f"{path} is empty"
+        assert _read(host, path).strip(), _("{path} is empty").format(path=path)
     banner = checks.sshd_settings(remote.output(host, "sshd -T")).get("banner", "none")
-    assert banner == "/etc/issue.net", f"sshd banner is {banner} (expected /etc/issue.net)"
+    assert banner == "/etc/issue.net", _("sshd banner is {banner} (expected /etc/issue.net)").format(banner=banner)
 
 
 def test_unused_network_protocols_blocked(host: Any, anl_hostvars: dict[str, Any]) -> None:
@@ -106,14 +108,14 @@ def test_unused_network_protocols_blocked(host: Any, anl_hostvars: dict[str, Any
     _needs_hardening(anl_hostvars)
     wanted = set(hardening.expected(anl_hostvars, "base_disabled_network_protocols"))
     if not wanted:
-        pytest.skip(f"{NOT_APPLICABLE} no protocol to block (base_disabled_network_protocols is empty)")
+        pytest.skip(f"{NOT_APPLICABLE} " + _("no protocol to block (base_disabled_network_protocols is empty)"))
     if host.exists("modprobe"):
         config = host.check_output("modprobe --showconfig")
     else:  # no kmod (a minimal container): read the files kmod would read
         config = host.run("cat /etc/modprobe.d/*.conf /run/modprobe.d/*.conf /usr/lib/modprobe.d/*.conf "
                           "/lib/modprobe.d/*.conf 2>/dev/null; true").stdout
     missing = wanted - hardening.blocked_modules(config)
-    assert not missing, "can still be loaded: " + ", ".join(sorted(missing))
+    assert not missing, _("can still be loaded: {protocols}").format(protocols=", ".join(sorted(missing)))
 
 
 def test_maintenance_tools_installed(host: Any, anl_hostvars: dict[str, Any]) -> None:
@@ -124,9 +126,9 @@ def test_maintenance_tools_installed(host: Any, anl_hostvars: dict[str, Any]) ->
     _needs_hardening(anl_hostvars)
     wanted = list(hardening.expected(anl_hostvars, "base_hardening_packages"))
     if not wanted:
-        pytest.skip(f"{NOT_APPLICABLE} no maintenance tool wanted (base_hardening_packages is empty)")
+        pytest.skip(f"{NOT_APPLICABLE} " + _("no maintenance tool wanted (base_hardening_packages is empty)"))
     missing = [name for name in wanted if not host.package(name).is_installed]
-    assert not missing, "not installed: " + ", ".join(missing)
+    assert not missing, _("not installed: {packages}").format(packages=", ".join(missing))
 
 
 def test_audit_running(host: Any, anl_hostvars: dict[str, Any], container: str) -> None:
@@ -136,10 +138,11 @@ def test_audit_running(host: Any, anl_hostvars: dict[str, Any], container: str) 
     """
     _needs_hardening(anl_hostvars, "base_auditd_enabled")
     if container:
-        pytest.skip(f"{NOT_APPLICABLE} inside a container ({container}): the kernel's audit subsystem "
-                    "(and process accounting) belongs to the host machine")
+        pytest.skip(f"{NOT_APPLICABLE} " + _("inside a container ({container}): the kernel's audit subsystem "
+                                             "(and process accounting) belongs to the host machine")
+                    .format(container=container))
     service = host.service("auditd")
-    assert service.is_enabled and service.is_running, "auditd is not enabled and running"
+    assert service.is_enabled and service.is_running, _("auditd is not enabled and running")
 
 
 def test_anl_units_sandboxed(host: Any) -> None:
@@ -151,11 +154,11 @@ def test_anl_units_sandboxed(host: Any) -> None:
     listing = host.run(f"grep -l -s -F {shlex.quote(MANAGED_HEADER)} {UNITS_DIR}/*.service")
     units = [path.rsplit("/", 1)[1] for path in listing.stdout.split()]
     if not units:
-        pytest.skip(f"{NOT_APPLICABLE} no service unit written by anl-stack on this host")
+        pytest.skip(f"{NOT_APPLICABLE} " + _("no service unit written by anl-stack on this host"))
     gaps: list[str] = []
     for unit in units:
         props = ",".join(hardening.SANDBOX)
         missing = hardening.unit_sandbox_gaps(host.check_output(f"systemctl show -p {props} {shlex.quote(unit)}"))
         if missing:
             gaps.append(f"{unit} ({', '.join(missing)})")
-    assert not gaps, "not sandboxed: " + "; ".join(gaps)
+    assert not gaps, _("not sandboxed: {units}").format(units=_("; ").join(gaps))

@@ -30,12 +30,39 @@
     return lang === "fr" ? text.replace(".", ",") : text;
   }
 
+  // A unit in the page's language (anl_stack/costs/text.py, unit).
+  function unitText(unit) {
+    return Object.prototype.hasOwnProperty.call(texts, "unit." + unit) ? texts["unit." + unit] : unit;
+  }
+
+  // A formula or a missing need with its words in the page's language (anl_stack/costs/text.py, formula):
+  // each [English, translated] pair of data.formulas matches the whole text, a {name} matching any text,
+  // itself translated the same way.
+  function escaped(text) { return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+  function formulaText(text) {
+    for (var i = 0; i < data.formulas.length; i += 1) {
+      var english = data.formulas[i][0], names = [];
+      var pattern = english.split(/(\{[a-z_]+\})/).map(function (part) {
+        if (/^\{[a-z_]+\}$/.test(part)) { names.push(part.slice(1, -1)); return "(.+?)"; }
+        return escaped(part);
+      }).join("");
+      var found = new RegExp("^" + pattern + "$").exec(text);
+      if (found) {
+        var shownText = data.formulas[i][1];
+        names.forEach(function (name, j) { shownText = shownText.split("{" + name + "}").join(formulaText(found[j + 1])); });
+        return shownText;
+      }
+    }
+    return text;
+  }
+
   // The same text as `plugins cost` (anl_stack/cli/cost_view.py, _value).
   function valueText(line) {
-    if (line.value !== null) { return model.number(line.value, lang) + " " + line.unit; }
+    if (line.value !== null) { return model.number(line.value, lang) + " " + unitText(line.unit); }
     var text = texts.unknown;
-    if (line.known_part) { text = texts.at_least + " " + model.number(line.known_part, lang) + " " + line.unit; }
-    if (line.missing.length) { text += " (" + texts.needs + " " + line.missing.join(", ") + ")"; }
+    if (line.known_part) { text = texts.at_least + " " + model.number(line.known_part, lang) + " " + unitText(line.unit); }
+    if (line.missing.length) { text += " (" + texts.needs + " " + line.missing.map(formulaText).join(", ") + ")"; }
     return text;
   }
 
@@ -89,7 +116,7 @@
       var row = el("tr", {"data-key": line.key, "data-value": line.value === null ? "" : String(line.value)});
       row.appendChild(el("th", {scope: "row"}, texts["line." + line.key] || line.key));
       row.appendChild(el("td", {"class": "value"}, valueText(line)));
-      row.appendChild(el("td", {"class": "formula"}, line.formula));
+      row.appendChild(el("td", {"class": "formula"}, formulaText(line.formula)));
       body.appendChild(row);
     });
     serverLine.setAttribute("data-server", size.server ? size.server.name : "");
