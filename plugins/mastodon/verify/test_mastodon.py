@@ -118,17 +118,17 @@ def test_redis_running(host: Any, anl_fact: Callable[[str, Any], None]) -> None:
 
 
 def test_runtimes_from_debian(host: Any, anl_fact: Callable[[str, Any], None]) -> None:
-    """Ruby (3.2 at least), bundler, Node.js (20 at least), yarn, ffmpeg, ImageMagick and libvips come from Debian.
+    """Ruby (3.2 at least), bundler, Node.js (20 at least), corepack, ffmpeg, ImageMagick and libvips come from Debian.
 
-    Hint: the deploy installs them with apt (`apt-cache policy ruby nodejs yarnpkg`).
+    Hint: the deploy installs them with apt (`apt-cache policy ruby nodejs node-corepack`).
     """
     ruby = host.check_output("ruby -e 'print RUBY_VERSION'")
     assert tuple(int(x) for x in ruby.split(".")[:2]) >= RUBY_MIN, f"Ruby {ruby} is older than 3.2"
     node = host.check_output("node --version").lstrip("v")
     assert int(node.split(".")[0]) >= NODE_MIN, f"Node.js {node} is older than 20"
-    for package in ("ruby", "ruby-bundler", "nodejs", "yarnpkg", "ffmpeg", "imagemagick", "libvips-tools"):
+    for package in ("ruby", "ruby-bundler", "nodejs", "node-corepack", "ffmpeg", "imagemagick", "libvips-tools"):
         assert host.package(package).is_installed, f"{package} is not installed"
-    for tool in ("/usr/bin/bundle", "/usr/bin/yarnpkg", "/usr/bin/ffmpeg", "/usr/bin/vips"):
+    for tool in ("/usr/bin/bundle", "/usr/bin/corepack", "/usr/bin/ffmpeg", "/usr/bin/vips"):
         assert host.file(tool).exists, f"{tool} is missing"
     anl_fact("ruby", ruby)
     anl_fact("nodejs", node)
@@ -181,7 +181,7 @@ def test_nginx_configuration_valid(host: Any, home: str) -> None:
     assert "proxy_set_header Connection $mastodon_connection_upgrade;" in dump, "WebSockets are not passed on"
 
 
-def test_security_headers(https_get: HttpsGet, site_domain: str) -> None:
+def test_security_headers(host: Any, https_get: HttpsGet, site_domain: str, home: str) -> None:
     """The site sends HSTS and nosniff on every answer, and uploaded files are served under a policy that runs nothing.
 
     Hint: the web role's `anl-security-headers.conf`, included again in each location that sets its own headers.
@@ -193,10 +193,23 @@ def test_security_headers(https_get: HttpsGet, site_domain: str) -> None:
         match = re.search(r"max-age=(\d+)", hsts)
         assert match and int(match.group(1)) >= 15552000, f"{path}: HSTS is {hsts!r}"
         assert headers.get("x-content-type-options") == "nosniff", f"{path}: no nosniff"
-    status, headers, _ = https_get(site_domain, "/system/none.png")
-    policy = headers.get("content-security-policy", "")
-    assert "default-src 'none'" in policy and "form-action 'none'" in policy, f"/system/: policy is {policy!r}"
-    assert headers.get("strict-transport-security"), "/system/: no HSTS"
+    # A missing file goes to the error page (through the proxy): only a file that exists shows the policy.
+    found = host.run("find %s -type f -print -quit", f"{home}/live/public/system").stdout.strip()
+    if found:
+        path = found[len(f"{home}/live/public"):]
+        status, headers, _ = https_get(site_domain, path)
+        policy = headers.get("content-security-policy", "")
+        assert status == 200, f"{path}: HTTP {status}"
+        assert "default-src 'none'" in policy and "form-action 'none'" in policy, f"{path}: policy is {policy!r}"
+        assert headers.get("strict-transport-security"), f"{path}: no HSTS"
+    else:
+        dump = host.check_output("nginx -T 2>/dev/null")
+        block = re.search(r"location ~ \^/system/ \{(.*?)\n\}", dump, re.DOTALL)
+        assert block, "no location for uploaded files (/system/)"
+        assert "add_header Content-Security-Policy \"default-src 'none'; form-action 'none'\" always;" in block.group(1), \
+            "uploaded files are served without their Content-Security-Policy"
+        assert "include /etc/nginx/snippets/anl-security-headers.conf;" in block.group(1), \
+            "uploaded files are served without the security headers"
 
 
 def test_env_production_private(host: Any, user: str, home: str, installed: str) -> None:
