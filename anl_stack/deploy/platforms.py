@@ -14,7 +14,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from anl_stack.core.errors import AnlError, ErrorRecord
-from anl_stack.core.i18n import _
+from anl_stack.core.i18n import _, current_language
 from anl_stack.core.yamlfile import read_yaml
 from anl_stack.inventory.model import Inventory
 
@@ -78,9 +78,11 @@ def check_platforms(inv: Inventory, plugins: list[Any], releases: dict[str, str]
             key = f"debian-{release}"
             platform = platforms.get(key)
             if platform is None or not platform.supported:
+                # The manifest's notes for that release say why (e.g. its runtimes are too old).
+                reason = f": {platform.notes.get(current_language())}" if platform and platform.notes else ""
                 records.append(ErrorRecord(
                     _("plugin {name!r} does not support {platform} (host {host})").format(
-                        name=plugin.name, platform=key, host=host),
+                        name=plugin.name, platform=key, host=host) + reason,
                     str(plugin.path / "plugin.yml"), None, f"platforms.{key}",
                     _("a host on one of: {platforms}").format(
                         platforms=", ".join(k for k, p in platforms.items() if p.supported) or _("none"))))
