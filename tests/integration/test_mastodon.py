@@ -356,7 +356,9 @@ def test_backup_restore_round_trip(stack: object) -> None:
     # Rows written by Mastodon's own role over the socket, as the application would.
     sql(host, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int PRIMARY KEY, label text); "
               f"INSERT INTO {TABLE} VALUES (1, 'compte de la mairie'), (2, 'conseil du 12 mars');")
-    ssh(host, "printf 'avatar' > /home/mastodon/live/public/system/anl-file && chown mastodon: "
+    # An uploaded file as Mastodon writes it (its user, mode 0644: nginx serves it); root's shell here
+    # has the hardened umask 027, which would make a file nginx may not read.
+    ssh(host, "printf 'avatar' | install -m 0644 -o mastodon -g mastodon /dev/stdin "
               "/home/mastodon/live/public/system/anl-file")
     before = sql(host, f"SELECT id, label FROM {TABLE} ORDER BY id")
     snapshot = back_up(host)
@@ -376,6 +378,7 @@ def test_backup_restore_round_trip(stack: object) -> None:
     assert sql(host, f"SELECT id, label FROM {TABLE} ORDER BY id") == before
     assert sql(host, "SELECT to_regclass('anl_after_backup') IS NULL").strip() == "t"
     assert ssh(host, "cat /home/mastodon/live/public/system/anl-file") == "avatar"
+    assert ssh(host, "stat -c '%U %a' /home/mastodon/live/public/system/anl-file").split() == ["mastodon", "644"]
 
 
 # --- remove (last: it takes the host's Mastodon site away) -------------------------------
