@@ -135,7 +135,7 @@ def snapshots(host: Any, plugin: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[Any]:
-    from tests.fixtures.lab import DAY_TWO_ENGINE, lab_host_for, require_lab, use_engine
+    from tests.fixtures.lab import lab_host_for, require_lab
 
     require_lab()
     # hls.js from the npm registry into the artifact cache (a cache hit when it is there already).
@@ -143,7 +143,6 @@ def host() -> Iterator[Any]:
     for made in lab_host_for(NAME, "13"):
         from anl_stack import lab
 
-        use_engine(made.inventory, DAY_TWO_ENGINE)  # type: ignore[attr-defined]
         lab.add_names(NAME, [f"live.{made.domain}"])  # type: ignore[attr-defined]
         yield made
 
