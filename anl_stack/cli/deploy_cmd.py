@@ -140,16 +140,20 @@ def _print_report(report: Any, scrub: Callable[[str], str], *, check: bool) -> N
 
 @click.command("plan", cls=Command)
 @_target_options
+@click.option("--tags", default=None, help="Only tasks with these tags (comma-separated).")
+@click.option("--skip-tags", default=None, help="Skip tasks with these tags (comma-separated).")
 def plan(plugins: tuple[str, ...], inventory: str | None, lab_name: str | None, debian: str, limit: str | None,
-         vault_password_file: str | None, as_json: bool, fleet: Any, communes: str | None, parallel: int) -> None:
+         vault_password_file: str | None, as_json: bool, fleet: Any, communes: str | None, parallel: int,
+         tags: str | None, skip_tags: str | None) -> None:
     """Show what deploying PLUGINS would change, per host (check mode with diff).
 
     Never changes a host. Secrets are masked. On a fresh host, tasks that
     need an earlier change (a package not installed yet) are reported as
-    depending on earlier changes, not as errors.
+    depending on earlier changes, not as errors. `--tags stack` plans the
+    part of a recipe that needs no release.
     """
-    _run(plugins, inventory, lab_name, debian, limit, vault_password_file, as_json, check=True, fleet=fleet,
-         communes=communes, parallel=parallel)
+    _run(plugins, inventory, lab_name, debian, limit, vault_password_file, as_json, check=True, tags=tags,
+         skip_tags=skip_tags, fleet=fleet, communes=communes, parallel=parallel)
 
 
 @click.command("deploy", cls=Command)

@@ -415,11 +415,12 @@ def https_get(host_address: str) -> Callable[..., tuple[int, dict[str, str], byt
     Returns (status, headers with lower-case names, body). The name is sent
     as SNI and Host, so no DNS entry is needed; any certificate is accepted
     (self-signed is a valid TLS mode; the baseline checks protocols).
-    A header value may be a :class:`Secret`; it is revealed only on the wire.
+    A header value may be a :class:`Secret` (or any object with ``reveal()``, such as
+    an Authorization value built from one); it is revealed only on the wire.
     """
     def get(domain: str, path: str = "/", headers: dict[str, Any] | None = None,
             port: int = 443) -> tuple[int, dict[str, str], bytes]:
-        sent = {k: (v.reveal() if isinstance(v, Secret) else str(v)) for k, v in (headers or {}).items()}
+        sent = {k: (v.reveal() if callable(getattr(v, "reveal", None)) else str(v)) for k, v in (headers or {}).items()}
         return https_headers(host_address, domain, port=port, path=path, headers=sent)
 
     return get

@@ -39,6 +39,7 @@ import yaml
 
 from tests.fixtures.cmdline_watch import CmdlineWatch, own_pid_namespace
 from tests.fixtures.lab import assert_release_engine
+from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
 
 pytestmark = pytest.mark.lab
 
@@ -50,7 +51,7 @@ DATA_DIR = "/srv/nextcloud-data"
 THEMES_DIR = "/var/www/nextcloud/themes"
 #: The checks that need Nextcloud installed: they fail on a host prepared with `--tags stack`.
 APP_CHECKS = {"test_status_php", "test_occ_status", "test_setup_checks_no_error", "test_config_php_private",
-              "test_last_cron_recent", "test_redis_locking_configured"}
+              "test_last_cron_recent", "test_redis_locking_configured", "test_trusted_servers_as_configured"}
 PHP_BY_DEBIAN = {"12": "8.2", "13": "8.4"}
 SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8}) in local$", re.MULTILINE)
 
@@ -256,11 +257,60 @@ def test_stack_checks_pass(stack: object) -> None:
     assert proc.returncode == 0, "\n".join(failed) or output(proc)
     outcomes = {c["check"]: c["outcome"] for c in data["checks"] if c["suite"] == "nextcloud"}
     # The stack checks ran and passed; the application checks were left out, not passed.
-    stack = [name for name in outcomes if not name.startswith(("test_status_php", "test_occ_status",
-             "test_setup_checks", "test_config_php", "test_last_cron", "test_redis_locking"))]
+    stack = [name for name in outcomes if not name.startswith(tuple(APP_CHECKS))]
     assert len(stack) >= 12, outcomes
     assert all(outcomes[name] == "passed" for name in stack), outcomes
     assert outcomes["test_status_php"] != "passed"
+
+
+
+# --- federation settings from a collective ---------------------------------------------------
+
+def test_collective_sync_then_plan_then_the_stack_deploy_changes_nothing(
+        stack: object, tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str]) -> None:  # noqa: F811
+    """`collective sync` fills nextcloud_trusted_servers from the other members' verified instances,
+    `plan` shows them, and the stack deploy with them (their argument spec checked by the role) changes
+    nothing. The settings do not depend on the release: Debian 13 only."""
+    from anl_stack.collective.sync import SYNC_FILE
+    from tests.unit.test_collective import COMMUNES, build_collective
+    from tests.unit.test_collective_sync import signed_commune_file
+
+    host = stack
+    if host.release != "13":  # type: ignore[attr-defined]
+        pytest.skip("federation settings do not depend on the Debian release: run on Debian 13")
+    root = build_collective(tmp_path_factory.mktemp("collective") / "anl", keys, "ABCD")
+    signed_commune_file(root, "A", keys, [("nextcloud", "https://cloud.a.exemple.fr", "passed")])  # our own
+    signed_commune_file(root, "B", keys, [("nextcloud", "https://cloud.b.exemple.fr", "passed"),
+                                          ("peertube", "https://video.b.exemple.fr", "passed")])
+    signed_commune_file(root, "C", keys, [("nextcloud", "https://cloud.c.exemple.fr/", "passed")])
+    signed_commune_file(root, "D", keys, [("nextcloud", "https://cloud.d.exemple.fr", "failed")])
+    insee = COMMUNES["A"][1]
+    synced = Path(host.inventory) / "group_vars" / "all" / SYNC_FILE  # type: ignore[attr-defined]
+    try:
+        proc = anl("collective", "sync", str(root), "-i", host.inventory, "--insee", insee, "--json")  # type: ignore[attr-defined]
+        assert proc.returncode == 0, output(proc)
+        result = json.loads(proc.stdout)
+        wanted = ["https://cloud.b.exemple.fr", "https://cloud.c.exemple.fr"]
+        # Only nextcloud runs on this inventory: peertube's instances do not enter it.
+        assert result["written"] is True and result["settings"] == {"nextcloud_trusted_servers": wanted}, result
+        assert yaml.safe_load(synced.read_text())["nextcloud_trusted_servers"] == wanted
+
+        proc = anl("plan", "nextcloud", "--lab", host.name, "--debian", "13", "--tags", "stack",  # type: ignore[attr-defined]
+                   env={"LANGUAGE": "en", "LC_ALL": "C.UTF-8"})
+        assert proc.returncode == 0, output(proc)
+        assert "federation settings from the collective (group_vars/all/collective.yml):" in proc.stdout
+        assert f"  nextcloud_trusted_servers: {', '.join(wanted)}" in proc.stdout.splitlines()
+        assert f"{host.name}: ok=" in proc.stdout and " changed=0 " in proc.stdout, output(proc)  # type: ignore[attr-defined]
+
+        proc = anl("deploy", "nextcloud", "--lab", host.name, "--debian", "13", "--tags", "stack", "--json")  # type: ignore[attr-defined]
+        assert proc.returncode == 0, output(proc)
+        run = json_summary(proc)["runs"][0]
+        assert run["errors"] == [] and run["hosts"][host.name]["changed"] == 0, run  # type: ignore[attr-defined]
+
+        again = anl("collective", "sync", str(root), "-i", host.inventory, "--insee", insee, "--json")  # type: ignore[attr-defined]
+        assert again.returncode == 0 and json.loads(again.stdout)["written"] is False, output(again)
+    finally:
+        synced.unlink(missing_ok=True)
 
 
 # --- backup and restore -------------------------------------------------------------------

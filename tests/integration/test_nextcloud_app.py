@@ -25,7 +25,7 @@ PROJECT = Path(__file__).resolve().parent.parent.parent
 MARKER = "/srv/nextcloud-data/admin/files/anl-roundtrip.txt"
 SNAPSHOT_LINE = re.compile(r"^nextcloud on (\S+): snapshot ([0-9a-f]{8}) in local$", re.MULTILINE)
 APP_CHECKS = ("test_status_php", "test_occ_status", "test_setup_checks_no_error", "test_config_php_private",
-              "test_last_cron_recent", "test_redis_locking_configured")
+              "test_last_cron_recent", "test_redis_locking_configured", "test_trusted_servers_as_configured")
 
 
 def release_missing() -> str | None:

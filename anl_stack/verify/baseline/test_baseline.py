@@ -181,7 +181,7 @@ def test_enough_free_disk(host: Any, anl_settings: dict[str, Any]) -> None:
     # testinfra runs a shell command: each path is one quoted word, whatever it holds.
     used = checks.df_used_percent(_run(host, f"df -P -- {shlex.join(paths)} 2>/dev/null; true"))
     assert used, _("df found none of {paths}").format(paths=paths)
-    full = [_("{mount} {percent}% used").format(mount=mount, percent=pct) for mount, pct in sorted(used.items())
+    full = [_("{mount} at {percent}%").format(mount=mount, percent=pct) for mount, pct in sorted(used.items())
             if pct > limit]
     assert not full, _("above {limit}%: {disks}").format(limit=limit, disks=", ".join(full))
 

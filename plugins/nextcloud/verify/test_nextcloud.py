@@ -8,6 +8,7 @@ installed (`anl-stack verify nextcloud --mark "not app"` skips them).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
@@ -309,3 +310,46 @@ def test_redis_locking_configured(occ: Callable[..., Any]) -> None:
     for key, value in expected.items():
         got = occ("config:system:get", key).stdout.strip()
         assert got == value, f"{key} is {got!r}, expected {value!r}"
+
+
+def _server_name(address: str) -> str:
+    return re.sub(r"^https?://", "", address.strip()).rstrip("/").lower()
+
+
+@pytest.mark.app
+def test_trusted_servers_as_configured(https_get: Callable[..., Any], domain: str, plugin_vars: dict[str, Any],
+                                       anl_secret: Callable[[str], Any], occ: Callable[..., Any]) -> None:
+    """Every server of nextcloud_trusted_servers is trusted, and federated shares are allowed as configured.
+
+    Hint: deploy the app step again; a server that does not answer as a Nextcloud is reported by the deploy
+    (Administration > Sharing > Trusted servers shows the list).
+    """
+    wanted = {_server_name(str(address)) for address in plugin_vars.get("nextcloud_trusted_servers") or []}
+    sharing = "yes" if plugin_vars.get("nextcloud_federated_sharing", True) else "no"
+    for key in ("outgoing_server2server_share_enabled", "incoming_server2server_share_enabled"):
+        got = occ("config:app:get", "files_sharing", key).stdout.strip() or "yes"
+        assert got == sharing, f"files_sharing {key} is {got!r}, expected {sharing!r}"
+    if not wanted:
+        return
+    user, password = str(plugin_vars["nextcloud_admin_user"]), anl_secret("nextcloud_admin_password").reveal()
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    status, _, body = https_get(domain, "/ocs/v2.php/apps/federation/trusted-servers",
+                                headers={"OCS-APIRequest": "true", "Accept": "application/json",
+                                         "Authorization": _Hidden(f"Basic {basic}")})
+    assert status == 200, f"/ocs/v2.php/apps/federation/trusted-servers: HTTP {status}"
+    present = {_server_name(str(entry.get("url", ""))) for entry in json.loads(body)["ocs"]["data"]}
+    missing = sorted(wanted - present)
+    assert not missing, "not trusted: " + ", ".join(missing)
+
+
+class _Hidden:
+    """A header value revealed only on the wire (https_get reveals objects that have ``reveal``)."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
