@@ -489,8 +489,10 @@ def firewall_ports(inv: Inventory, manifests: dict[str, Any]) -> dict[str, list[
 
     ``manifests`` maps plugin names to manifests (``deployment.ports``).
     ``allow_from_setting`` is resolved from the variables the host sees;
-    an empty ``allow_from`` means everyone. Deploying one plugin therefore
-    never closes another plugin's ports on a shared host.
+    an empty ``allow_from`` means everyone. A port with ``open_when_setting``
+    is left out unless the host sees that setting true (a feature the
+    commune turns on, such as PeerTube's live). Deploying one plugin
+    therefore never closes another plugin's ports on a shared host.
     """
     out: dict[str, list[dict[str, Any]]] = {}
     for host in inv.hosts:
@@ -501,6 +503,8 @@ def firewall_ports(inv: Inventory, manifests: dict[str, Any]) -> dict[str, list[
             if manifest is None:
                 continue
             for port in manifest.deployment.ports:
+                if port.open_when_setting and not _truthy(settings.get(port.open_when_setting)):
+                    continue
                 allow: list[str] = []
                 if port.allow_from_setting:
                     value = settings.get(port.allow_from_setting) or []
@@ -515,6 +519,13 @@ def firewall_ports(inv: Inventory, manifests: dict[str, Any]) -> dict[str, list[
                                                if previous and allow else [])
         out[host] = sorted(seen.values(), key=lambda e: (e["port"], e["protocol"]))
     return out
+
+
+def _truthy(value: Any) -> bool:
+    """A boolean setting as Ansible's ``bool`` filter reads it (true, yes, on, 1)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1", "y", "t")
+    return bool(value) if isinstance(value, (bool, int)) else False
 
 
 # --- vault password -------------------------------------------------------------

@@ -171,8 +171,9 @@ def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
     file = doc.file
     named: list[tuple[str, tuple[Any, ...]]] = []
     for i, port in enumerate(manifest.deployment.ports):
-        if port.allow_from_setting:
-            named.append((port.allow_from_setting, ("deployment", "ports", i, "allow_from_setting")))
+        for key in ("allow_from_setting", "open_when_setting"):
+            if getattr(port, key):
+                named.append((getattr(port, key), ("deployment", "ports", i, key)))
     for i, secret in enumerate(manifest.deployment.secrets):
         named.append((secret.name, ("deployment", "secrets", i, "name")))
     found = []
@@ -184,6 +185,13 @@ def check_settings(plugin: Path, manifest: Any) -> list[ErrorRecord]:
                                      .format(what=what, name=name), str(file),
                                      doc.line(*loc), key, _("an option {name} in {specs}")
                                                           .format(name=name, specs=specs)))
+        elif loc[-1] == "open_when_setting" and (options[name].get("type") != "bool"
+                                                 or options[name].get("default", False) is not False):
+            # The controller opens the port from the inventory alone: unset must mean the role's default.
+            found.append(ErrorRecord(_("setting {name!r} opens a port: it must be a bool option whose default is false")
+                                     .format(name=name), str(file), doc.line(*loc),
+                                     f"deployment.ports[{loc[2]}].open_when_setting",
+                                     _("type: bool, default: false in {specs}").format(specs=specs)))
     return found
 
 

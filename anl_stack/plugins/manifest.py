@@ -386,6 +386,10 @@ class Port(Model):
     allow_from_setting: str | None = Field(
         None, description="Settings variable listing the source addresses allowed (default: everyone)."
     )
+    open_when_setting: str | None = Field(
+        None, description="Boolean settings variable: the port is open only when the commune sets it true "
+                          "(default: always open)."
+    )
 
 
 class Secret(Model):
@@ -576,10 +580,11 @@ def cross_checks(manifest: Manifest) -> list[tuple[tuple[Any, ...], str, str]]:
             found.append((("deployment", "secrets", index, "name"),
                           _("secret {name!r} is not prefixed with the plugin name").format(name=secret.name), expected))
     for index, port in enumerate(manifest.deployment.ports):
-        if port.allow_from_setting and not port.allow_from_setting.startswith(prefix):
-            found.append((("deployment", "ports", index, "allow_from_setting"),
-                          _("setting {name!r} is not prefixed with the plugin name").format(name=port.allow_from_setting),
-                          expected))
+        for key in ("allow_from_setting", "open_when_setting"):
+            name = getattr(port, key)
+            if name and not name.startswith(prefix):
+                found.append((("deployment", "ports", index, key),
+                              _("setting {name!r} is not prefixed with the plugin name").format(name=name), expected))
     if manifest.name in manifest.deployment.depends_on:
         found.append((("deployment", "depends_on"), _("a plugin cannot depend on itself"), _("other plugin names")))
     found += _default_version_allowed(manifest)

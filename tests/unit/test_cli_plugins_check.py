@@ -105,6 +105,17 @@ def test_planted_setting_not_in_argument_specs(copy: Path) -> None:
     assert finding.key == "deployment.ports[0].allow_from_setting" and "skel_allowed" in finding.message
 
 
+def test_planted_port_opened_by_a_setting_that_is_not_a_bool(copy: Path) -> None:
+    manifest = copy / "plugin.yml"
+    manifest.write_text(manifest.read_text().replace(
+        'purpose: "HTTPS"}', 'purpose: "HTTPS", open_when_setting: skel_domain}'))
+    specs = copy / "roles" / "skel" / "meta" / "argument_specs.yml"
+    assert "skel_domain:" in specs.read_text()
+    [finding] = _findings(copy, "settings")
+    assert (finding.line, finding.key) == (_line(manifest, "open_when_setting"), "deployment.ports[0].open_when_setting")
+    assert "bool" in finding.message and "default: false" in finding.expected
+
+
 def test_planted_secret_not_in_argument_specs(copy: Path) -> None:
     manifest = copy / "plugin.yml"
     manifest.write_text(manifest.read_text().replace(

@@ -119,6 +119,7 @@ def test_add_host_to_group(commune: Path) -> None:
 
 def _manifest(ports: list[dict]) -> SimpleNamespace:
     return SimpleNamespace(deployment=SimpleNamespace(ports=[SimpleNamespace(**{"allow_from_setting": None,
+                                                                               "open_when_setting": None,
                                                                                "protocol": "tcp", **p})
                                                              for p in ports]))
 
@@ -143,6 +144,18 @@ def test_firewall_ports_cover_every_plugin_of_the_host(commune: Path) -> None:
         {"port": 1935, "protocol": "tcp", "allow_from": ["192.0.2.0/24"]},
     ]
     assert [p["port"] for p in ports["srv2"]] == [443, 1935]
+
+
+@pytest.mark.parametrize(("value", "open_"), [(None, False), (False, False), ("no", False), (True, True),
+                                              ("yes", True), ("True", True)])
+def test_a_port_opened_by_a_setting_follows_it(commune: Path, value: object, open_: bool) -> None:
+    """PeerTube's RTMP port is open only on hosts whose commune turned live on (unset: closed)."""
+    paths = resolve_inventory_path(commune)
+    if value is not None:
+        paths.settings.write_text(paths.settings.read_text() + yaml.safe_dump({"hello_live": value}))
+    manifests = {"hello": _manifest([{"port": 443}, {"port": 1935, "open_when_setting": "hello_live"}])}
+    ports = [p["port"] for p in firewall_ports(load_inventory(commune), manifests)["srv1"]]
+    assert ports == ([443, 1935] if open_ else [443])
 
 
 def test_check_value_against_argument_specs() -> None:
