@@ -182,6 +182,7 @@ FIXTURES: dict[str, str] = {
     "plugin_name": "the plugin whose verify/ folder holds the running check",
     "plugin_vars": "the running plugin's variables (role defaults overlaid with the inventory), no secrets",
     "anl_secret": "anl_secret(NAME): one secret as a value that never prints itself (.reveal())",
+    "anl_basic_auth": "anl_basic_auth(USER, SECRET_NAME): an HTTP Basic Authorization value, itself a secret",
     "https_get": "https_get(domain, path='/', headers=None, port=443): (status, headers, body) from the controller",
     "anl_fact": "anl_fact(NAME, VALUE): a fact recorded in the verify report",
 }

@@ -18,6 +18,7 @@ it so that it is never printed, not even in an assertion message.
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import re
@@ -409,18 +410,28 @@ def anl_secret(host: Any, request: pytest.FixtureRequest) -> Callable[[str], Sec
 
 
 @pytest.fixture(scope="module")
+def anl_basic_auth(anl_secret: Callable[[str], Secret]) -> Callable[[str, str], Secret]:
+    """``anl_basic_auth(user, secret_name)``: an HTTP Basic ``Authorization`` value, as a :class:`Secret`."""
+
+    def header(user: str, secret_name: str) -> Secret:
+        pair = f"{user}:{anl_secret(secret_name).reveal()}".encode()
+        return Secret("Basic " + base64.b64encode(pair).decode("ascii"))
+
+    return header
+
+
+@pytest.fixture(scope="module")
 def https_get(host_address: str) -> Callable[..., tuple[int, dict[str, str], bytes]]:
     """``https_get(domain, path="/", headers=None)`` from the controller to this host's address.
 
     Returns (status, headers with lower-case names, body). The name is sent
     as SNI and Host, so no DNS entry is needed; any certificate is accepted
     (self-signed is a valid TLS mode; the baseline checks protocols).
-    A header value may be a :class:`Secret` (or any object with ``reveal()``, such as
-    an Authorization value built from one); it is revealed only on the wire.
+    A header value may be a :class:`Secret` (see ``anl_basic_auth``); it is revealed only on the wire.
     """
     def get(domain: str, path: str = "/", headers: dict[str, Any] | None = None,
             port: int = 443) -> tuple[int, dict[str, str], bytes]:
-        sent = {k: (v.reveal() if callable(getattr(v, "reveal", None)) else str(v)) for k, v in (headers or {}).items()}
+        sent = {k: (v.reveal() if isinstance(v, Secret) else str(v)) for k, v in (headers or {}).items()}
         return https_headers(host_address, domain, port=port, path=path, headers=sent)
 
     return get

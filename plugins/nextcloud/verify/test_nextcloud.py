@@ -8,7 +8,6 @@ installed (`anl-stack verify nextcloud --mark "not app"` skips them).
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shlex
@@ -318,7 +317,7 @@ def _server_name(address: str) -> str:
 
 @pytest.mark.app
 def test_trusted_servers_as_configured(https_get: Callable[..., Any], domain: str, plugin_vars: dict[str, Any],
-                                       anl_secret: Callable[[str], Any], occ: Callable[..., Any]) -> None:
+                                       anl_basic_auth: Callable[[str, str], Any], occ: Callable[..., Any]) -> None:
     """Every server of nextcloud_trusted_servers is trusted, and federated shares are allowed as configured.
 
     Hint: deploy the app step again; a server that does not answer as a Nextcloud is reported by the deploy
@@ -331,25 +330,12 @@ def test_trusted_servers_as_configured(https_get: Callable[..., Any], domain: st
         assert got == sharing, f"files_sharing {key} is {got!r}, expected {sharing!r}"
     if not wanted:
         return
-    user, password = str(plugin_vars["nextcloud_admin_user"]), anl_secret("nextcloud_admin_password").reveal()
-    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    authorization = anl_basic_auth(str(plugin_vars["nextcloud_admin_user"]), "nextcloud_admin_password")
     status, _, body = https_get(domain, "/ocs/v2.php/apps/federation/trusted-servers",
                                 headers={"OCS-APIRequest": "true", "Accept": "application/json",
-                                         "Authorization": _Hidden(f"Basic {basic}")})
+                                         "Authorization": authorization})
     assert status == 200, f"/ocs/v2.php/apps/federation/trusted-servers: HTTP {status}"
     present = {_server_name(str(entry.get("url", ""))) for entry in json.loads(body)["ocs"]["data"]}
     missing = sorted(wanted - present)
     assert not missing, "not trusted: " + ", ".join(missing)
 
-
-class _Hidden:
-    """A header value revealed only on the wire (https_get reveals objects that have ``reveal``)."""
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<hidden>"
