@@ -269,14 +269,11 @@ def test_stack_checks_pass(stack: object) -> None:
 
 def test_collective_sync_then_plan_then_the_stack_deploy_changes_nothing(
         stack: object, tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str]) -> None:  # noqa: F811
-    """`collective sync` fills each federated tool's settings from the other members' verified
-    instances, `plan` of each tool shows its own, and the nextcloud stack deploy with them (their
-    argument spec checked by the role) changes nothing. The same host is put in the peertube and
-    mastodon groups for the time of the test, so that sync and plan cover the three tools; they are
-    planned, never deployed here (their modules deploy them). Debian 13 only: the settings do not
-    depend on the release."""
+    """`collective sync` fills nextcloud_trusted_servers from the other members' verified instances,
+    `plan` shows them, and the stack deploy with them (their argument spec checked by the role) changes
+    nothing. The peertube and mastodon modules plan theirs on their own hosts. Debian 13 only: the
+    settings do not depend on the release."""
     from anl_stack.collective.sync import SYNC_FILE
-    from anl_stack.inventory.model import add_host_to_group
     from tests.unit.test_collective import COMMUNES, build_collective
     from tests.unit.test_collective_sync import signed_commune_file
 
@@ -286,43 +283,30 @@ def test_collective_sync_then_plan_then_the_stack_deploy_changes_nothing(
     root = build_collective(tmp_path_factory.mktemp("collective") / "anl", keys, "ABCD")
     signed_commune_file(root, "A", keys, [("nextcloud", "https://cloud.a.exemple.fr", "passed")])  # our own
     signed_commune_file(root, "B", keys, [("nextcloud", "https://cloud.b.exemple.fr", "passed"),
-                                          ("peertube", "https://video.b.exemple.fr", "passed"),
-                                          ("mastodon", "https://social.b.exemple.fr", "passed")])
+                                          ("peertube", "https://video.b.exemple.fr", "passed")])
     signed_commune_file(root, "C", keys, [("nextcloud", "https://cloud.c.exemple.fr/", "passed"),
-                                          ("peertube", "https://video.c.exemple.fr", "passed")])
-    signed_commune_file(root, "D", keys, [("nextcloud", "https://cloud.d.exemple.fr", "failed"),
-                                          ("mastodon", "http://social.d.exemple.fr", "passed")])
+                                          ("nextcloud", "https://cloud2.c.exemple.fr", "failed")])
+    signed_commune_file(root, "D", keys, [("nextcloud", "https://cloud.d.exemple.fr/index.php", "passed")])
     insee = COMMUNES["A"][1]
-    paths = resolve_inventory_path(host.inventory)  # type: ignore[attr-defined]
-    synced = paths.root / "group_vars" / "all" / SYNC_FILE
-    hosts_before = paths.hosts.read_text()
-    expected = {"nextcloud_trusted_servers": ["https://cloud.b.exemple.fr", "https://cloud.c.exemple.fr"],
-                "peertube_follow_hosts": ["video.b.exemple.fr", "video.c.exemple.fr"],
-                "peertube_redundancy_hosts": ["video.b.exemple.fr", "video.c.exemple.fr"],
-                "mastodon_allowed_domains": ["social.b.exemple.fr"]}
-    english = {"LANGUAGE": "en", "LC_ALL": "C.UTF-8"}
+    synced = resolve_inventory_path(host.inventory).root / "group_vars" / "all" / SYNC_FILE  # type: ignore[attr-defined]
+    wanted = ["https://cloud.b.exemple.fr", "https://cloud.c.exemple.fr"]
     try:
-        for group in ("peertube", "mastodon"):
-            add_host_to_group(paths, host.name, group)  # type: ignore[attr-defined]
         proc = anl("collective", "sync", str(root), "-i", host.inventory, "--insee", insee, "--json")  # type: ignore[attr-defined]
         assert proc.returncode == 0, output(proc)
         result = json.loads(proc.stdout)
-        assert result["written"] is True and result["settings"] == expected, result
-        assert yaml.safe_load(synced.read_text()) == expected
-        # D's mastodon address is not https://NAME: named and left out.
-        assert [i["key"] for i in result["ignored"]] == ["instances.mastodon.address"], result["ignored"]
+        # Only nextcloud runs on this inventory: peertube's instances do not enter it; D's address
+        # is not https://NAME (named and left out); C's failed instance and A's own are left out.
+        assert result["written"] is True and result["settings"] == {"nextcloud_trusted_servers": wanted}, result
+        assert [i["key"] for i in result["ignored"]] == ["instances.nextcloud.address"], result["ignored"]
+        assert yaml.safe_load(synced.read_text()) == {"nextcloud_trusted_servers": wanted}
 
-        for plugin in ("nextcloud", "peertube", "mastodon"):
-            proc = anl("plan", plugin, "--lab", host.name, "--debian", "13", "--tags", "stack",  # type: ignore[attr-defined]
-                       env=english)
-            assert proc.returncode == 0, output(proc)
-            lines = proc.stdout.splitlines()
-            assert "federation settings from the collective (group_vars/all/collective.yml):" in lines, output(proc)
-            shown = {line.strip().split(": ")[0]: line.strip().split(": ")[1].split(", ")
-                     for line in lines if line.startswith("  ") and line.strip().startswith(plugin + "_")}
-            assert shown == {k: v for k, v in expected.items() if k.startswith(plugin + "_")}, output(proc)
-            if plugin == "nextcloud":
-                assert f"  {host.name}: ok=" in proc.stdout and " changed=0 " in proc.stdout, output(proc)  # type: ignore[attr-defined]
+        proc = anl("plan", "nextcloud", "--lab", host.name, "--debian", "13", "--tags", "stack",  # type: ignore[attr-defined]
+                   env={"LANGUAGE": "en", "LC_ALL": "C.UTF-8"})
+        assert proc.returncode == 0, output(proc)
+        lines = proc.stdout.splitlines()
+        assert "federation settings from the collective (group_vars/all/collective.yml):" in lines, output(proc)
+        assert f"  nextcloud_trusted_servers: {', '.join(wanted)}" in lines, output(proc)
+        assert f"  {host.name}: ok=" in proc.stdout and " changed=0 " in proc.stdout, output(proc)  # type: ignore[attr-defined]
 
         proc = anl("deploy", "nextcloud", "--lab", host.name, "--debian", "13", "--tags", "stack", "--json")  # type: ignore[attr-defined]
         assert proc.returncode == 0, output(proc)
@@ -333,7 +317,6 @@ def test_collective_sync_then_plan_then_the_stack_deploy_changes_nothing(
         assert again.returncode == 0 and json.loads(again.stdout)["written"] is False, output(again)
     finally:
         synced.unlink(missing_ok=True)
-        paths.hosts.write_text(hosts_before)
 
 
 # --- backup and restore -------------------------------------------------------------------
