@@ -244,3 +244,22 @@ def test_help() -> None:
     for args in (["collection", "--help"], ["collection", "build", "--help"], ["artifacts", "export", "--help"]):
         result = run(*args)
         assert result.exit_code == 0 and "Usage:" in result.output, args
+
+
+# --- artifacts export (what anl_artifacts_dir points at) --------------------------------------------
+
+def test_export_refuses_a_folder_in_use(tmp_path: Path) -> None:
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "keep").write_text("x")
+    result = run("artifacts", "export", "streaming", "--output", str(used))
+    assert result.exit_code == 2 and "not an empty folder" in result.output, result.output
+    assert sorted(p.name for p in used.iterdir()) == ["keep"]
+
+
+def test_export_refuses_a_missing_artifact_and_writes_nothing(tmp_path: Path) -> None:
+    """The fast suite's own, empty, artifact cache: hls.js is missing; the fetch command is named."""
+    result = run("artifacts", "export", "streaming", "--output", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert "hls.js" in result.output and "anl-stack artifacts fetch streaming" in result.output
+    assert list(tmp_path.iterdir()) == []
