@@ -51,7 +51,8 @@ def in_ci() -> bool:
 # collection order.
 LONGEST_FIRST = (
     "test_nextcloud.py", "test_backup.py", "test_lifecycle.py", "test_mastodon.py", "test_peertube.py",
-    "test_streaming.py", "test_deploy_hello.py", "test_roles.py", "test_nextcloud_drill.py", "test_framadate.py",
+    "test_streaming.py", "test_collection.py", "test_deploy_hello.py", "test_roles.py", "test_nextcloud_drill.py",
+    "test_framadate.py",
     "test_verify_lab.py", "test_contributing.py", "test_fleet.py", "test_acme.py", "test_lab.py",
     "test_backup_tool.py",
 )
