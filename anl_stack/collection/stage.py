@@ -183,7 +183,7 @@ to the recipe.
 
 - Releases Debian does not package: `anl-stack artifacts export PLUGIN
   --output DIR -i INVENTORY` on a machine with anl-stack; put DIR where the
-  playbook runs and set `anl_artifacts_dir` to it. Each file is hashed on the
+  playbook runs and set `anl_artifacts_dir` to its absolute path. Each file is hashed on the
   controller against the export and the manifest's pins, then on the host.
 - The execution environment needs ansible-core matching `meta/runtime.yml`
   and the collections the roles use: {needs} (the `ansible` package ships

@@ -184,3 +184,13 @@ def test_unsupported_release_refused_before_any_change(collection_run: Run) -> N
     assert proc.returncode != 0, output(proc)
     assert "the streaming recipe supports Debian 12" in proc.stdout, output(proc)
     assert "Live streaming of the municipal council" not in proc.stdout, output(proc)
+
+
+def test_relative_artifacts_folder_refused_before_any_change(collection_run: Run) -> None:
+    """anl_artifacts_dir must be an absolute path (Ansible would look a relative one up beside the playbook)."""
+    command = [a for a in collection_run.ansible_playbook if not a.startswith("anl_artifacts_dir=")]
+    proc = subprocess.run([*command, "anl_artifacts_dir=artifacts"], capture_output=True, text=True, timeout=600,
+                          env=collection_run.env, cwd=Path(collection_run.env["HOME"]))
+    assert proc.returncode != 0, output(proc)
+    assert "set anl_artifacts_dir to the absolute path" in proc.stdout, output(proc)
+    assert "Live streaming of the municipal council" not in proc.stdout, output(proc)
