@@ -32,6 +32,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": ("anl_stack.cli.verify_cmd", "verify", N_("Verify an installation with testinfra checks.")),
     "artifacts": ("anl_stack.cli.artifacts_cmd", "artifacts", N_("Fetch, verify and bundle application releases.")),
     "catalog": ("anl_stack.cli.catalog_cmd", "catalog", N_("Build the catalog site a collective publishes.")),
+    "collection": ("anl_stack.cli.collection_cmd", "collection",
+                   N_("Build the Ansible collection for AWX / Automation Platform.")),
     "collective": ("anl_stack.cli.collective_cmd", "collective",
                    N_("Share with other communes what you run, signed (a collective's folder).")),
 }

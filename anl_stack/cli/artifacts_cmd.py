@@ -127,6 +127,31 @@ def bundle(inventory: Path, output: Path, as_json: bool) -> None:
     click.echo(_("bundle written: {output} ({count} artifacts)").format(output=output, count=len(document["artifacts"])))
 
 
+@artifacts.command()
+@click.argument("plugins", nargs=-1, required=True)
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True,
+              help="Folder to write (new or empty): the files and artifacts.yml.")
+@inventory_option
+@json_option
+def export(plugins: tuple[str, ...], output: Path, inventory: Path | None, as_json: bool) -> None:
+    """Copy the verified artifacts of PLUGINS into a folder, for the collection's playbooks (AWX).
+
+    \b
+    Set anl_artifacts_dir to that folder where the playbook runs; each file is
+    hashed there again before it is pushed (docs/awx.md).
+    """
+    from anl_stack.artifacts.export import export as do_export
+
+    index = do_export(list(plugins), output, _settings(inventory))
+    if as_json:
+        echo_json(dict(index, output=str(output)))
+        return
+    for name, item in index["artifacts"].items():
+        click.echo(f"{item['plugin']}: {name} {item['version']}: {item['filename']}  sha256:{item['sha256']}")
+    click.echo(_("artifacts exported: {output} ({count} artifacts); set anl_artifacts_dir to it").format(
+        output=output, count=len(index["artifacts"])))
+
+
 @artifacts.command(name="import")
 @click.argument("file", type=click.Path(path_type=Path))
 @inventory_option
