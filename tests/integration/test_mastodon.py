@@ -10,7 +10,9 @@ recipe's templates on the host and checked by `systemd-analyze verify`, the
 rendered .env.production against the dated list of upstream's keys
 (tests/integration/data), the VAPID public key derived by the host's openssl
 from the vault's private key against the same derivation here, the `app`
-step refused without the release with the host left as it was, the
+step refused without the release with the host left as it was, `anl-stack
+upgrade mastodon` from a next recipe refused before any change (never
+installed, a skipped minor series, the missing release), the
 PostgreSQL backup and restore round trip (rows the test writes as the
 mastodon role over the socket), and, last, the remove step. A Debian 12
 host (`md12`) is made only to see the deploy refused before any change.

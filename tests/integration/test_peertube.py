@@ -7,7 +7,9 @@ asks for the step it checks: `verify peertube --mark "not app"`, the vhost
 through `nginx -t`, the rendered unit through `systemd-analyze verify`, the
 rendered production.yaml parsed and its keys checked against the hand-made
 list of the upstream example's keys (tests/fixtures/peertube/), the `app`
-step refused without the release with the host left as it was, the
+step refused without the release with the host left as it was, `anl-stack
+upgrade peertube` from a next recipe refused before any change on that
+stack-only host (exit 2, how to provide the release named, no snapshot), the
 PostgreSQL (pg_dump custom format) and config backup and restore round trip,
 and, last, the remove step. `pt12` lives for one test: the Debian 12 refusal
 (its Node.js is too old) before any change.
