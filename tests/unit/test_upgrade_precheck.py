@@ -22,7 +22,8 @@ from anl_stack.plugin_api import PRECHECK_TAG
 
 def result(tmp_path: Path, *, errors: list[dict[str, Any]] | None = None, changed: bool = False) -> Result:
     model = RunModel()
-    model.errors = list(errors or [])
+    errors = list(errors or [])
+    model.errors = errors
     if changed:
         model.changes.append(TaskChange("h1", "a check that wrote a file", None))
     code = ExitCode.FAILED if errors or changed else ExitCode.OK
