@@ -41,12 +41,14 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
                        display: DisplayFactory = quiet_display,
                        on_event: Callable[[dict[str, Any]], None] | None = None,
                        recipe_dirs: dict[str, Path] | None = None,
-                       validate: Callable[[Prepared], None] | None = None) -> tuple[Prepared, Result]:
+                       validate: Callable[[Prepared], None] | None = None,
+                       tags: str | None = None, kind: str | None = None) -> tuple[Prepared, Result]:
     """Run one plugin's lifecycle playbook (``backup.yml``...) on its hosts, like a deploy.
 
     Refused (exit 2) before any host is touched when the plugin has no such
     step, when ``--lab NAME`` names no existing lab host (a lifecycle step
     never boots a fresh host), or when ``validate`` refuses the prepared run.
+    ``tags`` limits the run to those tasks; ``kind`` names its run folder (default: the step).
     """
     if step_named(step) is DEPLOY:
         raise AnlError(_("deploy is not a lifecycle step of its own here"), key="step",
@@ -63,9 +65,9 @@ def run_lifecycle_step(plugin_name: str, step: str, *, inventory: str | None = N
         debian = str(host.release)
     prep = prepare([plugin_name], inventory=inventory, lab_name=lab_name, debian=debian,
                    vault_password=vault_password, limit=limit, step=step, extra_vars=extra_vars,
-                   recipe_dirs=recipe_dirs)
+                   recipe_dirs=recipe_dirs, tags=tags)
     if validate is not None:
         validate(prep)
-    options = Options(limit=limit, kind=step, display=display, on_event=on_event)
+    options = Options(limit=limit, tags=tags, kind=kind or step, display=display, on_event=on_event)
     return prep, execute(prep, options)
 

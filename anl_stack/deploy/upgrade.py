@@ -4,6 +4,9 @@ Sequence (each step recorded in the upgrade's run folder, ``upgrade.json``):
 
 1. the recipe the hosts run now (recorded by the last deploy) is copied into
    the run folder; no record, or hosts on different recipes: exit 2;
+   then, before anything changes, the upgrade step's read-only checks (its
+   tasks tagged ``precheck``: a failed one refuses, exit 2) and the releases
+   it needs (missing from the artifact cache: exit 2);
 2. a fresh backup labelled ``pre-upgrade`` into the on-host repository,
    whose snapshot anl-backup reads back before anything changes; a failed
    backup stops here (exit 1, nothing changed);
@@ -26,7 +29,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from anl_stack import lab
-from anl_stack.core.errors import AnlError, ExitCode
+from anl_stack.core.errors import AnlError, ErrorRecord, ExitCode, WorkFailedError
 from anl_stack.core.files import write_file
 from anl_stack.core.i18n import N_, Text, _, current_language
 from anl_stack.deploy import recipes
@@ -36,6 +39,7 @@ from anl_stack.deploy.lifecycle import require_step, run_lifecycle_step
 from anl_stack.deploy.prepare import prepare, resolve_plugins
 from anl_stack.deploy.recovery import backup
 from anl_stack.inventory import backup_settings
+from anl_stack.plugin_api import PRECHECK_TAG
 from anl_stack.plugins.digest import content_digest
 
 #: the caller's checks: hosts -> (passed, one-line summary)
@@ -111,6 +115,27 @@ def refuse_other_target(plugin: Any, to_version: str | None) -> None:
                                 .format(carried=carried, plugin=plugin.name, to_version=to_version))
 
 
+def refuse_by_precheck(plugin_name: str, where: dict[str, Any], display: DisplayFactory) -> None:
+    """The upgrade step's read-only checks alone (tag ``precheck``); exit 2 with their messages when one fails.
+
+    A host that cannot be reached, or a check that changed something, is a failure (exit 1), not a refusal.
+    """
+    _prep, result = run_lifecycle_step(plugin_name, "upgrade", **where, display=display, tags=PRECHECK_TAG,
+                                       kind="upgrade-precheck")
+    if result.exit_code == ExitCode.OK:
+        return
+    models = [r.model for r in result.reports]
+    refused = [e for m in models for e in m.errors if not e.get("unreachable")]
+    if result.exit_code != ExitCode.FAILED or not refused or any(m.changes for m in models) \
+            or any(e.get("unreachable") for m in models for e in m.errors):
+        raise WorkFailedError(result.records or [ErrorRecord(_first_failure(result))])
+    folder = str(result.reports[0].folder / "log") if result.reports else None
+    raise AnlError([ErrorRecord(_("upgrade of {plugin} refused on {host} before any change: {message}")
+                                .format(plugin=plugin_name, host=e["host"], message=e["message"]), folder, None,
+                                e["task"], _("what the message asks for, then the upgrade again"))
+                    for e in refused])
+
+
 def _first_failure(result: Any) -> str:
     return "; ".join(r.message for r in result.records[:3]) or f"exit {int(result.exit_code)}"
 
@@ -141,6 +166,9 @@ def upgrade(plugin_name: str, checks: Checks, *, inventory: str | None = None, l
         raise AnlError(_("an upgrade needs an on-host repository for its pre-upgrade backup"),
                        file=str(probe.inventory.paths.settings), key="anl_backup_repositories",
                        expected=_("a repository with a path (on the host)"))
+    # Before any change: the step's own checks on the hosts, then the releases it pushes.
+    refuse_by_precheck(plugin_name, where, display)
+    prepare([plugin_name], **where, debian=debian, step="upgrade")
     folder = new_run_folder(probe.target.paths, "upgrade")
     kept = folder / "previous-recipe"
     shutil.copytree(previous["folder"], kept)

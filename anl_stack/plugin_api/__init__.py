@@ -81,6 +81,11 @@ LIFECYCLE: tuple[Step, ...] = (
 )
 DEPLOY = LIFECYCLE[0]
 STEP_NAMES: tuple[str, ...] = tuple(s.name for s in LIFECYCLE)
+#: Tag of an upgrade step's read-only checks. ``anl-stack upgrade`` runs the tasks of
+#: ``upgrade.yml`` that carry it alone, before its pre-upgrade backup and before it asks for
+#: the releases: a failed one refuses the upgrade (exit 2, nothing changed), with its message.
+#: Such tasks must change nothing; they run again at the head of the full upgrade step.
+PRECHECK_TAG = "precheck"
 
 
 def step_named(name: str) -> Step:

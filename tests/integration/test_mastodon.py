@@ -10,7 +10,9 @@ recipe's templates on the host and checked by `systemd-analyze verify`, the
 rendered .env.production against the dated list of upstream's keys
 (tests/integration/data), the VAPID public key derived by the host's openssl
 from the vault's private key against the same derivation here, the `app`
-step refused without the release with the host left as it was, the
+step refused without the release with the host left as it was, `anl-stack
+upgrade mastodon` from a next recipe refused before any change (never
+installed, a skipped minor series, the missing release), the
 PostgreSQL backup and restore round trip (rows the test writes as the
 mastodon role over the socket), and, last, the remove step. A Debian 12
 host (`md12`) is made only to see the deploy refused before any change.
@@ -25,8 +27,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -331,6 +336,73 @@ def test_app_step_refused_without_the_release(stack: object, tmp_path_factory: p
                env={"ANL_STACK_ARTIFACTS_DIR": str(empty)})
     assert_refused_for_the_release(proc)
     assert host_state(host) == before, "the refused app step changed the host"
+
+
+# --- upgrade: the refusals that need no release --------------------------------------------
+
+def next_recipe(into: Path) -> Path:
+    """This project as the next anl-stack release would carry it: the same tree, recipe mastodon 0.2.1."""
+    for name in ("anl_stack", "plugins", "playbooks"):
+        shutil.copytree(PROJECT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "evidence"))
+    shutil.copy2(PROJECT / "ansible.cfg", into / "ansible.cfg")
+    manifest = into / "plugins/mastodon/plugin.yml"
+    text = manifest.read_text()
+    assert 'version: "0.2.0"' in text, "the recipe version moved: update this test"
+    manifest.write_text(text.replace('version: "0.2.0"', 'version: "0.2.1"', 1))
+    return into
+
+
+def anl_in(tree: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m anl_stack` from another tree (it imports that tree's anl_stack and plugins)."""
+    return subprocess.run([sys.executable, "-m", "anl_stack", *args], capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})), timeout=1200, cwd=tree)
+
+
+def snapshot_ids(host: object) -> list[str]:
+    return [s["id"] for s in json.loads(ssh(host, "/usr/local/sbin/anl-backup snapshots mastodon"))["snapshots"]]
+
+
+def assert_upgrade_refused(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert proc.returncode == 2, output(proc)
+    assert "Traceback" not in proc.stderr, output(proc)
+    text = " ".join((proc.stdout + proc.stderr).split())
+    for part in expected:
+        assert part in text, f"{part!r} not in: {output(proc)}"
+
+
+def test_upgrade_refusals_before_any_change(stack: object, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """From the next recipe (Mastodon 4.7.0), with an empty artifact cache, before the pre-upgrade backup:
+    refused where Mastodon was never installed; refused when the version the recipe records on the host
+    would skip a minor series (the record written by hand: this is the refusal only, no Mastodon runs);
+    from the previous series, the read-only checks pass and the missing release refuses it. Exit 2 each time,
+    the host unchanged, no snapshot taken, the host still recorded on the current recipe."""
+    host = stack
+    tree = next_recipe(tmp_path_factory.mktemp("next-recipe"))
+    empty = {"ANL_STACK_ARTIFACTS_DIR": str(tmp_path_factory.mktemp("artifacts-upgrade"))}
+    snapshots = snapshot_ids(host)
+    assert host.ssh("test -e /etc/anl-mastodon/release").returncode != 0  # type: ignore[attr-defined]
+
+    def upgrade() -> subprocess.CompletedProcess[str]:
+        before = host_state(host)
+        proc = anl_in(tree, "upgrade", "mastodon", "--lab", host.name, env=empty)  # type: ignore[attr-defined]
+        assert host_state(host) == before, "the refused upgrade changed the host: " + output(proc)
+        return proc
+
+    assert_upgrade_refused(upgrade(), "upgrade of mastodon refused on", "No Mastodon is installed on this host",
+                           "anl-stack artifacts add mastodon mastodon-4.7.0.tar.gz", "Nothing was changed")
+    try:
+        ssh(host, "echo 4.5.7 > /etc/anl-mastodon/release")
+        assert_upgrade_refused(upgrade(), "Mastodon 4.5.7 is installed and this recipe installs 4.7.0",
+                               "skip the minor series 4.6", "Upgrade through 4.6.x first")
+        ssh(host, "echo 4.6.3 > /etc/anl-mastodon/release")
+        proc = upgrade()
+        assert_refused_for_the_release(proc)
+        assert "refused on" not in proc.stderr, output(proc)
+    finally:
+        ssh(host, "rm -f /etc/anl-mastodon/release")
+    assert snapshot_ids(host) == snapshots, "a refused upgrade took a backup"
+    again = anl("upgrade", "mastodon", "--lab", host.name)  # type: ignore[attr-defined]
+    assert again.returncode == 0 and "already runs recipe 0.2.0" in again.stdout, output(again)
 
 
 # --- backup and restore -------------------------------------------------------------------
