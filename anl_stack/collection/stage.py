@@ -91,7 +91,8 @@ def gate_facts(plugins: list[Any]) -> dict[str, Any]:
     for plugin in plugins:
         m = plugin.manifest
         ports = [{"port": p.port, "protocol": p.protocol,
-                  **({"allow_from_setting": p.allow_from_setting} if p.allow_from_setting else {})}
+                  **({"allow_from_setting": p.allow_from_setting} if p.allow_from_setting else {}),
+                  **({"open_when_setting": p.open_when_setting} if p.open_when_setting else {})}
                  for p in m.deployment.ports]
         artifacts: dict[str, dict[str, dict[str, str]]] = {}
         for a in m.deployment.artifacts:

@@ -39,6 +39,7 @@ import pytest
 
 from tests.fixtures.lab import assert_release_engine
 from tests.integration.test_nextcloud import anl, json_summary, output
+from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
 
 pytestmark = pytest.mark.lab
 
@@ -274,12 +275,12 @@ def test_units_pass_systemd_analyze_verify(stack: object) -> None:
 
 
 def sample_keys() -> dict[str, set[str]]:
-    keys: dict[str, set[str]] = {}
+    found: dict[str, set[str]] = {}
     for line in KEYS_FIXTURE.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, *tags = line.split()
-            keys[name] = set(tags)
-    return keys
+            found[name] = set(tags)
+    return found
 
 
 def env_keys(text: str) -> list[str]:
@@ -305,22 +306,22 @@ def test_env_production_keys_against_upstream_sample(stack: object, options: dic
                                             "mastodon_s3_secret_access_key")}
     text = render("env.production.j2", mastodon_vapid_private_key="cHJpdmF0ZQ==",
                   mastodon_vapid_public_key="cHVibGlj", **secrets, **options)
-    keys = env_keys(text)
+    rendered = env_keys(text)
     known = sample_keys()
     assert len(known) >= 50
-    assert len(keys) == len(set(keys)), keys
-    assert [k for k in keys if k not in known] == []
+    assert len(rendered) == len(set(rendered)), rendered
+    assert [k for k in rendered if k not in known] == []
     required = {k for k, tags in known.items() if "required" in tags}
-    assert required - set(keys) == set()
+    assert required - set(rendered) == set()
     values = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     assert values["LOCAL_DOMAIN"] == "social.exemple.fr"
     assert values["DB_HOST"] == "/var/run/postgresql" and values["DB_PASS"] == ""
     assert values["UPDATE_CHECK_URL"] == options.get("mastodon_update_check_url", "")
     assert values["LIMITED_FEDERATION_MODE"] == ("true" if options else "false")
     if options:
-        assert {"SMTP_SERVER", "S3_BUCKET", "S3_ENDPOINT", "WEB_DOMAIN"} <= set(keys)
+        assert {"SMTP_SERVER", "S3_BUCKET", "S3_ENDPOINT", "WEB_DOMAIN"} <= set(rendered)
     else:
-        assert not {k for k in keys if k.startswith(("SMTP_SERVER", "S3_BUCKET", "AWS_", "WEB_DOMAIN"))}
+        assert not {k for k in rendered if k.startswith(("SMTP_SERVER", "S3_BUCKET", "AWS_", "WEB_DOMAIN"))}
     script = "set -a; . /dev/stdin; set +a; env -0"
     proc = host.ssh(f"env -i bash -c '{script}'", input=text)  # type: ignore[attr-defined]
     assert proc.returncode == 0, proc.stderr
@@ -413,6 +414,17 @@ def back_up(host: object) -> str:
     match = SNAPSHOT_LINE.search(proc.stdout)
     assert match and match.group(1) == host.name, output(proc)  # type: ignore[attr-defined]
     return match.group(2)
+
+
+def test_collective_sync_then_plan(stack: object, tmp_path_factory: pytest.TempPathFactory,
+                                   keys: dict[str, str]) -> None:  # noqa: F811
+    """`collective sync` fills mastodon's federation settings from the other members' verified
+    instances, and `plan --tags stack` on the converged host lists them and changes nothing (the
+    settings are read by the `app` step; the nextcloud module deploys its stack with its own)."""
+    from tests.fixtures.federation import synced_then_planned
+
+    with synced_then_planned(anl, stack, "mastodon", tmp_path_factory.mktemp("collective"), keys):
+        pass
 
 
 def test_backup_settings_written_by_the_deploy(stack: object) -> None:

@@ -37,7 +37,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anl_stack.inventory.model import resolve_inventory_path
 from tests.fixtures.cmdline_watch import CmdlineWatch, own_pid_namespace
 from tests.fixtures.lab import assert_release_engine
 from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
@@ -271,52 +270,17 @@ def test_collective_sync_then_plan_then_the_stack_deploy_changes_nothing(
         stack: object, tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str]) -> None:  # noqa: F811
     """`collective sync` fills nextcloud_trusted_servers from the other members' verified instances,
     `plan` shows them, and the stack deploy with them (their argument spec checked by the role) changes
-    nothing. The peertube and mastodon modules plan theirs on their own hosts. Debian 13 only: the
-    settings do not depend on the release."""
-    from anl_stack.collective.sync import SYNC_FILE
-    from tests.unit.test_collective import COMMUNES, build_collective
-    from tests.unit.test_collective_sync import signed_commune_file
+    nothing. Debian 13 only: the settings do not depend on the release."""
+    from tests.fixtures.federation import synced_then_planned
 
     host = stack
     if host.release != "13":  # type: ignore[attr-defined]
         pytest.skip("federation settings do not depend on the Debian release: run on Debian 13")
-    root = build_collective(tmp_path_factory.mktemp("collective") / "anl", keys, "ABCD")
-    signed_commune_file(root, "A", keys, [("nextcloud", "https://cloud.a.exemple.fr", "passed")])  # our own
-    signed_commune_file(root, "B", keys, [("nextcloud", "https://cloud.b.exemple.fr", "passed"),
-                                          ("peertube", "https://video.b.exemple.fr", "passed")])
-    signed_commune_file(root, "C", keys, [("nextcloud", "https://cloud.c.exemple.fr/", "passed"),
-                                          ("nextcloud", "https://cloud2.c.exemple.fr", "failed")])
-    signed_commune_file(root, "D", keys, [("nextcloud", "https://cloud.d.exemple.fr/index.php", "passed")])
-    insee = COMMUNES["A"][1]
-    synced = resolve_inventory_path(host.inventory).root / "group_vars" / "all" / SYNC_FILE  # type: ignore[attr-defined]
-    wanted = ["https://cloud.b.exemple.fr", "https://cloud.c.exemple.fr"]
-    try:
-        proc = anl("collective", "sync", str(root), "-i", host.inventory, "--insee", insee, "--json")  # type: ignore[attr-defined]
-        assert proc.returncode == 0, output(proc)
-        result = json.loads(proc.stdout)
-        # Only nextcloud runs on this inventory: peertube's instances do not enter it; D's address
-        # is not https://NAME (named and left out); C's failed instance and A's own are left out.
-        assert result["written"] is True and result["settings"] == {"nextcloud_trusted_servers": wanted}, result
-        assert [i["key"] for i in result["ignored"]] == ["instances.nextcloud.address"], result["ignored"]
-        assert yaml.safe_load(synced.read_text()) == {"nextcloud_trusted_servers": wanted}
-
-        proc = anl("plan", "nextcloud", "--lab", host.name, "--debian", "13", "--tags", "stack",  # type: ignore[attr-defined]
-                   env={"LANGUAGE": "en", "LC_ALL": "C.UTF-8"})
-        assert proc.returncode == 0, output(proc)
-        lines = proc.stdout.splitlines()
-        assert "federation settings from the collective (group_vars/all/collective.yml):" in lines, output(proc)
-        assert f"  nextcloud_trusted_servers: {', '.join(wanted)}" in lines, output(proc)
-        assert f"  {host.name}: ok=" in proc.stdout and " changed=0 " in proc.stdout, output(proc)  # type: ignore[attr-defined]
-
+    with synced_then_planned(anl, host, "nextcloud", tmp_path_factory.mktemp("collective"), keys):
         proc = anl("deploy", "nextcloud", "--lab", host.name, "--debian", "13", "--tags", "stack", "--json")  # type: ignore[attr-defined]
         assert proc.returncode == 0, output(proc)
         run = json_summary(proc)["runs"][0]
         assert run["errors"] == [] and run["hosts"][host.name]["changed"] == 0, run  # type: ignore[attr-defined]
-
-        again = anl("collective", "sync", str(root), "-i", host.inventory, "--insee", insee, "--json")  # type: ignore[attr-defined]
-        assert again.returncode == 0 and json.loads(again.stdout)["written"] is False, output(again)
-    finally:
-        synced.unlink(missing_ok=True)
 
 
 # --- backup and restore -------------------------------------------------------------------

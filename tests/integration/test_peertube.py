@@ -38,6 +38,7 @@ import yaml
 
 from tests.fixtures.lab import assert_release_engine
 from tests.integration.test_nextcloud import anl, json_summary, output
+from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
 
 pytestmark = pytest.mark.lab
 
@@ -322,6 +323,17 @@ def back_up(host: object) -> str:
 def live_state(host: object) -> dict[str, object]:
     return {"rows": sql(host, f"SELECT id, label FROM {TABLE} ORDER BY id;").splitlines(),
             "config": ssh(host, f"cd {CONFIG} && stat -c '%n %U:%G %a' * && sha256sum *")}
+
+
+def test_collective_sync_then_plan(stack: object, tmp_path_factory: pytest.TempPathFactory,
+                                   keys: dict[str, str]) -> None:  # noqa: F811
+    """`collective sync` fills peertube's federation settings from the other members' verified
+    instances, and `plan --tags stack` on the converged host lists them and changes nothing (the
+    settings are read by the `app` step; the nextcloud module deploys its stack with its own)."""
+    from tests.fixtures.federation import synced_then_planned
+
+    with synced_then_planned(anl, stack, "peertube", tmp_path_factory.mktemp("collective"), keys):
+        pass
 
 
 def test_backup_settings_written_by_the_deploy(stack: object) -> None:

@@ -154,6 +154,16 @@ def test_filter_computes_the_engines_ports(tree: Path, tmp_path: Path) -> None:
     # A remove step closes the removed plugin's ports only.
     closed = collection_ports(inv.groups_of("diffusion1"), by_plugin, inv.host_settings("diffusion1"), ["streaming"])
     assert 1935 not in {p["port"] for p in closed} and 443 in {p["port"] for p in closed}
+    # A port opened by a setting (PeerTube's live RTMP): closed, then open once the host turns it on.
+    hosts["all"]["children"]["peertube"] = {"hosts": {"diffusion1": {}}}
+    hosts["all"]["children"]["streaming"]["hosts"]["diffusion1"]["peertube_live_enabled"] = "yes"
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    inv = load_inventory(inventory)
+    expected = engine_ports(inv, manifests)
+    for host in inv.hosts:
+        assert collection_ports(inv.groups_of(host), by_plugin, inv.host_settings(host)) == expected[host], host
+    live = collection_ports(inv.groups_of("diffusion1"), by_plugin, inv.host_settings("diffusion1"), ["streaming"])
+    assert 1935 in {p["port"] for p in live}
 
 
 # --- the command: refusals and the archive ---------------------------------------------------------

@@ -15,13 +15,16 @@ def firewall_ports(groups: list[str], ports_by_plugin: dict[str, list[dict[str, 
     """The ports to open: the manifests' ports of the plugins in GROUPS (but CLOSED ones).
 
     ``allow_from_setting`` is read from SETTINGS (the host's variables); an empty
-    ``allow_from`` means everyone, and one plugin open to everyone wins.
+    ``allow_from`` means everyone, and one plugin open to everyone wins. A port with
+    ``open_when_setting`` is left out unless that setting is true.
     """
     seen: dict[tuple[int, str], dict[str, Any]] = {}
     for group in groups:
         if group in (closed or []) or group not in ports_by_plugin:
             continue
         for port in ports_by_plugin[group]:
+            if port.get("open_when_setting") and not _truthy(settings.get(port["open_when_setting"])):
+                continue
             allow: list[str] = []
             setting = port.get("allow_from_setting")
             if setting:
@@ -34,6 +37,13 @@ def firewall_ports(groups: list[str], ports_by_plugin: dict[str, list[dict[str, 
                 previous = seen[key]["allow_from"]
                 seen[key]["allow_from"] = sorted(set(previous) | set(allow)) if previous and allow else []
     return sorted(seen.values(), key=lambda e: (e["port"], e["protocol"]))
+
+
+def _truthy(value: Any) -> bool:
+    """A boolean setting as Ansible's ``bool`` filter reads it (true, yes, on, 1)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1", "y", "t")
+    return bool(value) if isinstance(value, (bool, int)) else False
 
 
 class FilterModule:
