@@ -327,13 +327,23 @@ def live_state(host: object) -> dict[str, object]:
 
 def test_collective_sync_then_plan(stack: object, tmp_path_factory: pytest.TempPathFactory,
                                    keys: dict[str, str]) -> None:  # noqa: F811
-    """`collective sync` fills peertube's federation settings from the other members' verified
-    instances, and `plan --tags stack` on the converged host lists them and changes nothing (the
-    settings are read by the `app` step; the nextcloud module deploys its stack with its own)."""
+    """`collective sync` fills peertube's follows and redundancy from the other members' verified
+    instances; `plan --tags stack` on the converged host lists them and shows the one change they
+    make to the stack (redundancy in production.yaml); the deploy with them is idempotent. The
+    follows themselves are made by the `app` step (PeerTube's API)."""
     from tests.fixtures.federation import synced_then_planned
 
-    with synced_then_planned(anl, stack, "peertube", tmp_path_factory.mktemp("collective"), keys):
-        pass
+    with synced_then_planned(anl, stack, "peertube", tmp_path_factory.mktemp("collective"), keys,
+                             changes=("peertube : Write production.yaml",)):
+        # Redundancy with the followed instances is in production.yaml: deployed once, then nothing changes.
+        proc = anl("deploy", "peertube", "--lab", stack.name, "--debian", "13", "--tags", "stack",  # type: ignore[attr-defined]
+                   "--idempotence", "--json")
+        assert proc.returncode == 0, output(proc)
+        first, second = json_summary(proc)["runs"]
+        assert first["hosts"][stack.name]["changed"] >= 1 and second["hosts"][stack.name]["changed"] == 0, second  # type: ignore[attr-defined]
+        production = yaml.safe_load(ssh(stack, f"cat {CONFIG}/production.yaml"))
+        strategies = production["redundancy"]["videos"]["strategies"]
+        assert strategies and strategies[0]["strategy"] == "most-views", strategies
 
 
 def test_backup_settings_written_by_the_deploy(stack: object) -> None:
