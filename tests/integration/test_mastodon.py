@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.lab import assert_release_engine
+from tests.fixtures.upgrade import anl_in, assert_upgrade_refused, next_recipe, snapshot_ids
 from tests.integration.test_nextcloud import anl, json_summary, output
 from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
 
@@ -341,36 +339,6 @@ def test_app_step_refused_without_the_release(stack: object, tmp_path_factory: p
 
 # --- upgrade: the refusals that need no release --------------------------------------------
 
-def next_recipe(into: Path) -> Path:
-    """This project as the next anl-stack release would carry it: the same tree, recipe mastodon 0.2.1."""
-    for name in ("anl_stack", "plugins", "playbooks"):
-        shutil.copytree(PROJECT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "evidence"))
-    shutil.copy2(PROJECT / "ansible.cfg", into / "ansible.cfg")
-    manifest = into / "plugins/mastodon/plugin.yml"
-    text = manifest.read_text()
-    assert 'version: "0.2.0"' in text, "the recipe version moved: update this test"
-    manifest.write_text(text.replace('version: "0.2.0"', 'version: "0.2.1"', 1))
-    return into
-
-
-def anl_in(tree: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m anl_stack` from another tree (it imports that tree's anl_stack and plugins)."""
-    return subprocess.run([sys.executable, "-m", "anl_stack", *args], capture_output=True, text=True,
-                          env=dict(os.environ, **(env or {})), timeout=1200, cwd=tree)
-
-
-def snapshot_ids(host: object) -> list[str]:
-    return [s["id"] for s in json.loads(ssh(host, "/usr/local/sbin/anl-backup snapshots mastodon"))["snapshots"]]
-
-
-def assert_upgrade_refused(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
-    assert proc.returncode == 2, output(proc)
-    assert "Traceback" not in proc.stderr, output(proc)
-    text = " ".join((proc.stdout + proc.stderr).split())
-    for part in expected:
-        assert part in text, f"{part!r} not in: {output(proc)}"
-
-
 def test_upgrade_refusals_before_any_change(stack: object, tmp_path_factory: pytest.TempPathFactory) -> None:
     """From the next recipe (Mastodon 4.7.0), with an empty artifact cache, before the pre-upgrade backup:
     refused where Mastodon was never installed; refused when the version the recipe records on the host
@@ -378,9 +346,9 @@ def test_upgrade_refusals_before_any_change(stack: object, tmp_path_factory: pyt
     from the previous series, the read-only checks pass and the missing release refuses it. Exit 2 each time,
     the host unchanged, no snapshot taken, the host still recorded on the current recipe."""
     host = stack
-    tree = next_recipe(tmp_path_factory.mktemp("next-recipe"))
+    tree = next_recipe(tmp_path_factory.mktemp("next-recipe"), "mastodon")
     empty = {"ANL_STACK_ARTIFACTS_DIR": str(tmp_path_factory.mktemp("artifacts-upgrade"))}
-    snapshots = snapshot_ids(host)
+    snapshots = snapshot_ids(host, "mastodon")
     assert host.ssh("test -e /etc/anl-mastodon/release").returncode != 0  # type: ignore[attr-defined]
 
     def upgrade() -> subprocess.CompletedProcess[str]:
@@ -401,7 +369,7 @@ def test_upgrade_refusals_before_any_change(stack: object, tmp_path_factory: pyt
         assert "refused on" not in proc.stderr, output(proc)
     finally:
         ssh(host, "rm -f /etc/anl-mastodon/release")
-    assert snapshot_ids(host) == snapshots, "a refused upgrade took a backup"
+    assert snapshot_ids(host, "mastodon") == snapshots, "a refused upgrade took a backup"
     again = anl("upgrade", "mastodon", "--lab", host.name)  # type: ignore[attr-defined]
     assert again.returncode == 0 and "already runs recipe 0.2.0" in again.stdout, output(again)
 

@@ -24,11 +24,8 @@ fakes PeerTube.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +34,7 @@ import pytest
 import yaml
 
 from tests.fixtures.lab import assert_release_engine
+from tests.fixtures.upgrade import anl_in, assert_upgrade_refused, next_recipe, snapshot_ids
 from tests.integration.test_nextcloud import anl, json_summary, output
 from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
 
@@ -260,44 +258,14 @@ def test_app_step_refused_without_the_release(stack: object, tmp_path_factory: p
 
 # --- upgrade: the refusals that need no release --------------------------------------------
 
-def next_recipe(into: Path) -> Path:
-    """This project as the next anl-stack release would carry it: the same tree, recipe peertube 0.2.1."""
-    for name in ("anl_stack", "plugins", "playbooks"):
-        shutil.copytree(PROJECT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "evidence"))
-    shutil.copy2(PROJECT / "ansible.cfg", into / "ansible.cfg")
-    manifest = into / "plugins/peertube/plugin.yml"
-    text = manifest.read_text()
-    assert 'version: "0.2.0"' in text, "the recipe version moved: update this test"
-    manifest.write_text(text.replace('version: "0.2.0"', 'version: "0.2.1"', 1))
-    return into
-
-
-def anl_in(tree: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m anl_stack` from another tree (it imports that tree's anl_stack and plugins)."""
-    return subprocess.run([sys.executable, "-m", "anl_stack", *args], capture_output=True, text=True,
-                          env=dict(os.environ, **(env or {})), timeout=1200, cwd=tree)
-
-
-def snapshot_ids(host: object) -> list[str]:
-    return [s["id"] for s in json.loads(ssh(host, "/usr/local/sbin/anl-backup snapshots peertube"))["snapshots"]]
-
-
-def assert_upgrade_refused(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
-    assert proc.returncode == 2, output(proc)
-    assert "Traceback" not in proc.stderr, output(proc)
-    text = " ".join((proc.stdout + proc.stderr).split())
-    for part in expected:
-        assert part in text, f"{part!r} not in: {output(proc)}"
-
-
 def test_upgrade_refused_where_peertube_was_never_installed(stack: object,
                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
     """From the next recipe, on the stack-only host, with an empty artifact cache: the upgrade step's read-only
     checks refuse it (exit 2) before the pre-upgrade backup, naming how to provide the release; nothing changes,
     and the host is still recorded on the current recipe."""
     host = stack
-    before, snapshots = host_state(host), snapshot_ids(host)
-    tree = next_recipe(tmp_path_factory.mktemp("next-recipe"))
+    before, snapshots = host_state(host), snapshot_ids(host, "peertube")
+    tree = next_recipe(tmp_path_factory.mktemp("next-recipe"), "peertube")
     empty = tmp_path_factory.mktemp("artifacts-upgrade")
     proc = anl_in(tree, "upgrade", "peertube", "--lab", host.name,  # type: ignore[attr-defined]
                   env={"ANL_STACK_ARTIFACTS_DIR": str(empty)})
@@ -305,7 +273,7 @@ def test_upgrade_refused_where_peertube_was_never_installed(stack: object,
                            "No PeerTube is installed on this host", "only the stack was deployed",
                            "anl-stack artifacts add peertube peertube-v8.2.2.zip", "anl_artifact_pins")
     assert host_state(host) == before, "the refused upgrade changed the host"
-    assert snapshot_ids(host) == snapshots, "the refused upgrade took a backup"
+    assert snapshot_ids(host, "peertube") == snapshots, "the refused upgrade took a backup"
     again = anl("upgrade", "peertube", "--lab", host.name)  # type: ignore[attr-defined]
     assert again.returncode == 0 and "already runs recipe 0.2.0" in again.stdout, output(again)
 
