@@ -50,9 +50,9 @@ def in_ci() -> bool:
 # long ones lets both workers finish close together. Other modules follow in
 # collection order.
 LONGEST_FIRST = (
-    "test_nextcloud.py", "test_backup.py", "test_streaming.py", "test_collection.py", "test_framadate.py",
-    "test_deploy_hello.py", "test_lifecycle.py", "test_roles.py", "test_peertube.py", "test_contributing.py",
-    "test_acme.py", "test_mastodon.py", "test_nextcloud_drill.py", "test_verify_lab.py", "test_fleet.py",
+    "test_nextcloud.py", "test_streaming.py", "test_lifecycle.py", "test_backup.py", "test_peertube.py",
+    "test_framadate.py", "test_deploy_hello.py", "test_mastodon.py", "test_roles.py", "test_nextcloud_drill.py",
+    "test_contributing.py", "test_verify_lab.py", "test_collection.py", "test_fleet.py", "test_acme.py",
     "test_lab.py", "test_backup_tool.py",
 )
 

@@ -41,7 +41,13 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.lab import ENGINE_BY_RELEASE, checked_connection_vars, replace_lost_server
+from tests.fixtures.lab import (
+    DAY_TWO_ENGINE,
+    ENGINE_BY_RELEASE,
+    checked_connection_vars,
+    replace_lost_server,
+    use_engine,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -141,6 +147,8 @@ def deployed(drill: Drill) -> Drill:
     args = ["--idempotence"] if drill.release == "13" else []
     proc = anl("deploy", "streaming", "-i", str(drill.inventory), *args)
     assert proc.returncode == 0, output(proc)
+    # The backups, restores and the new server's deploy are day-two runs (tests/fixtures/lab.py).
+    use_engine(drill.inventory, DAY_TWO_ENGINE)
     return drill
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.lab import assert_release_engine
+from tests.fixtures.lab import after_first_deploy, assert_release_engine
 from tests.integration.test_nextcloud import anl, json_summary, output
 
 pytestmark = pytest.mark.lab
@@ -107,6 +107,7 @@ def stack_deploy(host: object, refused_first: object) -> subprocess.CompletedPro
 @pytest.fixture(scope="module")
 def stack(host: object, stack_deploy: subprocess.CompletedProcess[str]) -> object:
     assert stack_deploy.returncode == 0, output(stack_deploy)
+    after_first_deploy(host)
     return host
 
 

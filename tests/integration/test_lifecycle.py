@@ -2,7 +2,9 @@
 upgrade with automatic rollback, then removal, what goes and what stays.
 
 One host, lc13, whose history module fixtures make in order; each test asks
-for the step it checks. Upgrades and removal do not depend on the Debian
+for the step it checks. The streaming part runs under Mitogen and the hello
+part under Ansible's linear strategy (``DAY_TWO_ENGINE`` in
+tests/fixtures/lab.py). Upgrades and removal do not depend on the Debian
 release (the same files, units and firewall on 12), so one release is enough.
 
 remove on the fresh host changes nothing.
@@ -50,7 +52,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fixtures.lab import wait_for
+from tests.fixtures.lab import DAY_TWO_ENGINE, use_engine, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -144,6 +146,9 @@ def host() -> Iterator[Any]:
         from anl_stack import lab
 
         lab.add_names(NAME, [f"live.{made.domain}"])  # type: ignore[attr-defined]
+        # The streaming part proves commands on a recipe deployed by both engines in
+        # test_streaming.py; the hello part goes back to the linear strategy (see hello()).
+        use_engine(made.inventory, DAY_TWO_ENGINE)  # type: ignore[attr-defined]
         yield made
 
 
@@ -421,6 +426,8 @@ class Hello:
 def hello(host: Any, streaming_purged: Purge) -> Hello:
     """hello deployed on the host streaming has left, a data file in its page folder, backed up."""
     leave_group(host, "streaming")
+    # Linear: under Mitogen, which has no SSH retries, this deploy once timed out reaching the host.
+    use_engine(host.inventory, "ansible")
     ok(anl("deploy", "hello", "--lab", NAME, "--debian", "13"))
     domain = f"hello.{host.domain}"
     assert answers(host, domain), "the hello page does not answer after the deploy"

@@ -38,7 +38,7 @@ import pytest
 import yaml
 
 from tests.fixtures.cmdline_watch import CmdlineWatch, own_pid_namespace
-from tests.fixtures.lab import assert_release_engine
+from tests.fixtures.lab import after_first_deploy, assert_release_engine
 from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
 
 pytestmark = pytest.mark.lab
@@ -161,6 +161,7 @@ def stack_deploy(watched_stack_deploy: WatchedDeploy) -> subprocess.CompletedPro
 def stack(host: object, stack_deploy: subprocess.CompletedProcess[str]) -> object:
     """The host with the nextcloud stack deployed."""
     assert stack_deploy.returncode == 0, output(stack_deploy)
+    after_first_deploy(host)
     return host
 
 

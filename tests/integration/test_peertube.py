@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fixtures.lab import assert_release_engine
+from tests.fixtures.lab import after_first_deploy, assert_release_engine
 from tests.fixtures.upgrade import anl_in, assert_upgrade_refused, next_recipe, snapshot_ids
 from tests.integration.test_nextcloud import anl, json_summary, output
 from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
@@ -122,6 +122,7 @@ def stack_deploy(host: object, refused_first: object) -> subprocess.CompletedPro
 @pytest.fixture(scope="module")
 def stack(host: object, stack_deploy: subprocess.CompletedProcess[str]) -> object:
     assert stack_deploy.returncode == 0, output(stack_deploy)
+    after_first_deploy(host)
     return host
 
 
