@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.lab import assert_release_engine
+from tests.fixtures.lab import after_first_deploy, assert_release_engine
 from tests.fixtures.upgrade import anl_in, assert_upgrade_refused, next_recipe, snapshot_ids
 from tests.integration.test_nextcloud import anl, json_summary, output
 from tests.unit.test_collective import keys  # noqa: F401 (a fixture: throw-away OpenPGP keys)
@@ -73,6 +73,11 @@ def sql(host: object, statement: str) -> str:
     """One statement in Mastodon's database as its own role, over the local socket (peer authentication)."""
     return ssh(host, f"runuser -u mastodon -- psql -XAt -v ON_ERROR_STOP=1 -h /var/run/postgresql -d {DB}",
                input=statement + "\n")
+
+
+def redis(host: object, command: str) -> str:
+    """redis-cli on the host (database 0 unless COMMAND starts with -n N)."""
+    return ssh(host, f"redis-cli {command}")
 
 
 def secret_values(host: object) -> dict[str, str]:
@@ -166,6 +171,7 @@ def stack_deploy(host: object, refused_first: object) -> subprocess.CompletedPro
 @pytest.fixture(scope="module")
 def stack(host: object, stack_deploy: subprocess.CompletedProcess[str]) -> object:
     assert stack_deploy.returncode == 0, output(stack_deploy)
+    after_first_deploy(host)
     return host
 
 
@@ -399,7 +405,9 @@ def test_backup_settings_written_by_the_deploy(stack: object) -> None:
     host = stack
     spec = json.loads(ssh(host, "cat /etc/anl-stack/backup/plugins/mastodon.json"))
     assert spec["paths"] == ["/etc/anl-mastodon", "/home/mastodon/live/public/system"]
-    assert spec["databases"] == [{"engine": "postgresql", "name": DB, "owner": "mastodon"}]
+    postgresql, redis = spec["databases"]
+    assert postgresql == {"engine": "postgresql", "name": DB, "owner": "mastodon"}
+    assert {**redis, "port": int(redis["port"])} == {"engine": "redis", "name": "mastodon-redis", "port": 6379, "db": 0}
     assert spec["recipe"]["app_version"] == "4.7.0"
 
 
@@ -412,6 +420,13 @@ def test_backup_restore_round_trip(stack: object) -> None:
     # has the hardened umask 027, which would make a file nginx may not read.
     ssh(host, "printf 'avatar' | install -m 0644 -o mastodon -g mastodon /dev/stdin "
               "/home/mastodon/live/public/system/anl-file")
+    # Redis keys as Sidekiq and the home feeds leave them (a list, a hash, one with a time to live),
+    # and a key of another application's Redis database, which a restore must leave alone.
+    redis(host, "FLUSHALL")
+    redis(host, "RPUSH queue:default job-1 job-2")
+    redis(host, "HSET feed:1 status 42")
+    redis(host, "SET session:abc vivant EX 86400")
+    redis(host, "-n 1 SET other:app kept")
     before = sql(host, f"SELECT id, label FROM {TABLE} ORDER BY id")
     snapshot = back_up(host)
 
@@ -419,6 +434,9 @@ def test_backup_restore_round_trip(stack: object) -> None:
               "CREATE TABLE anl_after_backup (id int);")
     ssh(host, "printf 'changed' > /home/mastodon/live/public/system/anl-file")
     assert sql(host, f"SELECT id, label FROM {TABLE} ORDER BY id") != before
+    redis(host, "DEL queue:default")
+    redis(host, "SET after:backup 1")
+    redis(host, "-n 1 SET other:app changed-since")
 
     proc = anl("restore", "mastodon", "--lab", host.name, "--from", snapshot, "--json")  # type: ignore[attr-defined]
     summary = json_summary(proc)
@@ -431,6 +449,14 @@ def test_backup_restore_round_trip(stack: object) -> None:
     assert sql(host, "SELECT to_regclass('anl_after_backup') IS NULL").strip() == "t"
     assert ssh(host, "cat /home/mastodon/live/public/system/anl-file") == "avatar"
     assert ssh(host, "stat -c '%U %a' /home/mastodon/live/public/system/anl-file").split() == ["mastodon", "644"]
+    # Mastodon's Redis database is as it was backed up (keys, values, the time to live kept)...
+    assert sorted(redis(host, "--scan").split()) == ["feed:1", "queue:default", "session:abc"]
+    assert redis(host, "LRANGE queue:default 0 -1").split() == ["job-1", "job-2"]
+    assert redis(host, "HGET feed:1 status").strip() == "42"
+    assert 0 < int(redis(host, "TTL session:abc")) <= 86400
+    # ...and the other database was left alone.
+    assert redis(host, "-n 1 GET other:app").strip() == "changed-since"
+    redis(host, "FLUSHALL")
 
 
 # --- remove (last: it takes the host's Mastodon site away) -------------------------------
