@@ -41,13 +41,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.lab import (
-    DAY_TWO_ENGINE,
-    ENGINE_BY_RELEASE,
-    checked_connection_vars,
-    replace_lost_server,
-    use_engine,
-)
+from tests.fixtures.lab import ENGINE_BY_RELEASE, after_first_deploy, checked_connection_vars, replace_lost_server
 
 pytestmark = pytest.mark.lab
 
@@ -148,7 +142,7 @@ def deployed(drill: Drill) -> Drill:
     proc = anl("deploy", "streaming", "-i", str(drill.inventory), *args)
     assert proc.returncode == 0, output(proc)
     # The backups, restores and the new server's deploy are day-two runs (tests/fixtures/lab.py).
-    use_engine(drill.inventory, DAY_TWO_ENGINE)
+    after_first_deploy(drill.inventory)
     return drill
 
 

@@ -107,7 +107,7 @@ def stack_deploy(host: object, refused_first: object) -> subprocess.CompletedPro
 @pytest.fixture(scope="module")
 def stack(host: object, stack_deploy: subprocess.CompletedProcess[str]) -> object:
     assert stack_deploy.returncode == 0, output(stack_deploy)
-    after_first_deploy(host)
+    after_first_deploy(host.inventory)  # type: ignore[attr-defined]
     return host
 
 

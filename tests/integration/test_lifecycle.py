@@ -52,7 +52,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fixtures.lab import DAY_TWO_ENGINE, use_engine, wait_for
+from tests.fixtures.lab import after_first_deploy, use_release_engine, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -148,7 +148,7 @@ def host() -> Iterator[Any]:
         lab.add_names(NAME, [f"live.{made.domain}"])  # type: ignore[attr-defined]
         # The streaming part proves commands on a recipe deployed by both engines in
         # test_streaming.py; the hello part goes back to the linear strategy (see hello()).
-        use_engine(made.inventory, DAY_TWO_ENGINE)  # type: ignore[attr-defined]
+        after_first_deploy(made.inventory)  # type: ignore[attr-defined]
         yield made
 
 
@@ -426,8 +426,9 @@ class Hello:
 def hello(host: Any, streaming_purged: Purge) -> Hello:
     """hello deployed on the host streaming has left, a data file in its page folder, backed up."""
     leave_group(host, "streaming")
-    # Linear: under Mitogen, which has no SSH retries, this deploy once timed out reaching the host.
-    use_engine(host.inventory, "ansible")
+    # Back to Debian 13's engine (linear): under Mitogen, which has no SSH retries, this deploy once
+    # timed out reaching the host.
+    use_release_engine(host.inventory, "13")
     ok(anl("deploy", "hello", "--lab", NAME, "--debian", "13"))
     domain = f"hello.{host.domain}"
     assert answers(host, domain), "the hello page does not answer after the deploy"

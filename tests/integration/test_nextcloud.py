@@ -161,7 +161,7 @@ def stack_deploy(watched_stack_deploy: WatchedDeploy) -> subprocess.CompletedPro
 def stack(host: object, stack_deploy: subprocess.CompletedProcess[str]) -> object:
     """The host with the nextcloud stack deployed."""
     assert stack_deploy.returncode == 0, output(stack_deploy)
-    after_first_deploy(host)
+    after_first_deploy(host.inventory)  # type: ignore[attr-defined]
     return host
 
 
